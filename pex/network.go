@@ -28,6 +28,14 @@ type PeerInfo struct {
 	RemoteIP netip.Addr
 	// ConnectedAt is when the peer was handed to the reactor.
 	ConnectedAt time.Time
+	// OverLimit marks an inbound peer the face accepted although its
+	// inbound slots are full (it must not count in NumPeers' inbound).
+	// The reactor answers one PexRequest from it and then stops it
+	// gracefully, or stops it after Config.OverLimitGrace without a
+	// request, so that a newcomer to a full network is never starved of
+	// addresses. A face that refuses connections beyond its limit never
+	// sets it.
+	OverLimit bool
 }
 
 // Network is the reactor's whole view of the transport it runs on. The
