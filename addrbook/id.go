@@ -1,7 +1,6 @@
 package addrbook
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -59,8 +58,21 @@ func (classicIDRule) Normalize(id string) (string, error) {
 	if len(id) != classicIDLength {
 		return "", &IDError{ID: id, Rule: "classic", Reason: fmt.Sprintf("length %d, want %d hex characters", len(id), classicIDLength)}
 	}
-	if _, err := hex.DecodeString(id); err != nil {
-		return "", &IDError{ID: id, Rule: "classic", Reason: "not hexadecimal"}
+	// Checked by hand rather than with hex.DecodeString: this runs on every
+	// address a peer sends, and decoding would allocate for nothing.
+	upper := false
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f':
+		case 'A' <= c && c <= 'F':
+			upper = true
+		default:
+			return "", &IDError{ID: id, Rule: "classic", Reason: "not hexadecimal"}
+		}
 	}
-	return strings.ToLower(id), nil
+	if upper {
+		return strings.ToLower(id), nil
+	}
+	return id, nil
 }

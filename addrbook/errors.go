@@ -1,0 +1,44 @@
+package addrbook
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Reasons AddAddress refuses an address (A1). Test with errors.Is; the
+// returned *AddError carries the addresses involved.
+var (
+	ErrNoSource      = errors.New("address has no source")         // A1.1 (upstream: ErrAddrBookNilAddr)
+	ErrBanned        = errors.New("address is banned")             // A1.3 (ErrAddressBanned)
+	ErrPrivate       = errors.New("address is private")            // A1.4 (ErrAddrBookPrivate)
+	ErrPrivateSource = errors.New("address was learned privately") // A1.5 (ErrAddrBookPrivateSrc)
+	ErrSelf          = errors.New("address is our own")            // A1.6 (ErrAddrBookSelf)
+	ErrNonRoutable   = errors.New("address is not routable")       // A1.7 (ErrAddrBookNonRoutable)
+)
+
+// AddError is what AddAddress returns. Reason is one of the sentinels above,
+// or ErrInvalidAddress, in which case Err is the *AddressError from Valid.
+type AddError struct {
+	Addr, Src NetAddress
+	Reason    error
+	Err       error
+}
+
+func (e *AddError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("cannot add %s (source %s): %v: %v", e.Addr, e.Src, e.Reason, e.Err)
+	}
+	return fmt.Sprintf("cannot add %s (source %s): %v", e.Addr, e.Src, e.Reason)
+}
+
+// Is matches the reason sentinel; Unwrap exposes the underlying cause.
+func (e *AddError) Is(target error) bool { return target == e.Reason }
+
+func (e *AddError) Unwrap() error { return e.Err }
+
+// Private reports whether the refusal is about private IDs, which callers
+// log quietly (upstream's PrivateAddr() marker).
+func (e *AddError) Private() bool { return e.Reason == ErrPrivate || e.Reason == ErrPrivateSource }
+
+// ErrOptions is wrapped by New's errors about its options.
+var ErrOptions = errors.New("invalid address book options")

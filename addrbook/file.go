@@ -1,0 +1,600 @@
+package addrbook
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// The file is upstream's addrbook.json: {"key", "addrs": [...]}, each entry
+// with addr, src, buckets, attempts, bucket_type, last_attempt,
+// last_success and last_ban_time. Only fields are added: pexp2p_version,
+// hash_key (so placement survives a restart, B6) and bans (so bans do, B5).
+// Upstream's decoder ignores fields it does not know, so it loads this file.
+const (
+	// FormatVersion is written as "pexp2p_version".
+	FormatVersion = 1
+	// maxFileSize bounds what Start reads: a full book is about 10 MB.
+	maxFileSize = 256 << 20
+)
+
+// ErrFileIO is wrapped by Start and Save errors from the file system.
+var ErrFileIO = errors.New("address book file I/O")
+
+type addrJSON struct {
+	ID   string `json:"id"`
+	IP   string `json:"ip"`
+	Port int64  `json:"port"`
+}
+
+type entryJSON struct {
+	Addr        *addrJSON `json:"addr"`
+	Src         *addrJSON `json:"src"`
+	Buckets     []int64   `json:"buckets"`
+	Attempts    int64     `json:"attempts"`
+	BucketType  int64     `json:"bucket_type"`
+	LastAttempt time.Time `json:"last_attempt"`
+	LastSuccess time.Time `json:"last_success"`
+	LastBanTime time.Time `json:"last_ban_time"`
+}
+
+type banJSON struct {
+	ID    string     `json:"id"`
+	Until time.Time  `json:"until"`
+	Addr  *addrJSON  `json:"addr,omitempty"`
+	Entry *entryJSON `json:"entry,omitempty"`
+}
+
+// fileJSON is decoded strictly first (fast path); if any entry does not
+// fit, fileRawJSON decodes entries one by one so a bad entry costs only
+// itself.
+type fileJSON struct {
+	Key     string      `json:"key"`
+	Version int64       `json:"pexp2p_version"`
+	HashKey string      `json:"hash_key"`
+	Addrs   []entryJSON `json:"addrs"`
+	Bans    []banJSON   `json:"bans"`
+}
+
+type fileRawJSON struct {
+	Key     json.RawMessage   `json:"key"`
+	Version json.RawMessage   `json:"pexp2p_version"`
+	HashKey json.RawMessage   `json:"hash_key"`
+	Addrs   []json.RawMessage `json:"addrs"`
+	Bans    []json.RawMessage `json:"bans"`
+}
+
+// Drop reasons, the keys of LoadStats.Dropped.
+const (
+	DropUndecodable   = "undecodable entry"
+	DropMissingAddr   = "missing addr"
+	DropMissingSrc    = "missing src"
+	DropInvalidAddr   = "invalid addr"
+	DropInvalidSrc    = "invalid src"
+	DropNonRoutable   = "non-routable in strict mode"
+	DropAttempts      = "attempts out of range"
+	DropBucketType    = "unknown bucket type"
+	DropNoBuckets     = "no buckets"
+	DropBucketIndex   = "bucket index out of range"
+	DropBucketDup     = "duplicate bucket index"
+	DropBucketCount   = "wrong number of buckets"
+	DropTime          = "time out of range"
+	DropDuplicateID   = "duplicate ID"
+	DropPrivate       = "private ID or source"
+	DropSelf          = "our own ID"
+	DropBanned        = "banned ID"
+	DropBadBan        = "invalid ban"
+	DropDuplicateBan  = "duplicate ban"
+	DropNoRoom        = "no room"
+	DropBadHeaderKeys = "invalid key or hash_key (placement recomputed)"
+)
+
+// load reads the book file into the book. A missing file is an empty book.
+// A file that is not an address book is moved aside and the book starts
+// empty; an I/O error is returned and the file left alone, because
+// starting empty would overwrite it on the next save.
+func (b *Book) load() error {
+	st := LoadStats{Dropped: map[string]int{}}
+	defer func() { b.mu.Lock(); b.loadStats = st; b.mu.Unlock() }()
+	f, err := os.Open(b.filePath)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%w: open %s: %w", ErrFileIO, b.filePath, err)
+	}
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		f.Close()
+		return fmt.Errorf("%w: %s is a directory", ErrFileIO, b.filePath)
+	}
+	data, rerr := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if rerr != nil {
+		f.Close()
+		return fmt.Errorf("%w: read %s: %w", ErrFileIO, b.filePath, rerr)
+	}
+	tooBig := len(data) > maxFileSize
+	f.Close()
+	var reason string
+	if tooBig {
+		reason = "file larger than " + strconv.Itoa(maxFileSize) + " bytes"
+	} else if perr := b.loadBytes(data, &st); perr != nil {
+		reason = perr.Error()
+	}
+	if reason == "" {
+		for r, n := range st.Dropped {
+			b.log.Warn("address book file: dropped entries", "file", b.filePath, "reason", r, "count", n)
+		}
+		return nil
+	}
+	moved, merr := b.moveAside()
+	if merr != nil {
+		return fmt.Errorf("%w: %s is unreadable (%s) and could not be moved aside: %w", ErrFileIO, b.filePath, reason, merr)
+	}
+	st = LoadStats{Dropped: map[string]int{}, CorruptMovedTo: moved}
+	b.log.Warn("address book file is unreadable; moved aside, starting empty",
+		"file", b.filePath, "moved_to", moved, "reason", reason)
+	return nil
+}
+
+// moveAside renames the book file to <file>.corrupt-<UTC time>, never
+// over an existing file.
+func (b *Book) moveAside() (string, error) {
+	base := b.filePath + ".corrupt-" + b.now().UTC().Format("20060102T150405Z")
+	target := base
+	for n := 1; ; n++ {
+		if _, err := os.Lstat(target); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		target = base + "-" + strconv.Itoa(n)
+	}
+	if err := os.Rename(b.filePath, target); err != nil {
+		return "", err
+	}
+	syncDir(filepath.Dir(b.filePath))
+	return target, nil
+}
+
+// LoadStats returns what the last Start read from the file.
+func (b *Book) LoadStats() LoadStats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	st := b.loadStats
+	st.Dropped = make(map[string]int, len(b.loadStats.Dropped))
+	for k, v := range b.loadStats.Dropped {
+		st.Dropped[k] = v
+	}
+	return st
+}
+
+// LoadBytes merges an address book file's content into the book, with
+// the same validation Start applies; an error means the content is not an
+// address book at all (nothing was added then). It is the import path for
+// tools, and what the load fuzzer drives.
+func (b *Book) LoadBytes(data []byte) (LoadStats, error) {
+	st := LoadStats{Dropped: map[string]int{}}
+	err := b.loadBytes(data, &st)
+	return st, err
+}
+
+// loadBytes parses data and adds what is valid. It never panics, and its
+// cost is linear in the input.
+func (b *Book) loadBytes(data []byte, st *LoadStats) error {
+	var fj fileJSON
+	if err := json.Unmarshal(data, &fj); err != nil {
+		// Maybe only some entries are malformed: decode them one by one.
+		var raw fileRawJSON
+		if rerr := json.Unmarshal(data, &raw); rerr != nil {
+			return fmt.Errorf("not an address book file: %w", err)
+		}
+		fj = fileJSON{}
+		_ = json.Unmarshal(raw.Key, &fj.Key)
+		_ = json.Unmarshal(raw.HashKey, &fj.HashKey)
+		for _, r := range raw.Addrs {
+			var e entryJSON
+			if json.Unmarshal(r, &e) != nil {
+				st.Dropped[DropUndecodable]++
+				continue
+			}
+			fj.Addrs = append(fj.Addrs, e)
+		}
+		for _, r := range raw.Bans {
+			var e banJSON
+			if json.Unmarshal(r, &e) != nil {
+				st.Dropped[DropBadBan]++
+				continue
+			}
+			fj.Bans = append(fj.Bans, e)
+		}
+	}
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+
+	// The file's keys are adopted only into an empty book: entries already
+	// here were placed with the current keys.
+	trust := false
+	if len(b.entries) == 0 {
+		key, kerr := hex.DecodeString(fj.Key)
+		hk, herr := hex.DecodeString(fj.HashKey)
+		keyOK := kerr == nil && len(key) == bookKeyHexLen/2
+		if keyOK {
+			b.key = fj.Key
+		}
+		if fj.HashKey != "" && (herr != nil || len(hk) != hashKeySize || !keyOK) {
+			st.Dropped[DropBadHeaderKeys]++
+		}
+		if keyOK && herr == nil && len(hk) == hashKeySize {
+			copy(b.hashKey[:], hk)
+			trust = true
+		}
+	}
+	st.Recomputed = !trust
+
+	now := b.nowNanos()
+	for i := range fj.Bans {
+		b.loadBan(&fj.Bans[i], st)
+	}
+	for i := range fj.Addrs {
+		ka, src, reason := b.checkEntry(&fj.Addrs[i], false)
+		if reason == "" {
+			if _, dup := b.lookup[ka.id]; dup {
+				reason = DropDuplicateID
+			} else if rec, banned := b.bans[ka.id]; banned && rec.until > now {
+				reason = DropBanned
+			} else if _, p := b.private[ka.id]; p {
+				reason = DropPrivate
+			} else if _, p := b.private[src.ID]; p {
+				reason = DropPrivate
+			} else if _, self := b.ourIDs[ka.id]; self {
+				reason = DropSelf
+			}
+		}
+		if reason != "" {
+			st.Dropped[reason]++
+			continue
+		}
+		if b.placeLoaded(ka, src, trust) {
+			st.Loaded++
+		} else {
+			st.Dropped[DropNoRoom]++
+		}
+	}
+	for r, n := range st.Dropped {
+		if n == 0 {
+			delete(st.Dropped, r)
+		}
+	}
+	return nil
+}
+
+// placeLoaded stores a validated entry. With trusted indices (our own
+// file, same keys) it goes back where it was; otherwise, or when that does
+// not fit, it is placed as AddAddress/MarkGood would place it now.
+func (b *Book) placeLoaded(ka knownAddress, src NetAddress, trust bool) bool {
+	stored := ka.bk
+	nStored := int(ka.nb)
+	ka.nb = 0
+	if ka.isOld() {
+		idx := b.calcOldBucket(ka.addr())
+		if (!trust || nStored != 1 || int(stored[0]) == idx) && int(b.oldB[idx].n) < bucketSize {
+			ka.src = b.internSource(src)
+			b.place(b.appendEntry(ka), idx)
+			return true
+		}
+		// No room in its old bucket: keep it as a new address.
+		ka.typ = bucketTypeNew
+		trust = false
+	}
+	if trust {
+		var fits []int
+		for r := 0; r < nStored; r++ {
+			if int(b.newB[stored[r]].n) < bucketSize {
+				fits = append(fits, int(stored[r]))
+			}
+		}
+		if len(fits) > 0 {
+			ka.src = b.internSource(src)
+			i := b.appendEntry(ka)
+			for _, idx := range fits {
+				b.place(i, idx)
+			}
+			return true
+		}
+	}
+	idx := b.calcNewBucket(ka.addr(), src)
+	b.makeRoom(bucketTypeNew, idx)
+	if int(b.newB[idx].n) >= bucketSize {
+		return false
+	}
+	ka.src = b.internSource(src)
+	b.place(b.appendEntry(ka), idx)
+	return true
+}
+
+func (b *Book) loadBan(bj *banJSON, st *LoadStats) {
+	id, err := b.rule.Normalize(bj.ID)
+	if err != nil || !timeInRange(bj.Until) || bj.Until.IsZero() {
+		st.Dropped[DropBadBan]++
+		return
+	}
+	if _, dup := b.bans[id]; dup {
+		st.Dropped[DropDuplicateBan]++
+		return
+	}
+	rec := &banRecord{until: bj.Until.UnixNano(), addr: NetAddress{ID: id}}
+	if bj.Addr != nil {
+		if a, ok := b.parseAddr(bj.Addr, true); ok && a.ID == id {
+			rec.addr = a
+		}
+	}
+	if bj.Entry != nil {
+		ka, src, reason := b.checkEntry(bj.Entry, true)
+		if reason != "" || ka.id != id {
+			st.Dropped[DropBadBan]++
+			return
+		}
+		ka.nb = 0
+		rec.hasEntry, rec.entry, rec.src, rec.addr = true, ka, src, ka.addr()
+	}
+	b.bans[id] = rec
+}
+
+// parseAddr converts a file address; with strictID the ID must pass the
+// book's rule, otherwise (sources) a non-conforming ID is kept verbatim.
+func (b *Book) parseAddr(aj *addrJSON, strictID bool) (NetAddress, bool) {
+	ip, err := netip.ParseAddr(aj.IP)
+	if err != nil || ip.Zone() != "" || aj.Port < 0 || aj.Port > 65535 {
+		return NetAddress{}, false
+	}
+	id := aj.ID
+	if n, err := b.rule.Normalize(id); err == nil {
+		id = n
+	} else if strictID {
+		return NetAddress{}, false
+	}
+	return NetAddress{ID: id, IP: ip.Unmap(), Port: uint16(aj.Port)}, true
+}
+
+func timeInRange(t time.Time) bool {
+	if t.IsZero() {
+		return true
+	}
+	y := t.Year()
+	return y >= 1678 && y <= 2261 // what int64 nanoseconds can hold
+}
+
+// checkEntry validates one file entry (B3): every way a parseable entry can
+// break the book's invariants is refused here, with the reason.
+func (b *Book) checkEntry(e *entryJSON, inBan bool) (knownAddress, NetAddress, string) {
+	var ka knownAddress
+	if e.Addr == nil {
+		return ka, NetAddress{}, DropMissingAddr
+	}
+	if e.Src == nil {
+		return ka, NetAddress{}, DropMissingSrc
+	}
+	addr, ok := b.parseAddr(e.Addr, true)
+	if !ok || addr.Valid() != nil {
+		return ka, NetAddress{}, DropInvalidAddr
+	}
+	src, ok := b.parseAddr(e.Src, false)
+	if !ok || src.IsZero() {
+		return ka, NetAddress{}, DropInvalidSrc
+	}
+	if b.strict && !addr.Routable() {
+		return ka, NetAddress{}, DropNonRoutable
+	}
+	if e.Attempts < 0 || e.Attempts > 1<<31-1 {
+		return ka, NetAddress{}, DropAttempts
+	}
+	if !timeInRange(e.LastAttempt) || !timeInRange(e.LastSuccess) || !timeInRange(e.LastBanTime) {
+		return ka, NetAddress{}, DropTime
+	}
+	var limit, maxRefs int
+	switch uint8(e.BucketType) {
+	case bucketTypeNew:
+		limit, maxRefs = newBucketCount, maxNewBucketsPerAddress
+	case bucketTypeOld:
+		limit, maxRefs = oldBucketCount, 1
+	}
+	if e.BucketType != int64(bucketTypeNew) && e.BucketType != int64(bucketTypeOld) {
+		return ka, NetAddress{}, DropBucketType
+	}
+	if !inBan && len(e.Buckets) == 0 {
+		return ka, NetAddress{}, DropNoBuckets
+	}
+	if len(e.Buckets) > maxRefs {
+		return ka, NetAddress{}, DropBucketCount
+	}
+	ka = knownAddress{
+		id: addr.ID, ip: addr.IP, port: addr.Port,
+		attempts:    int32(e.Attempts),
+		typ:         uint8(e.BucketType),
+		lastAttempt: toNanos(e.LastAttempt),
+		lastSuccess: toNanos(e.LastSuccess),
+	}
+	for _, idx := range e.Buckets {
+		if idx < 0 || idx >= int64(limit) {
+			return knownAddress{}, NetAddress{}, DropBucketIndex
+		}
+		if ka.refIndex(int(idx)) >= 0 {
+			return knownAddress{}, NetAddress{}, DropBucketDup
+		}
+		ka.bk[ka.nb] = uint16(idx)
+		ka.nb++
+	}
+	return ka, src, ""
+}
+
+// Save writes the book atomically: a temporary file in the same directory,
+// fsync, rename over the old file, fsync of the directory. A crash leaves
+// either the old file or the new one, never a torn one. An in-memory book
+// (no FilePath) has nothing to do.
+func (b *Book) Save() error {
+	if b.filePath == "" {
+		return nil
+	}
+	b.saveMu.Lock()
+	defer b.saveMu.Unlock()
+	data := b.Marshal()
+	return writeFileAtomic(b.filePath, data, 0o644)
+}
+
+// Marshal returns the book in file form.
+func (b *Book) Marshal() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	buf := make([]byte, 0, 256+len(b.entries)*330+len(b.bans)*400)
+	buf = append(buf, "{\n\t\"key\": "...)
+	buf = appendJSONString(buf, b.key)
+	buf = append(buf, ",\n\t\"pexp2p_version\": "...)
+	buf = strconv.AppendInt(buf, FormatVersion, 10)
+	buf = append(buf, ",\n\t\"hash_key\": \""...)
+	buf = hex.AppendEncode(buf, b.hashKey[:])
+	buf = append(buf, "\",\n\t\"addrs\": ["...)
+	for i := range b.entries {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, "\n\t\t"...)
+		ka := &b.entries[i]
+		buf = b.appendEntryJSON(buf, ka, b.srcs[ka.src].addr, 0)
+	}
+	buf = append(buf, "\n\t],\n\t\"bans\": ["...)
+	ids := make([]string, 0, len(b.bans))
+	for id := range b.bans {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for i, id := range ids {
+		rec := b.bans[id]
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, "\n\t\t{\"id\": "...)
+		buf = appendJSONString(buf, id)
+		buf = append(buf, ", \"until\": \""...)
+		buf = fromNanos(rec.until).AppendFormat(buf, time.RFC3339Nano)
+		buf = append(buf, "\", \"addr\": "...)
+		buf = appendAddrJSON(buf, rec.addr)
+		if rec.hasEntry {
+			buf = append(buf, ", \"entry\": "...)
+			buf = b.appendEntryJSON(buf, &rec.entry, rec.src, rec.until)
+		}
+		buf = append(buf, '}')
+	}
+	buf = append(buf, "\n\t]\n}\n"...)
+	return buf
+}
+
+func (b *Book) appendEntryJSON(buf []byte, ka *knownAddress, src NetAddress, banUntil int64) []byte {
+	buf = append(buf, "{\"addr\": "...)
+	buf = appendAddrJSON(buf, ka.addr())
+	buf = append(buf, ", \"src\": "...)
+	buf = appendAddrJSON(buf, src)
+	buf = append(buf, ", \"buckets\": ["...)
+	for r := 0; r < int(ka.nb); r++ {
+		if r > 0 {
+			buf = append(buf, ',')
+		}
+		buf = strconv.AppendInt(buf, int64(ka.bk[r]), 10)
+	}
+	buf = append(buf, "], \"attempts\": "...)
+	buf = strconv.AppendInt(buf, int64(ka.attempts), 10)
+	buf = append(buf, ", \"bucket_type\": "...)
+	buf = strconv.AppendInt(buf, int64(ka.typ), 10)
+	buf = append(buf, ", \"last_attempt\": \""...)
+	buf = fromNanos(ka.lastAttempt).AppendFormat(buf, time.RFC3339Nano)
+	buf = append(buf, "\", \"last_success\": \""...)
+	buf = fromNanos(ka.lastSuccess).AppendFormat(buf, time.RFC3339Nano)
+	buf = append(buf, "\", \"last_ban_time\": \""...)
+	buf = fromNanos(banUntil).AppendFormat(buf, time.RFC3339Nano)
+	return append(buf, "\"}"...)
+}
+
+func appendAddrJSON(buf []byte, na NetAddress) []byte {
+	buf = append(buf, "{\"id\": "...)
+	buf = appendJSONString(buf, na.ID)
+	buf = append(buf, ", \"ip\": \""...)
+	if na.IP.IsValid() {
+		buf = na.IP.AppendTo(buf)
+	}
+	buf = append(buf, "\", \"port\": "...)
+	buf = strconv.AppendUint(buf, uint64(na.Port), 10)
+	return append(buf, '}')
+}
+
+// appendJSONString quotes s; IDs are plain ASCII, so the fast path is the
+// norm and anything else goes through encoding/json.
+func appendJSONString(buf []byte, s string) []byte {
+	plain := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf || c == '<' || c == '>' || c == '&' {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		buf = append(buf, '"')
+		buf = append(buf, s...)
+		return append(buf, '"')
+	}
+	q, _ := json.Marshal(s) // a string always marshals
+	return append(buf, q...)
+}
+
+// writeFileAtomic replaces path with data (B4, item 4).
+func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("%w: create temporary file in %s: %w", ErrFileIO, dir, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			os.Remove(tmp)
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("%w: write %s: %w", ErrFileIO, tmp, err)
+	}
+	if err = f.Chmod(perm); err != nil {
+		f.Close()
+		return fmt.Errorf("%w: chmod %s: %w", ErrFileIO, tmp, err)
+	}
+	if err = f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("%w: fsync %s: %w", ErrFileIO, tmp, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("%w: close %s: %w", ErrFileIO, tmp, err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("%w: rename %s to %s: %w", ErrFileIO, tmp, path, err)
+	}
+	if serr := syncDir(dir); serr != nil {
+		return fmt.Errorf("%w: fsync directory %s: %w", ErrFileIO, dir, serr)
+	}
+	return nil
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
