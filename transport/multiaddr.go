@@ -1,0 +1,424 @@
+package transport
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/pexp2p/pexp2p/addrbook"
+)
+
+// Transport names which libp2p transport a translated multiaddr uses.
+type Transport int
+
+const (
+	TransportQUIC Transport = iota + 1 // /udp/<port>/quic-v1
+	TransportTCP                       // /tcp/<port>
+)
+
+func (t Transport) String() string {
+	switch t {
+	case TransportQUIC:
+		return "quic-v1"
+	case TransportTCP:
+		return "tcp"
+	default:
+		return "transport(" + strconv.Itoa(int(t)) + ")"
+	}
+}
+
+// Multiaddr translation errors. Each *MultiaddrError wraps ErrMultiaddr
+// and one kind, so callers can say exactly why a shape was refused.
+var (
+	ErrMultiaddr = errors.New("multiaddr not usable as a NetAddress")
+
+	ErrMalformedMultiaddr = errors.New("malformed multiaddr")
+	ErrRelayAddr          = errors.New("relay circuit address")
+	ErrDNSAddr            = errors.New("DNS name instead of an IP")
+	ErrUnsupportedAddr    = errors.New("transport not supported on this face")
+	ErrIPv6Zone           = errors.New("IPv6 zone")
+	ErrPeerMismatch       = errors.New("/p2p part names a different peer")
+	ErrNoPeerID           = errors.New("no peer ID")
+	ErrPortZero           = errors.New("port 0")
+	ErrUnspecifiedIP      = errors.New("unspecified IP")
+	ErrMappedIPv6         = errors.New("IPv4-mapped IPv6 address")
+)
+
+// MultiaddrError reports which multiaddr was refused and why.
+type MultiaddrError struct {
+	Addr   string
+	Kind   error
+	Detail string
+	Err    error
+}
+
+func (e *MultiaddrError) Error() string {
+	s := fmt.Sprintf("multiaddr %q: %s", e.Addr, e.Kind)
+	if e.Detail != "" {
+		s += ": " + e.Detail
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *MultiaddrError) Is(target error) bool { return target == ErrMultiaddr || target == e.Kind }
+func (e *MultiaddrError) Unwrap() error        { return e.Err }
+
+func maErr(addr string, kind error, detail string, err error) *MultiaddrError {
+	return &MultiaddrError{Addr: addr, Kind: kind, Detail: detail, Err: err}
+}
+
+// NetAddressToMultiaddrs gives the two dialable forms of a book address:
+// QUIC first (upstream lp2p speaks only QUIC), then TCP, both on the same
+// port number and ending in /p2p/<id>.
+func NetAddressToMultiaddrs(na addrbook.NetAddress) ([]ma.Multiaddr, error) {
+	text := na.String()
+	id, err := peer.Decode(na.ID)
+	if err != nil {
+		return nil, maErr(text, ErrNoPeerID, "ID is not a peer ID", err)
+	}
+	if !na.IP.IsValid() {
+		return nil, maErr(text, ErrMalformedMultiaddr, "no IP", nil)
+	}
+	if na.IP.Zone() != "" {
+		return nil, maErr(text, ErrIPv6Zone, na.IP.Zone(), nil)
+	}
+	if na.Port == 0 {
+		return nil, maErr(text, ErrPortZero, "", nil)
+	}
+	ip := na.IP.Unmap()
+	if ip.IsUnspecified() {
+		return nil, maErr(text, ErrUnspecifiedIP, ip.String(), nil)
+	}
+	fam := "ip6"
+	if ip.Is4() {
+		fam = "ip4"
+	}
+	quic, err := ma.NewMultiaddr(fmt.Sprintf("/%s/%s/udp/%d/quic-v1/p2p/%s", fam, ip, na.Port, id))
+	if err != nil {
+		return nil, maErr(text, ErrMalformedMultiaddr, "", err)
+	}
+	tcp, err := ma.NewMultiaddr(fmt.Sprintf("/%s/%s/tcp/%d/p2p/%s", fam, ip, na.Port, id))
+	if err != nil {
+		return nil, maErr(text, ErrMalformedMultiaddr, "", err)
+	}
+	return []ma.Multiaddr{quic, tcp}, nil
+}
+
+// classifyUnsupported names the first component that keeps m out of the
+// book, most specific reason first: a relay circuit also contains IP and
+// port parts that manet.DialArgs would wrongly accept as the target.
+func classifyUnsupported(m ma.Multiaddr) error {
+	text := m.String()
+	for _, c := range m {
+		if c.Code() == ma.P_CIRCUIT {
+			return maErr(text, ErrRelayAddr, "the address is the relay's, not the peer's", nil)
+		}
+	}
+	for _, c := range m {
+		switch c.Code() {
+		case ma.P_DNS, ma.P_DNS4, ma.P_DNS6, ma.P_DNSADDR:
+			return maErr(text, ErrDNSAddr, "/"+c.Protocol().Name+" is resolved when dialing, never stored", nil)
+		case ma.P_IP6ZONE:
+			return maErr(text, ErrIPv6Zone, c.Value(), nil)
+		case ma.P_WS, ma.P_WSS, ma.P_WEBTRANSPORT, ma.P_WEBRTC, ma.P_WEBRTC_DIRECT, ma.P_P2P_WEBRTC_DIRECT,
+			ma.P_CERTHASH, ma.P_TLS, ma.P_SNI, ma.P_HTTP, ma.P_HTTPS, ma.P_HTTP_PATH, ma.P_QUIC:
+			return maErr(text, ErrUnsupportedAddr, "/"+c.Protocol().Name, nil)
+		}
+	}
+	return nil
+}
+
+// SplitMultiaddr checks that m has exactly the shape
+// /ip4|ip6/<ip>/tcp/<port> or /ip4|ip6/<ip>/udp/<port>/quic-v1, optionally
+// followed by /p2p/<id>, and returns its parts. id is empty when m has no
+// /p2p part.
+func SplitMultiaddr(m ma.Multiaddr) (ip netip.Addr, port uint16, tpt Transport, id peer.ID, err error) {
+	text := m.String()
+	if len(m) == 0 {
+		return ip, 0, 0, "", maErr(text, ErrMalformedMultiaddr, "empty", nil)
+	}
+	if err := classifyUnsupported(m); err != nil {
+		return ip, 0, 0, "", err
+	}
+	shape := func(detail string) error {
+		return maErr(text, ErrUnsupportedAddr, detail+"; want /ip4|ip6/<ip>/tcp/<port> or /ip4|ip6/<ip>/udp/<port>/quic-v1, optionally /p2p/<id>", nil)
+	}
+	rest := m
+	switch rest[0].Code() {
+	case ma.P_IP4, ma.P_IP6:
+		var ok bool
+		ip, ok = netip.AddrFromSlice(rest[0].RawValue())
+		if !ok {
+			return ip, 0, 0, "", maErr(text, ErrMalformedMultiaddr, "bad IP bytes", nil)
+		}
+		if rest[0].Code() == ma.P_IP6 && ip.Is4In6() {
+			return ip, 0, 0, "", maErr(text, ErrMappedIPv6, "write it as /ip4", nil)
+		}
+		ip = ip.Unmap()
+	default:
+		return ip, 0, 0, "", shape("starts with /" + rest[0].Protocol().Name)
+	}
+	if ip.IsUnspecified() {
+		return ip, 0, 0, "", maErr(text, ErrUnspecifiedIP, ip.String(), nil)
+	}
+	rest = rest[1:]
+	if len(rest) == 0 {
+		return ip, 0, 0, "", shape("no transport")
+	}
+	switch rest[0].Code() {
+	case ma.P_TCP:
+		tpt = TransportTCP
+		rest = rest[1:]
+	case ma.P_UDP:
+		if len(rest) < 2 || rest[1].Code() != ma.P_QUIC_V1 {
+			return ip, 0, 0, "", shape("/udp without /quic-v1")
+		}
+		tpt = TransportQUIC
+		rest = rest[2:]
+	default:
+		return ip, 0, 0, "", shape("transport /" + rest[0].Protocol().Name)
+	}
+	raw := m[1].RawValue()
+	if len(raw) != 2 {
+		return ip, 0, 0, "", maErr(text, ErrMalformedMultiaddr, "bad port bytes", nil)
+	}
+	port = binary.BigEndian.Uint16(raw)
+	if port == 0 {
+		return ip, 0, 0, "", maErr(text, ErrPortZero, "", nil)
+	}
+	if len(rest) > 0 {
+		if rest[0].Code() != ma.P_P2P {
+			return ip, 0, 0, "", shape("unexpected /" + rest[0].Protocol().Name)
+		}
+		id, err = peer.IDFromBytes(rest[0].RawValue())
+		if err != nil {
+			return ip, 0, 0, "", maErr(text, ErrMalformedMultiaddr, "bad /p2p value", err)
+		}
+		rest = rest[1:]
+	}
+	if len(rest) > 0 {
+		return ip, 0, 0, "", shape("unexpected /" + rest[0].Protocol().Name + " after the peer ID")
+	}
+	return ip, port, tpt, id, nil
+}
+
+// NetAddressFromMultiaddr translates m into a book address. expected, when
+// not empty, is the peer m belongs to (the connection's authenticated
+// peer, or the peer identify reported it for): a /p2p part naming anyone
+// else is refused, and m without a /p2p part takes expected as its ID.
+func NetAddressFromMultiaddr(m ma.Multiaddr, expected peer.ID) (addrbook.NetAddress, Transport, error) {
+	ip, port, tpt, id, err := SplitMultiaddr(m)
+	if err != nil {
+		return addrbook.NetAddress{}, 0, err
+	}
+	switch {
+	case id == "" && expected == "":
+		return addrbook.NetAddress{}, 0, maErr(m.String(), ErrNoPeerID, "no /p2p part and no known peer", nil)
+	case id == "":
+		id = expected
+	case expected != "" && id != expected:
+		return addrbook.NetAddress{}, 0, maErr(m.String(), ErrPeerMismatch, "expected "+expected.String(), nil)
+	}
+	na, err := addrbook.NewNetAddress(PeerIDs, id.String(), ip, port)
+	if err != nil {
+		return addrbook.NetAddress{}, 0, maErr(m.String(), ErrNoPeerID, "", err)
+	}
+	return na, tpt, nil
+}
+
+// ConfigPeer is one entry of seeds or persistent_peers on the libp2p face.
+// Addrs may hold /dns* and /dnsaddr multiaddrs: they are resolved by the
+// dialer each time, never stored in the book.
+type ConfigPeer struct {
+	ID    peer.ID
+	Addrs []ma.Multiaddr
+	Input string
+}
+
+// NetAddress gives the book address of the peer when one of its addresses
+// is an IP literal; false for DNS-only peers.
+func (p ConfigPeer) NetAddress() (addrbook.NetAddress, bool) {
+	for _, a := range p.Addrs {
+		if na, _, err := NetAddressFromMultiaddr(a, p.ID); err == nil {
+			return na, true
+		}
+	}
+	return addrbook.NetAddress{}, false
+}
+
+// AddrInfo gives the libp2p dial target.
+func (p ConfigPeer) AddrInfo() peer.AddrInfo {
+	addrs := make([]ma.Multiaddr, 0, len(p.Addrs))
+	for _, a := range p.Addrs {
+		t, _ := peer.SplitAddr(a)
+		if t != nil {
+			addrs = append(addrs, t)
+		}
+	}
+	return peer.AddrInfo{ID: p.ID, Addrs: addrs}
+}
+
+// ErrConfigPeer is wrapped by ParseConfigPeer errors.
+var ErrConfigPeer = errors.New("invalid peer in configuration")
+
+// ConfigPeerError names the configured entry that was refused.
+type ConfigPeerError struct {
+	Input  string
+	Reason string
+	Err    error
+}
+
+func (e *ConfigPeerError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("invalid peer %q: %s: %v", e.Input, e.Reason, e.Err)
+	}
+	return fmt.Sprintf("invalid peer %q: %s", e.Input, e.Reason)
+}
+
+func (e *ConfigPeerError) Is(target error) bool { return target == ErrConfigPeer }
+func (e *ConfigPeerError) Unwrap() error        { return e.Err }
+
+// ParseConfigPeer accepts a full multiaddr ending in /p2p/<peer ID> (IP,
+// /dns, /dns4, /dns6 or /dnsaddr based), or peerID@host:port where host is
+// an IP or a DNS name; the latter stands for both QUIC and TCP on that
+// port. A 40-hex CometBFT ID is refused: libp2p cannot dial without the
+// peer ID, which a CometBFT ID does not contain.
+func ParseConfigPeer(s string) (ConfigPeer, error) {
+	in := strings.TrimSpace(s)
+	if in == "" {
+		return ConfigPeer{}, &ConfigPeerError{Input: s, Reason: "empty"}
+	}
+	if strings.HasPrefix(in, "/") {
+		return parseConfigMultiaddr(s, in)
+	}
+	rest := in
+	if i := strings.Index(rest, "://"); i >= 0 {
+		rest = rest[i+3:]
+	}
+	idText, hostport, ok := strings.Cut(rest, "@")
+	if !ok {
+		return ConfigPeer{}, &ConfigPeerError{Input: s, Reason: "want a multiaddr ending in /p2p/<peer ID> or peerID@host:port"}
+	}
+	norm, err := PeerIDs.Normalize(idText)
+	if err != nil {
+		return ConfigPeer{}, &ConfigPeerError{Input: s, Reason: "bad peer ID", Err: err}
+	}
+	id, _ := peer.Decode(norm)
+	host, portText, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return ConfigPeer{}, &ConfigPeerError{Input: s, Reason: "bad host:port", Err: err}
+	}
+	port, err := strconv.ParseUint(portText, 10, 16)
+	if err != nil || port == 0 {
+		return ConfigPeer{}, &ConfigPeerError{Input: s, Reason: "port must be 1..65535", Err: maErr(hostport, ErrPortZero, "", nil)}
+	}
+	var base string
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if ip.Zone() != "" {
+			return ConfigPeer{}, &ConfigPeerError{Input: s, Reason: "IPv6 zones are not allowed", Err: maErr(host, ErrIPv6Zone, ip.Zone(), nil)}
+		}
+		ip = ip.Unmap()
+		if ip.IsUnspecified() {
+			return ConfigPeer{}, &ConfigPeerError{Input: s, Reason: "unspecified IP", Err: maErr(host, ErrUnspecifiedIP, "", nil)}
+		}
+		if ip.Is4() {
+			base = "/ip4/" + ip.String()
+		} else {
+			base = "/ip6/" + ip.String()
+		}
+	} else {
+		if host == "" || strings.ContainsAny(host, "/ ") {
+			return ConfigPeer{}, &ConfigPeerError{Input: s, Reason: "bad host name"}
+		}
+		base = "/dns/" + host
+	}
+	var addrs []ma.Multiaddr
+	for _, t := range []string{"/udp/%d/quic-v1", "/tcp/%d"} {
+		a, err := ma.NewMultiaddr(base + fmt.Sprintf(t, port) + "/p2p/" + id.String())
+		if err != nil {
+			return ConfigPeer{}, &ConfigPeerError{Input: s, Reason: "bad host", Err: err}
+		}
+		addrs = append(addrs, a)
+	}
+	return ConfigPeer{ID: id, Addrs: addrs, Input: s}, nil
+}
+
+func parseConfigMultiaddr(orig, in string) (ConfigPeer, error) {
+	m, err := ma.NewMultiaddr(in)
+	if err != nil {
+		return ConfigPeer{}, &ConfigPeerError{Input: orig, Reason: "not a multiaddr", Err: maErr(in, ErrMalformedMultiaddr, "", err)}
+	}
+	transportPart, id := peer.SplitAddr(m)
+	if id == "" {
+		return ConfigPeer{}, &ConfigPeerError{Input: orig, Reason: "missing /p2p/<peer ID>: libp2p cannot dial without it", Err: maErr(in, ErrNoPeerID, "", nil)}
+	}
+	if len(transportPart) > 0 && transportPart[0].Code() == ma.P_DNSADDR {
+		if len(transportPart) != 1 {
+			return ConfigPeer{}, &ConfigPeerError{Input: orig, Reason: "/dnsaddr takes only a domain and /p2p", Err: maErr(in, ErrUnsupportedAddr, "", nil)}
+		}
+		return ConfigPeer{ID: id, Addrs: []ma.Multiaddr{m}, Input: orig}, nil
+	}
+	if len(transportPart) > 0 {
+		switch transportPart[0].Code() {
+		case ma.P_DNS, ma.P_DNS4, ma.P_DNS6:
+			// Check the rest of the shape on an IP stand-in, so DNS peers
+			// obey the same transport rules as IP peers.
+			standIn := append(ma.Multiaddr{}, *mustComponent("ip4", "192.0.2.1"))
+			standIn = append(standIn, transportPart[1:]...)
+			if _, _, _, _, err := SplitMultiaddr(standIn); err != nil {
+				var me *MultiaddrError
+				if errors.As(err, &me) {
+					me.Addr = in
+				}
+				return ConfigPeer{}, &ConfigPeerError{Input: orig, Reason: "unsupported address", Err: err}
+			}
+			return ConfigPeer{ID: id, Addrs: []ma.Multiaddr{m}, Input: orig}, nil
+		}
+	}
+	if _, _, _, _, err := SplitMultiaddr(m); err != nil {
+		return ConfigPeer{}, &ConfigPeerError{Input: orig, Reason: "unsupported address", Err: err}
+	}
+	return ConfigPeer{ID: id, Addrs: []ma.Multiaddr{m}, Input: orig}, nil
+}
+
+func mustComponent(proto, value string) *ma.Component {
+	c, err := ma.NewComponent(proto, value)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// ParseConfigPeers parses a comma-separated list (CometBFT's format for
+// seeds and persistent_peers); empty entries are skipped. Entries for the
+// same peer are merged.
+func ParseConfigPeers(list string) ([]ConfigPeer, error) {
+	var out []ConfigPeer
+	index := map[peer.ID]int{}
+	for _, part := range strings.Split(list, ",") {
+		if strings.TrimSpace(part) == "" {
+			continue
+		}
+		p, err := ParseConfigPeer(part)
+		if err != nil {
+			return nil, err
+		}
+		if i, ok := index[p.ID]; ok {
+			out[i].Addrs = append(out[i].Addrs, p.Addrs...)
+			continue
+		}
+		index[p.ID] = len(out)
+		out = append(out, p)
+	}
+	return out, nil
+}
