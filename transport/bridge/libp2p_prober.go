@@ -1,0 +1,124 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/pexp2p/pexp2p/addrbook"
+)
+
+// ErrLibp2pProbe is wrapped by every Libp2pProber failure.
+var ErrLibp2pProbe = errors.New("libp2p probe failed")
+
+// Libp2pProbeError lists what each transport attempt returned.
+type Libp2pProbeError struct {
+	Addr     string
+	Attempts []error // QUIC first, then TCP
+}
+
+func (e *Libp2pProbeError) Error() string {
+	return fmt.Sprintf("libp2p probe of %s failed: %v", e.Addr, errors.Join(e.Attempts...))
+}
+func (e *Libp2pProbeError) Is(target error) bool { return target == ErrLibp2pProbe }
+func (e *Libp2pProbeError) Unwrap() []error      { return e.Attempts }
+
+// Libp2pProber proves a peer ID at an IP and port by completing a libp2p
+// secure handshake with it (Noise or TLS check the remote key against the
+// peer ID we dial), over QUIC first and then TCP on the same port number,
+// and hangs up.
+//
+// It runs its own small host with a throw-away key and no listen address,
+// so a probe is never mistaken for a peer of the libp2p face: the probed
+// node learns no address to put in its book, and the face's peer set,
+// limits and PEX state are untouched.
+type Libp2pProber struct {
+	h host.Host
+}
+
+// NewLibp2pProber starts the probing host. Close it when done.
+func NewLibp2pProber() (*Libp2pProber, error) {
+	priv, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: probe key: %w", err)
+	}
+	h, err := libp2p.New(
+		libp2p.Identity(priv),
+		libp2p.NoListenAddrs,
+		libp2p.Transport(libp2pquic.NewTransport),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.DisableRelay(),
+		libp2p.DisableMetrics(),
+		libp2p.Ping(false),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: probe host: %w", err)
+	}
+	return &Libp2pProber{h: h}, nil
+}
+
+// Close stops the probing host.
+func (p *Libp2pProber) Close() error { return p.h.Close() }
+
+// Probe implements Prober; addr.ID is a libp2p peer ID.
+func (p *Libp2pProber) Probe(ctx context.Context, addr addrbook.NetAddress) error {
+	id, err := peer.Decode(addr.ID)
+	if err != nil {
+		return &Libp2pProbeError{Addr: addr.String(), Attempts: []error{err}}
+	}
+	quicAddr, tcpAddr, err := dialAddrs(addr.IP, addr.Port)
+	if err != nil {
+		return &Libp2pProbeError{Addr: addr.String(), Attempts: []error{err}}
+	}
+	// The cache keeps us from re-probing an address within its TTL; a
+	// forced dial keeps swarm backoff from a previous failure from
+	// answering for the node now.
+	ctx = network.WithForceDirectDial(ctx, "bridge probe")
+	var attempts []error
+	for _, a := range []ma.Multiaddr{quicAddr, tcpAddr} {
+		if err := ctx.Err(); err != nil {
+			attempts = append(attempts, err)
+			break
+		}
+		p.h.Peerstore().ClearAddrs(id)
+		err := p.h.Connect(ctx, peer.AddrInfo{ID: id, Addrs: []ma.Multiaddr{a}})
+		if err == nil {
+			_ = p.h.Network().ClosePeer(id)
+			p.h.Peerstore().RemovePeer(id)
+			p.h.Peerstore().ClearAddrs(id)
+			return nil
+		}
+		attempts = append(attempts, fmt.Errorf("%s: %w", a, err))
+	}
+	p.h.Peerstore().RemovePeer(id)
+	p.h.Peerstore().ClearAddrs(id)
+	return &Libp2pProbeError{Addr: addr.String(), Attempts: attempts}
+}
+
+// dialAddrs spells one IP and port as the QUIC and TCP multiaddrs the
+// libp2p face listens on (one port number for both, as upstream lp2p).
+func dialAddrs(ip netip.Addr, port uint16) (quic, tcpA ma.Multiaddr, err error) {
+	if !ip.IsValid() || ip.Zone() != "" {
+		return nil, nil, fmt.Errorf("IP %v is not dialable", ip)
+	}
+	proto := "ip4"
+	if ip.Is6() {
+		proto = "ip6"
+	}
+	quic, err = ma.NewMultiaddr(fmt.Sprintf("/%s/%s/udp/%d/quic-v1", proto, ip, port))
+	if err != nil {
+		return nil, nil, err
+	}
+	tcpA, err = ma.NewMultiaddr(fmt.Sprintf("/%s/%s/tcp/%d", proto, ip, port))
+	return quic, tcpA, err
+}
