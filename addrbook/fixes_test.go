@@ -1,0 +1,221 @@
+package addrbook
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	cmtpex "github.com/cometbft/cometbft/p2p/pex"
+)
+
+// Each test here shows a bug of upstream's book (§9.2) on upstream's own
+// pex.NewAddrBook, and that this book does not have it (item 3).
+
+func newUpstreamBook(t *testing.T, strict bool) cmtpex.AddrBook {
+	t.Helper()
+	return cmtpex.NewAddrBook(filepath.Join(t.TempDir(), "upstream.json"), strict)
+}
+
+// A2 (§9.2.3): a new bucket holds exactly 64, not 65. 100 addresses from
+// one /16 and one source all hash to the same new bucket.
+func TestFixBucketCapacityExactly64(t *testing.T) {
+	up := newUpstreamBook(t, false)
+	b, _ := newTestBook(t, Options{})
+	src := addrAt(5000, 44, 1, 1, 1)
+	for i := 0; i < 100; i++ {
+		a := addrAt(i, 77, 7, byte(i/200), byte(i%200+1))
+		if err := up.AddAddress(a.ToUpstream(), src.ToUpstream()); err != nil {
+			t.Fatal(err)
+		}
+		mustAdd(t, b, a, src)
+	}
+	if up.Size() != 65 {
+		t.Errorf("upstream: expected its off-by-one (65), got %d", up.Size())
+	}
+	if b.Size() != bucketSize {
+		t.Fatalf("size %d, want %d", b.Size(), bucketSize)
+	}
+	if len(b.nonEmpty[0].list) != 1 || b.newB[b.nonEmpty[0].list[0]].n != bucketSize {
+		t.Fatal("expected exactly one full new bucket")
+	}
+}
+
+// A9 (§9.2.1): promoting into a full old bucket demotes the entry tried
+// longest ago to a new bucket and keeps it. 400 addresses of one /16 (4
+// old buckets) learned from 400 different source groups (so demoted
+// entries find room in new buckets), all marked good.
+func TestFixDemotionKeepsAddress(t *testing.T) {
+	up := newUpstreamBook(t, false)
+	b, clk := newTestBook(t, Options{})
+	for i := 0; i < 400; i++ {
+		a := addrAt(i, 77, 7, byte(i/200), byte(i%200+1))
+		src := addrAt(10000+i, byte(11+i/200), byte(i%200), 1, 1)
+		if err := up.AddAddress(a.ToUpstream(), src.ToUpstream()); err != nil {
+			t.Fatal(err)
+		}
+		mustAdd(t, b, a, src)
+	}
+	if up.Size() != 400 || b.Size() != 400 {
+		t.Fatalf("before: upstream %d, ours %d", up.Size(), b.Size())
+	}
+	for i := 0; i < 400; i++ {
+		a := addrAt(i, 77, 7, byte(i/200), byte(i%200+1))
+		up.MarkGood(a.ToUpstream().ID)
+		clk.Advance(time.Second)
+		b.MarkGood(a.ID)
+		mustInvariants(t, b)
+	}
+	if up.Size() != 260 {
+		t.Errorf("upstream: expected it to keep 260 of 400 (4 buckets of 65), got %d", up.Size())
+	}
+	if b.Size() != 400 {
+		t.Fatalf("size %d after promotions, want 400 (nothing lost)", b.Size())
+	}
+	if b.nOld != 4*bucketSize || b.nNew != 400-4*bucketSize {
+		t.Fatalf("old %d new %d", b.nOld, b.nNew)
+	}
+	for i := 0; i < 400; i++ {
+		if !b.HasAddress(addrAt(i, 77, 7, byte(i/200), byte(i%200+1)).ID) {
+			t.Fatalf("entry %d lost", i)
+		}
+	}
+	// The last one marked good cannot have been demoted: it was the newest.
+	if !b.IsGood(addrAt(399, 77, 7, 1, 200).ID) {
+		t.Fatal("the newest good entry was demoted")
+	}
+}
+
+// M5 (§9.2.2): reinstating a ban of a formerly-old address keeps it.
+func TestFixReinstateFormerlyOldKeepsAddress(t *testing.T) {
+	a, src := routableAddr(1), routableAddr(2)
+
+	up := newUpstreamBook(t, false)
+	if err := up.AddAddress(a.ToUpstream(), src.ToUpstream()); err != nil {
+		t.Fatal(err)
+	}
+	up.MarkGood(a.ToUpstream().ID)
+	up.MarkBad(a.ToUpstream(), -time.Second) // already expired: no sleep needed
+	up.ReinstateBadPeers()
+	if up.HasAddress(a.ToUpstream()) || up.Size() != 0 {
+		t.Errorf("upstream: expected the formerly-old address to be lost, size %d", up.Size())
+	}
+
+	b, clk := newTestBook(t, Options{})
+	mustAdd(t, b, a, src)
+	b.MarkGood(a.ID)
+	b.MarkBad(a, time.Hour)
+	mustInvariants(t, b)
+	if b.HasAddress(a.ID) || !b.IsBanned(a.ID) {
+		t.Fatal("MarkBad must remove and ban")
+	}
+	b.ReinstateBadPeers() // not expired yet: nothing happens
+	if b.HasAddress(a.ID) {
+		t.Fatal("reinstated before expiry")
+	}
+	clk.Advance(time.Hour + time.Second)
+	b.ReinstateBadPeers()
+	mustInvariants(t, b)
+	if !b.HasAddress(a.ID) || b.Size() != 1 || b.IsGood(a.ID) || b.IsBanned(a.ID) {
+		t.Fatalf("after reinstating: has=%v size=%d good=%v banned=%v",
+			b.HasAddress(a.ID), b.Size(), b.IsGood(a.ID), b.IsBanned(a.ID))
+	}
+}
+
+// M6 (§9.2.4): IsGood of an unknown ID is false; upstream panics.
+func TestFixIsGoodUnknownIsFalse(t *testing.T) {
+	up := newUpstreamBook(t, false)
+	panicked := func() (p bool) {
+		defer func() { p = recover() != nil }()
+		up.IsGood(routableAddr(1).ToUpstream())
+		return false
+	}()
+	if !panicked {
+		t.Error("upstream: expected IsGood on an unknown ID to panic")
+	}
+	b, _ := newTestBook(t, Options{})
+	if b.IsGood(routableAddr(1).ID) {
+		t.Fatal("unknown ID reported good")
+	}
+}
+
+// M4 (§9.2.5): an expired ban blocks neither IsBanned nor AddAddress,
+// without waiting for ReinstateBadPeers.
+func TestFixExpiredBanNoLongerBlocks(t *testing.T) {
+	a, src := routableAddr(1), routableAddr(2)
+
+	up := newUpstreamBook(t, false)
+	if err := up.AddAddress(a.ToUpstream(), src.ToUpstream()); err != nil {
+		t.Fatal(err)
+	}
+	up.MarkBad(a.ToUpstream(), -time.Second)
+	if !up.IsBanned(a.ToUpstream()) {
+		t.Error("upstream: expected the stale ban to still report banned")
+	}
+	var upErr cmtpex.ErrAddressBanned
+	if err := up.AddAddress(a.ToUpstream(), src.ToUpstream()); !errors.As(err, &upErr) {
+		t.Errorf("upstream: expected ErrAddressBanned after expiry, got %v", err)
+	}
+
+	b, clk := newTestBook(t, Options{})
+	mustAdd(t, b, a, src)
+	b.MarkBad(a, time.Minute)
+	if err := b.AddAddress(a, src); !errors.Is(err, ErrBanned) {
+		t.Fatalf("during the ban: %v", err)
+	}
+	clk.Advance(time.Minute)
+	if b.IsBanned(a.ID) {
+		t.Fatal("expired ban still reported")
+	}
+	mustAdd(t, b, a, src)
+	if !b.HasAddress(a.ID) {
+		t.Fatal("not re-added")
+	}
+}
+
+// M3 (§9.2.6): MarkBad bans an ID the book does not hold; upstream ignores it.
+func TestFixMarkBadUnknownID(t *testing.T) {
+	a, src := routableAddr(1), routableAddr(2)
+	up := newUpstreamBook(t, false)
+	up.MarkBad(a.ToUpstream(), time.Hour)
+	if up.IsBanned(a.ToUpstream()) {
+		t.Error("upstream: expected a peer outside the book not to be banned")
+	}
+	if err := up.AddAddress(a.ToUpstream(), src.ToUpstream()); err != nil {
+		t.Errorf("upstream: expected the address to be accepted, got %v", err)
+	}
+
+	b, clk := newTestBook(t, Options{})
+	b.MarkBad(a, time.Hour)
+	if !b.IsBanned(a.ID) {
+		t.Fatal("not banned")
+	}
+	if err := b.AddAddress(a, src); !errors.Is(err, ErrBanned) {
+		t.Fatalf("AddAddress of a banned ID: %v", err)
+	}
+	clk.Advance(2 * time.Hour)
+	b.ReinstateBadPeers() // nothing to reinstate: it was never in the book
+	if b.Size() != 0 || b.IsBanned(a.ID) {
+		t.Fatalf("size %d banned %v", b.Size(), b.IsBanned(a.ID))
+	}
+}
+
+// K4: a ban only ever extends.
+func TestBanOnlyExtends(t *testing.T) {
+	b, clk := newTestBook(t, Options{})
+	a := routableAddr(1)
+	b.MarkBad(a, 2*time.Hour)
+	b.MarkBad(a, time.Minute)
+	clk.Advance(time.Hour)
+	if !b.IsBanned(a.ID) {
+		t.Fatal("a shorter ban shortened a longer one")
+	}
+	b.MarkBad(a, 3*time.Hour)
+	clk.Advance(2 * time.Hour)
+	if !b.IsBanned(a.ID) {
+		t.Fatal("a longer ban did not extend")
+	}
+	if bans := b.Bans(); len(bans) != 1 || bans[0].ID != a.ID {
+		t.Fatalf("Bans() = %v", bans)
+	}
+}
