@@ -1,0 +1,1294 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	tmp2p "github.com/cometbft/cometbft/proto/tendermint/p2p"
+	logging "github.com/ipfs/go-log/v2"
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/connmgr"
+	"github.com/libp2p/go-libp2p/core/control"
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/sec"
+	"github.com/libp2p/go-libp2p/gologshim"
+	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
+	"github.com/libp2p/go-libp2p/p2p/protocol/identify"
+	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	"github.com/libp2p/go-libp2p/x/rate"
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
+
+	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/internal/clock"
+	"github.com/pexp2p/pexp2p/pex"
+)
+
+var log = logging.Logger("transport")
+
+var routeOnce sync.Once
+
+// RouteLibp2pLogs sends go-libp2p's slog output into go-log, so one
+// GOLOG_LOG_LEVEL setting governs both. It must run before go-libp2p
+// logs its first line; NewNode calls it.
+func RouteLibp2pLogs() {
+	routeOnce.Do(func() { gologshim.SetDefaultHandler(logging.SlogHandler()) })
+}
+
+// Handler is what the node hands peers and messages to: the PEX reactor.
+type Handler interface {
+	AddPeer(p pex.PeerInfo)
+	RemovePeer(peerID string, reason any)
+	Receive(peerID string, msg pex.Message)
+}
+
+// BanList is the part of the address book the connection gater consults.
+// *addrbook.Book implements it.
+type BanList interface {
+	IsBanned(id string) bool
+	Bans() []addrbook.Ban
+}
+
+// Config configures a libp2p Node. Zero fields take the defaults noted.
+type Config struct {
+	// ListenAddrs default to QUIC v1 and TCP on 0.0.0.0:26656.
+	ListenAddrs []ma.Multiaddr
+	// ExternalAddrs, when set, replace what we advertise (identify and
+	// NodeInfo), as CometBFT's external_address does.
+	ExternalAddrs []ma.Multiaddr
+
+	// Network is the chain ID exchanged in NodeInfo; peers of another
+	// network are dropped and not dialed again.
+	Network string
+	Moniker string
+	Version string
+	// StrictNodeInfo drops peers that do not speak the NodeInfo protocol
+	// (upstream lp2p nodes); by default they are accepted.
+	StrictNodeInfo bool
+
+	MaxInboundPeers  int // default 40 (CometBFT's max_num_inbound_peers)
+	MaxOutboundPeers int // default 10
+	// OverLimitSlots inbound peers may connect beyond MaxInboundPeers;
+	// they are handed over with PeerInfo.OverLimit, get one answer and
+	// are let go. Negative disables; default 2.
+	OverLimitSlots int
+
+	PersistentPeers      []ConfigPeer
+	UnconditionalPeerIDs []string
+	AllowDuplicateIP     bool
+
+	// Bans is consulted at connection time (usually the address book).
+	Bans BanList
+
+	StreamTimeout    time.Duration // one PEX message stream; default 10 s
+	HandshakeTimeout time.Duration // identify + NodeInfo; default 20 s
+	DialTimeout      time.Duration // default 3 s (CometBFT's dial_timeout)
+	// PersistentDialPeriod is how often disconnected persistent peers are
+	// redialed; default 5 s.
+	PersistentDialPeriod time.Duration
+	// BanSweepPeriod is how often live connections are checked against
+	// the ban list, closing those of newly banned peers; default 1 s.
+	BanSweepPeriod time.Duration
+	// StopBlockTime keeps a peer stopped for an error from reconnecting
+	// even if nobody bans it in the book; default 1 min.
+	StopBlockTime time.Duration
+
+	// Clock stamps PeerInfo.ConnectedAt; default clock.System.
+	Clock clock.Clock
+}
+
+func (c *Config) setDefaults() {
+	if len(c.ListenAddrs) == 0 {
+		c.ListenAddrs = []ma.Multiaddr{
+			ma.StringCast("/ip4/0.0.0.0/udp/26656/quic-v1"),
+			ma.StringCast("/ip4/0.0.0.0/tcp/26656"),
+		}
+	}
+	if c.MaxInboundPeers == 0 {
+		c.MaxInboundPeers = 40
+	}
+	if c.MaxOutboundPeers == 0 {
+		c.MaxOutboundPeers = 10
+	}
+	if c.OverLimitSlots == 0 {
+		c.OverLimitSlots = 2
+	}
+	if c.OverLimitSlots < 0 {
+		c.OverLimitSlots = 0
+	}
+	if c.StreamTimeout == 0 {
+		c.StreamTimeout = DefaultStreamTimeout
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = 20 * time.Second
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = 3 * time.Second
+	}
+	if c.PersistentDialPeriod == 0 {
+		c.PersistentDialPeriod = 5 * time.Second
+	}
+	if c.BanSweepPeriod == 0 {
+		c.BanSweepPeriod = time.Second
+	}
+	if c.StopBlockTime == 0 {
+		c.StopBlockTime = time.Minute
+	}
+	if c.Clock == nil {
+		c.Clock = clock.System
+	}
+}
+
+// Errors of the node itself.
+var (
+	ErrNotStarted    = errors.New("transport node not started")
+	ErrPeerRefused   = errors.New("peer refused")
+	ErrDialAddress   = errors.New("address cannot be dialed")
+	ErrAlreadyActive = errors.New("transport node already started")
+)
+
+// PeerRefusedError says why we will not dial or keep a peer.
+type PeerRefusedError struct {
+	Peer   string
+	Reason string
+}
+
+func (e *PeerRefusedError) Error() string {
+	return fmt.Sprintf("peer %s refused: %s", e.Peer, e.Reason)
+}
+func (e *PeerRefusedError) Is(target error) bool { return target == ErrPeerRefused }
+
+// peerState is one remote peer from its first connection to its last.
+type peerState struct {
+	id    peer.ID
+	ready chan struct{} // closed when setup ends, either way
+	err   error         // set before ready closes when setup failed
+	added bool          // handed to the handler
+	info  pex.PeerInfo
+	sends sync.WaitGroup
+}
+
+// Node is the libp2p face: a host speaking channel 0 as a stream
+// protocol, implementing pex.Network.
+type Node struct {
+	cfg     Config
+	key     *NodeKey
+	handler Handler
+
+	persistent    map[peer.ID]ConfigPeer
+	unconditional map[peer.ID]bool
+
+	mu          sync.Mutex
+	started     bool
+	stopped     bool
+	host        host.Host
+	ctx         context.Context
+	cancel      context.CancelFunc
+	peers       map[peer.ID]*peerState
+	dialing     map[peer.ID]bool
+	blocked     map[peer.ID]time.Time // stopped for error: no reconnect until
+	blockedIPs  map[netip.Addr]time.Time
+	wrongNet    map[peer.ID]bool // another chain: never again this run
+	ourNodeInfo *tmp2p.DefaultNodeInfo
+	wg          sync.WaitGroup
+}
+
+var _ pex.Network = (*Node)(nil)
+
+// NewNode prepares a node; Start creates the host and listens.
+func NewNode(key *NodeKey, cfg Config) (*Node, error) {
+	RouteLibp2pLogs()
+	if key == nil {
+		return nil, &NodeKeyError{Reason: "no node key"}
+	}
+	cfg.setDefaults()
+	n := &Node{
+		cfg:           cfg,
+		key:           key,
+		persistent:    map[peer.ID]ConfigPeer{},
+		unconditional: map[peer.ID]bool{},
+		peers:         map[peer.ID]*peerState{},
+		dialing:       map[peer.ID]bool{},
+		blocked:       map[peer.ID]time.Time{},
+		blockedIPs:    map[netip.Addr]time.Time{},
+		wrongNet:      map[peer.ID]bool{},
+	}
+	for _, p := range cfg.PersistentPeers {
+		if old, ok := n.persistent[p.ID]; ok {
+			old.Addrs = append(old.Addrs, p.Addrs...)
+			n.persistent[p.ID] = old
+			continue
+		}
+		n.persistent[p.ID] = p
+	}
+	for _, s := range cfg.UnconditionalPeerIDs {
+		norm, err := PeerIDs.Normalize(s)
+		if err != nil {
+			return nil, &ConfigPeerError{Input: s, Reason: "bad unconditional peer ID", Err: err}
+		}
+		id, _ := peer.Decode(norm)
+		n.unconditional[id] = true
+	}
+	for _, m := range append(append([]ma.Multiaddr{}, cfg.ListenAddrs...), cfg.ExternalAddrs...) {
+		if err := classifyUnsupported(m); err != nil {
+			return nil, err
+		}
+	}
+	return n, nil
+}
+
+// SetHandler installs the reactor; call it before Start.
+func (n *Node) SetHandler(h Handler) { n.handler = h }
+
+// ID is our peer ID.
+func (n *Node) ID() peer.ID { return n.key.PeerID() }
+
+// Host gives the underlying libp2p host (nil before Start).
+func (n *Node) Host() host.Host {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.host
+}
+
+// resourceManager builds go-libp2p's resource manager with limits that
+// agree with CometBFT's: enough system and transient connections for our
+// peer limits, and, when duplicate IPs are allowed, per-IP connection and
+// rate limits raised so that honest peers behind one IP are not refused
+// (the default is 8 connections and 0.2 new connections/s per IPv4).
+func (n *Node) resourceManager() (network.ResourceManager, error) {
+	limits := rcmgr.DefaultLimits
+	libp2p.SetDefaultServiceLimits(&limits)
+	scaled := limits.AutoScale()
+	peersTotal := n.cfg.MaxInboundPeers + n.cfg.MaxOutboundPeers + n.cfg.OverLimitSlots + len(n.persistent) + len(n.unconditional)
+	// Two transports and simultaneous dials give up to four connections
+	// per peer while duplicates are sorted out.
+	need := rcmgr.LimitVal(4*peersTotal + 16)
+	partial := scaled.ToPartialLimitConfig()
+	raise := func(l *rcmgr.ResourceLimits) {
+		if l.Conns != rcmgr.Unlimited && (l.Conns == rcmgr.DefaultLimit || l.Conns < need) {
+			l.Conns = need
+		}
+		if l.ConnsInbound != rcmgr.Unlimited && (l.ConnsInbound == rcmgr.DefaultLimit || l.ConnsInbound < need) {
+			l.ConnsInbound = need
+		}
+		if l.ConnsOutbound != rcmgr.Unlimited && (l.ConnsOutbound == rcmgr.DefaultLimit || l.ConnsOutbound < need) {
+			l.ConnsOutbound = need
+		}
+	}
+	raise(&partial.System)
+	raise(&partial.Transient)
+	concrete := partial.Build(scaled)
+	var opts []rcmgr.Option
+	if n.cfg.AllowDuplicateIP {
+		perIP := 4*peersTotal + 16
+		opts = append(opts,
+			rcmgr.WithLimitPerSubnet(
+				[]rcmgr.ConnLimitPerSubnet{{PrefixLength: 32, ConnCount: perIP}},
+				[]rcmgr.ConnLimitPerSubnet{{PrefixLength: 56, ConnCount: perIP}, {PrefixLength: 48, ConnCount: 8 * perIP}},
+			),
+			rcmgr.WithConnRateLimiters(&rate.Limiter{
+				NetworkPrefixLimits: []rate.PrefixLimit{
+					{Prefix: netip.MustParsePrefix("127.0.0.0/8"), Limit: rate.Limit{}},
+					{Prefix: netip.MustParsePrefix("::1/128"), Limit: rate.Limit{}},
+				},
+				SubnetRateLimiter: rate.SubnetLimiter{
+					IPv4SubnetLimits: []rate.SubnetLimit{{PrefixLength: 32, Limit: rate.Limit{RPS: 2, Burst: perIP}}},
+					IPv6SubnetLimits: []rate.SubnetLimit{{PrefixLength: 56, Limit: rate.Limit{RPS: 2, Burst: perIP}}},
+					GracePeriod:      time.Minute,
+				},
+			}),
+		)
+	}
+	return rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(concrete), opts...)
+}
+
+// Start creates the libp2p host, registers the protocols and starts the
+// background work (peer events, ban sweep, persistent peers).
+func (n *Node) Start() error {
+	n.mu.Lock()
+	if n.started {
+		n.mu.Unlock()
+		return ErrAlreadyActive
+	}
+	n.started = true
+	n.mu.Unlock()
+
+	listen, err := sharedPorts(n.cfg.ListenAddrs)
+	if err != nil {
+		return err
+	}
+	n.cfg.ListenAddrs = listen
+	rm, err := n.resourceManager()
+	if err != nil {
+		return fmt.Errorf("transport: resource manager: %w", err)
+	}
+	opts := []libp2p.Option{
+		libp2p.Identity(n.key.LibP2PKey()),
+		libp2p.NoTransports,
+		libp2p.Transport(libp2pquic.NewTransport),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.ListenAddrs(n.cfg.ListenAddrs...),
+		libp2p.ConnectionGater((*gater)(n)),
+		libp2p.ResourceManager(rm),
+		// CometBFT's peer limits decide who stays; libp2p's default
+		// connection manager would trim peers on its own watermarks.
+		libp2p.ConnectionManager(&connmgr.NullConnMgr{}),
+		libp2p.DisableRelay(),
+		libp2p.DisableMetrics(),
+		libp2p.Ping(false),
+		libp2p.UserAgent("pexp2p"),
+	}
+	if len(n.cfg.ExternalAddrs) > 0 {
+		ext := slices.Clone(n.cfg.ExternalAddrs)
+		opts = append(opts, libp2p.AddrsFactory(func([]ma.Multiaddr) []ma.Multiaddr { return ext }))
+	}
+	h, err := libp2p.New(opts...)
+	if err != nil {
+		_ = rm.Close()
+		return fmt.Errorf("transport: starting libp2p host: %w", err)
+	}
+	sub, err := h.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged))
+	if err != nil {
+		_ = h.Close()
+		return fmt.Errorf("transport: subscribing to peer events: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n.mu.Lock()
+	n.host, n.ctx, n.cancel = h, ctx, cancel
+	n.ourNodeInfo = n.buildNodeInfo(h)
+	n.mu.Unlock()
+
+	h.SetStreamHandler(PexProtocolID, n.handlePexStream)
+	h.SetStreamHandler(NodeInfoProtocolID, n.handleNodeInfoStream)
+
+	n.wg.Add(3)
+	go n.eventLoop(sub)
+	go n.banSweep()
+	go n.persistentLoop()
+	log.Infow("libp2p node started", "peer", h.ID(), "addrs", n.FullAddrs())
+	return nil
+}
+
+// Stop closes every connection and the host, and waits for the node's
+// goroutines. The handler gets RemovePeer for every peer it had.
+func (n *Node) Stop() error {
+	n.mu.Lock()
+	if !n.started || n.stopped {
+		n.mu.Unlock()
+		return nil
+	}
+	n.stopped = true
+	h, cancel := n.host, n.cancel
+	n.mu.Unlock()
+	cancel()
+	h.RemoveStreamHandler(PexProtocolID)
+	h.RemoveStreamHandler(NodeInfoProtocolID)
+	err := h.Close()
+	n.wg.Wait()
+	n.mu.Lock()
+	rest := n.peers
+	n.peers = map[peer.ID]*peerState{}
+	n.mu.Unlock()
+	for _, ps := range rest {
+		if ps.added && n.handler != nil {
+			n.handler.RemovePeer(ps.id.String(), "node stopped")
+		}
+	}
+	return err
+}
+
+// FullAddrs are our listen (or external) addresses with /p2p/<id>.
+func (n *Node) FullAddrs() []ma.Multiaddr {
+	h := n.Host()
+	if h == nil {
+		return nil
+	}
+	p2p := ma.StringCast("/p2p/" + h.ID().String())
+	var out []ma.Multiaddr
+	for _, a := range h.Addrs() {
+		out = append(out, a.Encapsulate(p2p))
+	}
+	return out
+}
+
+// OurNetAddresses are our advertised addresses as book entries (for
+// AddOurAddress and NodeInfo).
+func (n *Node) OurNetAddresses() []addrbook.NetAddress {
+	h := n.Host()
+	if h == nil {
+		return nil
+	}
+	seen := map[addrbook.NetAddress]bool{}
+	var out []addrbook.NetAddress
+	for _, a := range h.Addrs() {
+		if na, _, err := NetAddressFromMultiaddr(a, h.ID()); err == nil && !seen[na] {
+			seen[na] = true
+			out = append(out, na)
+		}
+	}
+	return out
+}
+
+func (n *Node) buildNodeInfo(h host.Host) *tmp2p.DefaultNodeInfo {
+	listen := ""
+	addrs := h.Addrs()
+	if len(n.cfg.ExternalAddrs) > 0 {
+		addrs = n.cfg.ExternalAddrs
+	}
+	for _, a := range addrs {
+		if ip, port, _, _, err := SplitMultiaddr(a); err == nil {
+			listen = netip.AddrPortFrom(ip, port).String()
+			if !ip.IsLoopback() {
+				break
+			}
+		}
+	}
+	return &tmp2p.DefaultNodeInfo{
+		ProtocolVersion: tmp2p.ProtocolVersion{P2P: 9, Block: 11},
+		DefaultNodeID:   h.ID().String(),
+		ListenAddr:      listen,
+		Network:         n.cfg.Network,
+		Version:         n.cfg.Version,
+		Channels:        []byte{0x00},
+		Moniker:         n.cfg.Moniker,
+	}
+}
+
+// ---- pex.Network ----
+
+// Peers lists the peers handed to the handler.
+func (n *Node) Peers() []pex.PeerInfo {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]pex.PeerInfo, 0, len(n.peers))
+	for _, ps := range n.peers {
+		if ps.added {
+			out = append(out, ps.info)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Send delivers msg on a fresh stream without blocking the caller; false
+// when the peer is not (yet) a set-up peer or msg is not a PEX message.
+func (n *Node) Send(peerID string, msg pex.Message) bool {
+	id, err := peer.Decode(peerID)
+	if err != nil {
+		return false
+	}
+	if _, err := MarshalMessage(msg); err != nil {
+		log.Warnw("not sending", "peer", peerID, "err", err)
+		return false
+	}
+	n.mu.Lock()
+	ps := n.peers[id]
+	if ps == nil || !ps.added || n.stopped {
+		n.mu.Unlock()
+		return false
+	}
+	h, ctx := n.host, n.ctx
+	ps.sends.Add(1)
+	n.wg.Add(1)
+	n.mu.Unlock()
+	go func() {
+		defer n.wg.Done()
+		defer ps.sends.Done()
+		sctx, cancel := context.WithTimeout(network.WithNoDial(ctx, "pex send"), n.cfg.StreamTimeout)
+		defer cancel()
+		s, err := h.NewStream(sctx, id, PexProtocolID)
+		if err != nil {
+			log.Debugw("opening PEX stream failed", "peer", peerID, "err", err)
+			return
+		}
+		if err := SendMessage(s, msg, n.cfg.StreamTimeout); err != nil {
+			log.Debugw("sending PEX message failed", "peer", peerID, "err", err)
+		}
+	}()
+	return true
+}
+
+// Dial connects to addr (QUIC, then TCP on the same port, plus any
+// configured addresses of that peer) and returns once the peer is set up.
+func (n *Node) Dial(ctx context.Context, addr addrbook.NetAddress) error {
+	id, err := peer.Decode(addr.ID)
+	if err != nil {
+		return &addrbook.AddressError{Input: addr.String(), Reason: "not a peer ID", Err: err}
+	}
+	n.mu.Lock()
+	if !n.started || n.stopped {
+		n.mu.Unlock()
+		return ErrNotStarted
+	}
+	if id == n.host.ID() {
+		n.mu.Unlock()
+		return &PeerRefusedError{Peer: addr.ID, Reason: "that is us"}
+	}
+	if n.wrongNet[id] {
+		n.mu.Unlock()
+		return &PeerRefusedError{Peer: addr.ID, Reason: "on another network"}
+	}
+	if n.dialing[id] || n.peers[id] != nil {
+		n.mu.Unlock()
+		return pex.ErrAlreadyConnectedOrDialing
+	}
+	n.dialing[id] = true
+	h := n.host
+	nctx := n.ctx
+	n.mu.Unlock()
+	defer func() {
+		n.mu.Lock()
+		delete(n.dialing, id)
+		n.mu.Unlock()
+	}()
+
+	var addrs []ma.Multiaddr
+	if addr.IP.IsValid() && addr.Port != 0 {
+		full, err := NetAddressToMultiaddrs(addr)
+		if err != nil {
+			return err
+		}
+		for _, m := range full {
+			t, _ := peer.SplitAddr(m)
+			addrs = append(addrs, t)
+		}
+	}
+	if cp, ok := n.persistent[id]; ok {
+		addrs = append(addrs, cp.AddrInfo().Addrs...)
+	}
+	if len(addrs) == 0 {
+		return &PeerRefusedError{Peer: addr.ID, Reason: "no address to dial"}
+	}
+	// The reactor paces its own retries; libp2p's per-peer backoff on top
+	// would turn them into immediate failures.
+	if sw, ok := h.Network().(*swarm.Swarm); ok {
+		sw.Backoff().Clear(id)
+	}
+	dctx, cancel := context.WithTimeout(ctx, n.cfg.DialTimeout+n.cfg.HandshakeTimeout)
+	defer cancel()
+	stop := context.AfterFunc(nctx, cancel)
+	defer stop()
+	cctx, ccancel := context.WithTimeout(dctx, n.cfg.DialTimeout)
+	err = h.Connect(network.WithDialPeerTimeout(cctx, n.cfg.DialTimeout), peer.AddrInfo{ID: id, Addrs: addrs})
+	ccancel()
+	if err != nil {
+		var mismatch sec.ErrPeerIDMismatch
+		if errors.As(err, &mismatch) {
+			return fmt.Errorf("%w: dialed %s, got %s", pex.ErrAuthFailure, id, mismatch.Actual)
+		}
+		return err
+	}
+	// Connect returns once identify ran; the connectedness event may not
+	// have reached eventLoop yet, so start the setup here if needed.
+	n.peerConnected(id)
+	n.mu.Lock()
+	ps := n.peers[id]
+	n.mu.Unlock()
+	if ps == nil {
+		return &PeerRefusedError{Peer: addr.ID, Reason: "connection closed during setup"}
+	}
+	select {
+	case <-ps.ready:
+		return ps.err
+	case <-dctx.Done():
+		return fmt.Errorf("%w: %v", ErrSetupTimedOut, dctx.Err())
+	}
+}
+
+// StopPeerForError disconnects the peer now and keeps it (and, unless
+// duplicate IPs are allowed or it is loopback, its IP) from reconnecting
+// for StopBlockTime; the reactor bans it in the book for longer.
+func (n *Node) StopPeerForError(peerID string, reason error) {
+	id, err := peer.Decode(peerID)
+	if err != nil {
+		return
+	}
+	n.mu.Lock()
+	h := n.host
+	until := n.cfg.Clock.Now().Add(n.cfg.StopBlockTime)
+	n.blocked[id] = until
+	if ps := n.peers[id]; ps != nil && ps.added {
+		if ip := ps.info.RemoteIP; n.ipBanApplies(ip) {
+			n.blockedIPs[ip] = until
+		}
+	}
+	n.mu.Unlock()
+	log.Infow("stopping peer for error", "peer", peerID, "err", reason)
+	if h != nil {
+		_ = h.Network().ClosePeer(id)
+	}
+}
+
+// StopPeerGracefully lets in-flight sends finish (bounded by the stream
+// timeout), then disconnects.
+func (n *Node) StopPeerGracefully(peerID string) {
+	id, err := peer.Decode(peerID)
+	if err != nil {
+		return
+	}
+	n.mu.Lock()
+	ps := n.peers[id]
+	h := n.host
+	n.mu.Unlock()
+	if ps != nil {
+		done := make(chan struct{})
+		go func() { ps.sends.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(n.cfg.StreamTimeout):
+		}
+	}
+	if h != nil {
+		_ = h.Network().ClosePeer(id)
+	}
+}
+
+// NumPeers counts set-up peers by direction (unconditional ones and
+// over-limit visitors excluded) and dials in flight.
+func (n *Node) NumPeers() (outbound, inbound, dialing int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for id, ps := range n.peers {
+		if !ps.added || n.unconditional[id] || ps.info.OverLimit {
+			continue
+		}
+		if ps.info.Outbound {
+			outbound++
+		} else {
+			inbound++
+		}
+	}
+	return outbound, inbound, len(n.dialing)
+}
+
+// MaxNumOutboundPeers is the configured outbound limit.
+func (n *Node) MaxNumOutboundPeers() int { return n.cfg.MaxOutboundPeers }
+
+// IsDialingOrConnected: addr's ID is dialed, connected or being set up,
+// or (unless duplicate IPs are allowed, or the IP is loopback) a
+// connected peer uses addr's IP.
+func (n *Node) IsDialingOrConnected(addr addrbook.NetAddress) bool {
+	id, err := peer.Decode(addr.ID)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if err == nil && (n.dialing[id] || n.peers[id] != nil) {
+		return true
+	}
+	if !n.ipBanApplies(addr.IP) {
+		return false
+	}
+	for _, ps := range n.peers {
+		if ps.added && (ps.info.RemoteIP == addr.IP || ps.info.ListenAddr.IP == addr.IP) {
+			return true
+		}
+	}
+	return false
+}
+
+// IsPersistent reports whether addr's ID is a configured persistent peer.
+func (n *Node) IsPersistent(addr addrbook.NetAddress) bool {
+	id, err := peer.Decode(addr.ID)
+	if err != nil {
+		return false
+	}
+	_, ok := n.persistent[id]
+	return ok
+}
+
+// ipBanApplies: IP-based rules (duplicate IPs, IP bans) are skipped for
+// loopback, where every in-process test node and QUIC dial share one
+// source address, and when the operator allows duplicate IPs, because
+// many honest peers then share one IP. Caller holds n.mu or needs none.
+func (n *Node) ipBanApplies(ip netip.Addr) bool {
+	return ip.IsValid() && !ip.IsLoopback() && !n.cfg.AllowDuplicateIP
+}
+
+// ---- peer lifecycle ----
+
+// eventLoop turns connectedness changes into peer setup and teardown, in
+// order per peer; notifiee callbacks fire per connection and must not
+// block, the event bus gives one event per peer transition.
+func (n *Node) eventLoop(sub event.Subscription) {
+	defer n.wg.Done()
+	defer sub.Close()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case ev, ok := <-sub.Out():
+			if !ok {
+				return
+			}
+			e := ev.(event.EvtPeerConnectednessChanged)
+			switch e.Connectedness {
+			case network.Connected:
+				n.peerConnected(e.Peer)
+			case network.NotConnected:
+				n.peerDisconnected(e.Peer)
+			}
+		}
+	}
+}
+
+func (n *Node) peerConnected(id peer.ID) {
+	n.mu.Lock()
+	if n.stopped || n.peers[id] != nil || n.host.Network().Connectedness(id) != network.Connected {
+		n.mu.Unlock()
+		return
+	}
+	ps := &peerState{id: id, ready: make(chan struct{})}
+	n.peers[id] = ps
+	n.wg.Add(1)
+	n.mu.Unlock()
+	go func() {
+		defer n.wg.Done()
+		err := n.setupPeer(ps)
+		n.finishSetup(ps, err)
+	}()
+}
+
+func (n *Node) peerDisconnected(id peer.ID) {
+	n.mu.Lock()
+	ps := n.peers[id]
+	// A new connection may already be up again; only the last one counts.
+	if ps == nil || n.host.Network().Connectedness(id) == network.Connected {
+		n.mu.Unlock()
+		return
+	}
+	delete(n.peers, id)
+	added := ps.added
+	n.mu.Unlock()
+	if added && n.handler != nil {
+		n.handler.RemovePeer(id.String(), "disconnected")
+	}
+}
+
+// setupPeer waits for identify, runs the NodeInfo exchange and decides
+// whether the peer may stay. It returns nil when the peer is accepted.
+func (n *Node) setupPeer(ps *peerState) error {
+	h := n.host
+	conns := h.Network().ConnsToPeer(ps.id)
+	if len(conns) == 0 {
+		return &PeerRefusedError{Peer: ps.id.String(), Reason: "disconnected before setup"}
+	}
+	conn := conns[0]
+	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.HandshakeTimeout)
+	defer cancel()
+	if ider, ok := h.(interface{ IDService() identify.IDService }); ok {
+		select {
+		case <-ider.IDService().IdentifyWait(conn):
+		case <-ctx.Done():
+			return fmt.Errorf("%w: identify", ErrSetupTimedOut)
+		}
+	}
+	outbound := conn.Stat().Direction == network.DirOutbound
+	remoteIP := netip.Addr{}
+	if ip, err := manet.ToIP(conn.RemoteMultiaddr()); err == nil {
+		remoteIP, _ = netip.AddrFromSlice(ip)
+		remoteIP = remoteIP.Unmap()
+	}
+	var listen addrbook.NetAddress
+	protos, _ := h.Peerstore().SupportsProtocols(ps.id, NodeInfoProtocolID)
+	if len(protos) > 0 {
+		s, err := h.NewStream(network.WithNoDial(ctx, "nodeinfo"), ps.id, NodeInfoProtocolID)
+		if err != nil {
+			return fmt.Errorf("nodeinfo stream: %w", err)
+		}
+		theirs, err := exchangeNodeInfo(s, n.ourNodeInfo, n.cfg.HandshakeTimeout)
+		if err != nil {
+			return err
+		}
+		listen, err = checkNodeInfo(theirs, ps.id, n.cfg.Network)
+		if err != nil {
+			if errors.Is(err, ErrWrongNetwork) {
+				n.mu.Lock()
+				n.wrongNet[ps.id] = true
+				n.mu.Unlock()
+			}
+			return err
+		}
+	} else if n.cfg.StrictNodeInfo {
+		return &NodeInfoError{Peer: ps.id.String(), Kind: ErrNoNodeInfo, Detail: "strict mode"}
+	}
+	if listen.IsZero() {
+		listen = n.listenFromIdentify(ps.id, remoteIP)
+	}
+
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	info := pex.PeerInfo{
+		ID:          ps.id.String(),
+		Outbound:    outbound,
+		Persistent:  n.persistent[ps.id].ID != "",
+		ListenAddr:  listen,
+		RemoteIP:    remoteIP,
+		ConnectedAt: n.cfg.Clock.Now(),
+	}
+	exempt := info.Persistent || n.unconditional[ps.id]
+	if !exempt {
+		if n.ipBanApplies(remoteIP) {
+			for _, other := range n.peers {
+				if other != ps && other.added && other.info.RemoteIP == remoteIP {
+					return &PeerRefusedError{Peer: info.ID, Reason: "another peer already uses IP " + remoteIP.String()}
+				}
+			}
+		}
+		out, in := 0, 0
+		over := 0
+		for id, other := range n.peers {
+			if !other.added || n.unconditional[id] {
+				continue
+			}
+			switch {
+			case other.info.OverLimit:
+				over++
+			case other.info.Outbound:
+				out++
+			default:
+				in++
+			}
+		}
+		if outbound && out >= n.cfg.MaxOutboundPeers && !n.dialing[ps.id] {
+			return &PeerRefusedError{Peer: info.ID, Reason: "outbound peer limit reached"}
+		}
+		if !outbound && in >= n.cfg.MaxInboundPeers {
+			if over >= n.cfg.OverLimitSlots {
+				return &PeerRefusedError{Peer: info.ID, Reason: "inbound peer limit reached"}
+			}
+			info.OverLimit = true
+		}
+	}
+	ps.info = info
+	return nil
+}
+
+// listenFromIdentify picks the advertised address from identify's listen
+// addresses: one on the connection's IP if any, else the first usable.
+func (n *Node) listenFromIdentify(id peer.ID, remote netip.Addr) addrbook.NetAddress {
+	var first addrbook.NetAddress
+	for _, a := range n.host.Peerstore().Addrs(id) {
+		na, _, err := NetAddressFromMultiaddr(a, id)
+		if err != nil {
+			continue
+		}
+		if na.IP == remote {
+			return na
+		}
+		if first.IsZero() {
+			first = na
+		}
+	}
+	return first
+}
+
+func (n *Node) finishSetup(ps *peerState, err error) {
+	n.mu.Lock()
+	current := n.peers[ps.id] == ps && !n.stopped
+	if err == nil && !current {
+		err = &PeerRefusedError{Peer: ps.id.String(), Reason: "disconnected during setup"}
+	}
+	ps.err = err
+	if err == nil {
+		ps.added = true
+	} else if current {
+		delete(n.peers, ps.id)
+	}
+	h := n.host
+	n.mu.Unlock()
+	if err != nil {
+		log.Debugw("peer not accepted", "peer", ps.id, "err", err)
+		close(ps.ready)
+		if current {
+			_ = h.Network().ClosePeer(ps.id)
+		}
+		return
+	}
+	log.Debugw("peer ready", "peer", ps.id, "outbound", ps.info.Outbound, "listen", ps.info.ListenAddr)
+	if n.handler != nil {
+		n.handler.AddPeer(ps.info)
+	}
+	close(ps.ready)
+}
+
+// ---- stream handlers ----
+
+const pexServiceName = "pexp2p.pex"
+
+// handlePexStream serves one inbound channel-0 message, in the manner of
+// go-libp2p's ping handler: attach to a service scope, reserve memory for
+// the largest message, bound the stream in time, reset on any error.
+func (n *Node) handlePexStream(s network.Stream) {
+	if err := s.Scope().SetService(pexServiceName); err != nil {
+		log.Debugw("attaching PEX stream to service", "err", err)
+		_ = s.ResetWithError(network.StreamResourceLimitExceeded)
+		return
+	}
+	if err := s.Scope().ReserveMemory(MaxMsgSize, network.ReservationPriorityAlways); err != nil {
+		log.Debugw("reserving memory for PEX stream", "err", err)
+		_ = s.ResetWithError(network.StreamResourceLimitExceeded)
+		return
+	}
+	defer s.Scope().ReleaseMemory(MaxMsgSize)
+
+	from := s.Conn().RemotePeer()
+	msg, err := ReceiveMessage(s, n.cfg.StreamTimeout)
+	if err != nil {
+		if IsProtocolViolation(err) {
+			log.Infow("peer broke the PEX wire protocol", "peer", from, "err", err)
+			n.banForWire(from)
+			n.StopPeerForError(from.String(), err)
+		} else {
+			log.Debugw("PEX stream failed", "peer", from, "err", err)
+		}
+		return
+	}
+	// A message may beat our own setup of the peer (its setup finished
+	// first); wait for ours rather than lose it.
+	n.mu.Lock()
+	ps := n.peers[from]
+	n.mu.Unlock()
+	if ps == nil {
+		log.Debugw("PEX message from a peer without setup", "peer", from)
+		return
+	}
+	select {
+	case <-ps.ready:
+	case <-time.After(n.cfg.StreamTimeout):
+		return
+	case <-n.ctx.Done():
+		return
+	}
+	if ps.err != nil || n.handler == nil {
+		return
+	}
+	n.handler.Receive(from.String(), msg)
+}
+
+// WireBanner is implemented by a ban list that can record bans (the
+// address book): a peer that breaks the wire protocol is banned there
+// for WireBanTime, as the reactor bans other misbehaviour.
+type WireBanner interface {
+	MarkBad(addr addrbook.NetAddress, d time.Duration)
+}
+
+// WireBanTime is how long a peer that sends undecodable channel-0 data is
+// banned; upstream's defaultBanTime.
+const WireBanTime = 24 * time.Hour
+
+func (n *Node) banForWire(id peer.ID) {
+	wb, ok := n.cfg.Bans.(WireBanner)
+	if !ok {
+		return
+	}
+	n.mu.Lock()
+	addr := addrbook.NetAddress{ID: id.String()}
+	if ps := n.peers[id]; ps != nil {
+		if !ps.info.ListenAddr.IsZero() {
+			addr = ps.info.ListenAddr
+		} else {
+			addr.IP = ps.info.RemoteIP
+		}
+	}
+	n.mu.Unlock()
+	wb.MarkBad(addr, WireBanTime)
+}
+
+func (n *Node) handleNodeInfoStream(s network.Stream) {
+	if err := s.Scope().SetService(pexServiceName); err != nil {
+		_ = s.ResetWithError(network.StreamResourceLimitExceeded)
+		return
+	}
+	if err := s.Scope().ReserveMemory(MaxNodeInfoSize, network.ReservationPriorityAlways); err != nil {
+		_ = s.ResetWithError(network.StreamResourceLimitExceeded)
+		return
+	}
+	defer s.Scope().ReleaseMemory(MaxNodeInfoSize)
+	_ = s.SetDeadline(time.Now().Add(n.cfg.HandshakeTimeout))
+	if _, err := readNodeInfo(s, s.Conn().RemotePeer().String()); err != nil {
+		_ = s.ResetWithError(network.StreamProtocolViolation)
+		return
+	}
+	// Their NodeInfo is checked on the stream we open ourselves; here we
+	// only answer.
+	n.mu.Lock()
+	ours := n.ourNodeInfo
+	n.mu.Unlock()
+	if err := writeNodeInfo(s, ours); err != nil {
+		_ = s.Reset()
+		return
+	}
+	_ = s.Close()
+}
+
+// ---- background ----
+
+// banSweep closes connections of peers banned since they connected.
+func (n *Node) banSweep() {
+	defer n.wg.Done()
+	t := time.NewTicker(n.cfg.BanSweepPeriod)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, c := range n.host.Network().Conns() {
+			if !n.allowPeer(c.RemotePeer()) || !n.allowAddr(c.RemoteMultiaddr()) {
+				log.Infow("closing connection of banned peer", "peer", c.RemotePeer())
+				_ = c.Close()
+			}
+		}
+	}
+}
+
+// persistentLoop keeps persistent peers connected.
+func (n *Node) persistentLoop() {
+	defer n.wg.Done()
+	if len(n.persistent) == 0 {
+		return
+	}
+	t := time.NewTicker(n.cfg.PersistentDialPeriod)
+	defer t.Stop()
+	for {
+		for id, cp := range n.persistent {
+			n.mu.Lock()
+			busy := n.peers[id] != nil || n.dialing[id]
+			n.mu.Unlock()
+			if busy {
+				continue
+			}
+			na, _ := cp.NetAddress()
+			na.ID = id.String()
+			n.wg.Add(1)
+			go func() {
+				defer n.wg.Done()
+				if err := n.Dial(n.ctx, na); err != nil && !errors.Is(err, pex.ErrAlreadyConnectedOrDialing) {
+					log.Debugw("persistent peer dial failed", "peer", id, "err", err)
+				}
+			}()
+		}
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// ---- gating ----
+
+// allowPeer: not banned in the book, not recently stopped for an error.
+func (n *Node) allowPeer(id peer.ID) bool {
+	n.mu.Lock()
+	until, blocked := n.blocked[id]
+	now := n.cfg.Clock.Now()
+	if blocked && !now.Before(until) {
+		delete(n.blocked, id)
+		blocked = false
+	}
+	bans := n.cfg.Bans
+	n.mu.Unlock()
+	if blocked {
+		return false
+	}
+	return bans == nil || !bans.IsBanned(id.String())
+}
+
+// allowAddr: the IP is not the IP of a banned peer (loopback and
+// allow_duplicate_ip exempt, see ipBanApplies).
+func (n *Node) allowAddr(m ma.Multiaddr) bool {
+	ip0, err := manet.ToIP(m)
+	if err != nil {
+		return true
+	}
+	ip, _ := netip.AddrFromSlice(ip0)
+	ip = ip.Unmap()
+	if !n.ipBanApplies(ip) {
+		return true
+	}
+	n.mu.Lock()
+	until, blocked := n.blockedIPs[ip]
+	now := n.cfg.Clock.Now()
+	if blocked && !now.Before(until) {
+		delete(n.blockedIPs, ip)
+		blocked = false
+	}
+	bans := n.cfg.Bans
+	n.mu.Unlock()
+	if blocked {
+		return false
+	}
+	if bans != nil {
+		for _, b := range bans.Bans() {
+			if b.Addr.IP == ip {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// gater is the Node seen as a libp2p connection gater.
+type gater Node
+
+func (g *gater) InterceptPeerDial(p peer.ID) bool {
+	n := (*Node)(g)
+	n.mu.Lock()
+	wrong := n.wrongNet[p]
+	n.mu.Unlock()
+	return !wrong && n.allowPeer(p)
+}
+
+func (g *gater) InterceptAddrDial(_ peer.ID, m ma.Multiaddr) bool {
+	return (*Node)(g).allowAddr(m)
+}
+
+func (g *gater) InterceptAccept(cm network.ConnMultiaddrs) bool {
+	return (*Node)(g).allowAddr(cm.RemoteMultiaddr())
+}
+
+func (g *gater) InterceptSecured(dir network.Direction, p peer.ID, cm network.ConnMultiaddrs) bool {
+	n := (*Node)(g)
+	if !n.allowPeer(p) {
+		return false
+	}
+	if dir != network.DirInbound {
+		return true
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.wrongNet[p] {
+		return false
+	}
+	// Another connection of a known peer is the same peer.
+	if n.peers[p] != nil || n.unconditional[p] || n.persistent[p].ID != "" {
+		return true
+	}
+	in := 0
+	for id, ps := range n.peers {
+		if !n.unconditional[id] && !ps.info.Outbound {
+			in++
+		}
+	}
+	return in < n.cfg.MaxInboundPeers+n.cfg.OverLimitSlots
+}
+
+func (g *gater) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) { return true, 0 }
+
+// Peer IDs of the peers handed to the handler, for tests and tools.
+func (n *Node) peerIDs() []string {
+	var out []string
+	for _, p := range n.Peers() {
+		out = append(out, p.ID)
+	}
+	return out
+}
+
+// sharedPorts gives port-0 listen addresses one port number per IP that
+// is free for both TCP and UDP, so that a node's QUIC and TCP addresses
+// share the port a NetAddress can carry (the kubo and lp2p convention).
+func sharedPorts(addrs []ma.Multiaddr) ([]ma.Multiaddr, error) {
+	chosen := map[netip.Addr]uint16{}
+	out := make([]ma.Multiaddr, 0, len(addrs))
+	for _, a := range addrs {
+		ip, port, tpt, _, err := splitListen(a)
+		if err != nil {
+			return nil, err
+		}
+		if port != 0 {
+			out = append(out, a)
+			continue
+		}
+		p, ok := chosen[ip]
+		if !ok {
+			p, err = freeSharedPort(ip)
+			if err != nil {
+				return nil, fmt.Errorf("transport: choosing a port for %s: %w", a, err)
+			}
+			chosen[ip] = p
+		}
+		fam := "ip4"
+		if ip.Is6() {
+			fam = "ip6"
+		}
+		text := fmt.Sprintf("/%s/%s/tcp/%d", fam, ip, p)
+		if tpt == TransportQUIC {
+			text = fmt.Sprintf("/%s/%s/udp/%d/quic-v1", fam, ip, p)
+		}
+		m, err := ma.NewMultiaddr(text)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// splitListen is SplitMultiaddr for listen addresses, where the
+// unspecified IP and port 0 are allowed.
+func splitListen(a ma.Multiaddr) (netip.Addr, uint16, Transport, peer.ID, error) {
+	if len(a) < 2 {
+		return netip.Addr{}, 0, 0, "", maErr(a.String(), ErrUnsupportedAddr, "listen address", nil)
+	}
+	ip, _ := netip.AddrFromSlice(a[0].RawValue())
+	port := uint16(0)
+	if raw := a[1].RawValue(); len(raw) == 2 {
+		port = uint16(raw[0])<<8 | uint16(raw[1])
+	}
+	// Validate the shape on a stand-in with a usable IP and port.
+	probe := slices.Clone(a)
+	fam := "ip4"
+	if a[0].Code() == ma.P_IP6 {
+		fam = "ip6"
+	}
+	stand := "192.0.2.1"
+	if fam == "ip6" {
+		stand = "2001:db8::1"
+	}
+	probe[0] = *mustComponent(fam, stand)
+	if port == 0 {
+		probe[1] = *mustComponent(a[1].Protocol().Name, "1")
+	}
+	_, _, tpt, id, err := SplitMultiaddr(probe)
+	if err != nil {
+		var me *MultiaddrError
+		if errors.As(err, &me) {
+			me.Addr = a.String()
+		}
+		return ip, 0, 0, "", err
+	}
+	return ip.Unmap(), port, tpt, id, nil
+}
+
+func freeSharedPort(ip netip.Addr) (uint16, error) {
+	var last error
+	for range 20 {
+		tl, err := net.Listen("tcp", netip.AddrPortFrom(ip, 0).String())
+		if err != nil {
+			return 0, err
+		}
+		port := uint16(tl.Addr().(*net.TCPAddr).Port)
+		ul, err := net.ListenPacket("udp", netip.AddrPortFrom(ip, port).String())
+		_ = tl.Close()
+		if err != nil {
+			last = err
+			continue
+		}
+		_ = ul.Close()
+		return port, nil
+	}
+	return 0, last
+}
