@@ -90,7 +90,7 @@ func expectDropped(t *testing.T, reason string, mutate func(v map[string]any)) {
 	}
 }
 
-func TestLoadEmptyFile(t *testing.T)     { expectMovedAside(t, []byte{}) }
+func TestLoadEmptyFile(t *testing.T)      { expectMovedAside(t, []byte{}) }
 func TestLoadWhitespaceFile(t *testing.T) { expectMovedAside(t, []byte(" \n\t")) }
 func TestLoadNonJSON(t *testing.T)        { expectMovedAside(t, []byte("this is not json")) }
 func TestLoadWrongTopLevel(t *testing.T)  { expectMovedAside(t, []byte(`[1,2,3]`)) }
