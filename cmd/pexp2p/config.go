@@ -1,0 +1,540 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	ma "github.com/multiformats/go-multiaddr"
+	"github.com/spf13/pflag"
+
+	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/pex"
+	"github.com/pexp2p/pexp2p/transport"
+)
+
+// Config is config/config.toml. Key names under [p2p] are CometBFT's, so
+// an operator's existing knowledge (and most of an existing [p2p] section)
+// carries over; list values are comma-separated strings as in CometBFT.
+// Every key is also a flag named "<section>.<key>" (top-level keys: the key
+// itself), which the doc tags below describe.
+type Config struct {
+	ChainID string `toml:"chain_id" doc:"Network (chain ID) exchanged in NodeInfo; peers of another network are dropped"`
+	Moniker string `toml:"moniker" doc:"Name shown to peers in NodeInfo"`
+
+	P2P     P2PConfig     `toml:"p2p"`
+	Classic ClassicConfig `toml:"classic"`
+	RPC     RPCConfig     `toml:"rpc"`
+}
+
+// P2PConfig is the libp2p face and its PEX reactor.
+type P2PConfig struct {
+	Laddr                string `toml:"laddr" doc:"Listen multiaddrs, comma-separated (QUIC v1 and TCP on the same port by default)"`
+	ExternalAddress      string `toml:"external_address" doc:"Address to advertise instead of the listen address: host:port or a multiaddr"`
+	Seeds                string `toml:"seeds" doc:"Seed nodes, comma-separated: /ip4/…/p2p/<peer ID> multiaddrs or <peer ID>@host:port"`
+	PersistentPeers      string `toml:"persistent_peers" doc:"Peers kept connected, same format as seeds"`
+	PrivatePeerIDs       string `toml:"private_peer_ids" doc:"Peer IDs never gossiped, comma-separated"`
+	UnconditionalPeerIDs string `toml:"unconditional_peer_ids" doc:"Peer IDs exempt from the peer limits, comma-separated"`
+
+	PEX         bool   `toml:"pex" doc:"Run the PEX reactor"`
+	SeedMode    bool   `toml:"seed_mode" doc:"Crawl the network and answer each inbound peer once, then hang up"`
+	NodeKeyFile string `toml:"node_key_file" doc:"CometBFT node_key.json (relative to --home)"`
+
+	AddrBookFile   string `toml:"addr_book_file" doc:"Address book file (relative to --home)"`
+	AddrBookStrict bool   `toml:"addr_book_strict" doc:"Refuse non-routable addresses (set false for private or loopback networks)"`
+
+	MaxNumInboundPeers  int  `toml:"max_num_inbound_peers" doc:"Maximum number of inbound peers"`
+	MaxNumOutboundPeers int  `toml:"max_num_outbound_peers" doc:"Maximum number of outbound peers the reactor dials"`
+	AllowDuplicateIP    bool `toml:"allow_duplicate_ip" doc:"Allow several peers from one IP"`
+
+	DialTimeout                  Duration `toml:"dial_timeout" doc:"Timeout of one dial"`
+	HandshakeTimeout             Duration `toml:"handshake_timeout" doc:"Timeout of the NodeInfo exchange after connecting"`
+	PersistentPeersMaxDialPeriod Duration `toml:"persistent_peers_max_dial_period" doc:"Cap of the dial backoff for persistent peers (0: none)"`
+
+	EnsurePeersPeriod        Duration `toml:"ensure_peers_period" doc:"Period of the dial/request loop (CometBFT: 30s, not configurable there)"`
+	CrawlPeerPeriod          Duration `toml:"crawl_peer_period" doc:"Seed mode: period of the crawl"`
+	MinTimeBetweenCrawls     Duration `toml:"min_time_between_crawls" doc:"Seed mode: least time before re-crawling a peer"`
+	SeedDisconnectWaitPeriod Duration `toml:"seed_disconnect_wait_period" doc:"Seed mode: drop non-persistent peers connected this long"`
+	RequestTimeout           Duration `toml:"request_timeout" doc:"How long a PEX request stays outstanding (0: ensure_peers_period)"`
+	BanTime                  Duration `toml:"ban_time" doc:"Duration of the bans the reactor issues"`
+	MaxAttemptsToDial        int      `toml:"max_attempts_to_dial" doc:"Failed dials before an address is banned"`
+}
+
+// ClassicConfig is the optional classic CometBFT face (TCP +
+// SecretConnection, upstream's switch) used by `bridge` and by `start`
+// when laddr is set.
+type ClassicConfig struct {
+	Laddr           string `toml:"laddr" doc:"Classic listen address, tcp://ip:port (empty: no classic face in start)"`
+	ExternalAddress string `toml:"external_address" doc:"Classic address to advertise, host:port"`
+	Seeds           string `toml:"seeds" doc:"Classic seeds, comma-separated <40-hex ID>@host:port"`
+	PersistentPeers string `toml:"persistent_peers" doc:"Classic persistent peers, <40-hex ID>@host:port"`
+	AddrBookFile    string `toml:"addr_book_file" doc:"Classic address book file (relative to --home)"`
+}
+
+// RPCConfig is the local HTTP server.
+type RPCConfig struct {
+	Laddr string `toml:"laddr" doc:"HTTP listen address for /net_info, /addrbook and /metrics (empty: off)"`
+}
+
+// Duration is a time.Duration written as "30s" in TOML and on flags.
+type Duration time.Duration
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalText writes the Go duration syntax.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText accepts the Go duration syntax.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("not a duration (want e.g. 500ms, 30s, 2m): %q", b)
+	}
+	if v < 0 {
+		return fmt.Errorf("negative duration %q", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D is the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// DefaultLaddr listens on QUIC v1 and TCP on CometBFT's port.
+const DefaultLaddr = "/ip4/0.0.0.0/udp/26656/quic-v1,/ip4/0.0.0.0/tcp/26656"
+
+// DefaultConfig mirrors CometBFT's defaults where a key exists there.
+func DefaultConfig() Config {
+	return Config{
+		ChainID: "pexp2p",
+		Moniker: "pexp2p",
+		P2P: P2PConfig{
+			Laddr:                    DefaultLaddr,
+			PEX:                      true,
+			NodeKeyFile:              "config/node_key.json",
+			AddrBookFile:             "config/addrbook.json",
+			AddrBookStrict:           true,
+			MaxNumInboundPeers:       40,
+			MaxNumOutboundPeers:      10,
+			DialTimeout:              Duration(3 * time.Second),
+			HandshakeTimeout:         Duration(20 * time.Second),
+			EnsurePeersPeriod:        Duration(pex.DefaultEnsurePeersPeriod),
+			CrawlPeerPeriod:          Duration(pex.DefaultCrawlPeerPeriod),
+			MinTimeBetweenCrawls:     Duration(pex.DefaultMinTimeBetweenCrawls),
+			SeedDisconnectWaitPeriod: Duration(pex.DefaultSeedDisconnectWaitPeriod),
+			BanTime:                  Duration(pex.DefaultBanTime),
+			MaxAttemptsToDial:        pex.DefaultMaxAttemptsToDial,
+		},
+		Classic: ClassicConfig{
+			AddrBookFile: "config/addrbook_classic.json",
+		},
+		RPC: RPCConfig{Laddr: "tcp://127.0.0.1:26657"},
+	}
+}
+
+// ErrUsage marks errors caused by what the user typed or configured; the
+// command exits with status 2 on them, as the CLI contract says.
+var ErrUsage = errors.New("usage error")
+
+// UsageError names the bad input.
+type UsageError struct {
+	What  string // e.g. "flag --p2p.seeds", "config key p2p.foo", "file /x"
+	Value string
+	Err   error
+}
+
+func (e *UsageError) Error() string {
+	if e.Value == "" {
+		return fmt.Sprintf("%s: %v", e.What, e.Err)
+	}
+	return fmt.Sprintf("%s = %q: %v", e.What, e.Value, e.Err)
+}
+func (e *UsageError) Is(target error) bool { return target == ErrUsage }
+func (e *UsageError) Unwrap() error        { return e.Err }
+
+// ConfigPath is where config.toml lives under home.
+func ConfigPath(home string) string { return filepath.Join(home, "config", "config.toml") }
+
+// abs resolves a path relative to home, as CometBFT does for its files.
+func abs(home, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(home, p)
+}
+
+// field is one config key reachable by reflection.
+type field struct {
+	key  string // "p2p.seeds" or "chain_id"
+	doc  string
+	path []int
+}
+
+func configFields() []field {
+	var out []field
+	var walk func(t reflect.Type, prefix string, path []int)
+	walk = func(t reflect.Type, prefix string, path []int) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name := f.Tag.Get("toml")
+			p := append(append([]int(nil), path...), i)
+			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(Duration(0)) {
+				walk(f.Type, prefix+name+".", p)
+				continue
+			}
+			out = append(out, field{key: prefix + name, doc: f.Tag.Get("doc"), path: p})
+		}
+	}
+	walk(reflect.TypeOf(Config{}), "", nil)
+	return out
+}
+
+func (c *Config) value(f field) reflect.Value {
+	return reflect.ValueOf(c).Elem().FieldByIndex(f.path)
+}
+
+// setText parses s into the field, with the same syntax as TOML values and
+// flags: strings as is, booleans, integers, durations.
+func setText(v reflect.Value, s string) error {
+	switch p := v.Addr().Interface().(type) {
+	case *string:
+		*p = s
+	case *bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("not a boolean (true or false)")
+		}
+		*p = b
+	case *int:
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return fmt.Errorf("not an integer")
+		}
+		if n < 0 {
+			return fmt.Errorf("must not be negative")
+		}
+		*p = n
+	case *Duration:
+		return p.UnmarshalText([]byte(s))
+	default:
+		return fmt.Errorf("unsupported config field type %s", v.Type())
+	}
+	return nil
+}
+
+func textOf(v reflect.Value) string {
+	switch x := v.Interface().(type) {
+	case Duration:
+		return x.String()
+	default:
+		return fmt.Sprint(x)
+	}
+}
+
+// configFlag is a pflag.Value that only records the text; values are
+// applied over the config file after it has been read, so that flags win.
+type configFlag struct {
+	def, val string
+	typ      string
+	set      bool
+}
+
+func (f *configFlag) String() string {
+	if f.set {
+		return f.val
+	}
+	return f.def
+}
+func (f *configFlag) Set(s string) error { f.val, f.set = s, true; return nil }
+func (f *configFlag) Type() string       { return f.typ }
+
+// configFlags holds the flags registered for every config key.
+type configFlags struct {
+	fs    *pflag.FlagSet
+	flags map[string]*configFlag
+}
+
+// addConfigFlags registers --<key> for every config key on fs.
+func addConfigFlags(fs *pflag.FlagSet) *configFlags {
+	cf := &configFlags{fs: fs, flags: map[string]*configFlag{}}
+	def := DefaultConfig()
+	for _, f := range configFields() {
+		v := def.value(f)
+		typ := "string"
+		switch v.Interface().(type) {
+		case bool:
+			typ = "bool"
+		case int:
+			typ = "int"
+		case Duration:
+			typ = "duration"
+		}
+		flag := &configFlag{def: textOf(v), typ: typ}
+		cf.flags[f.key] = flag
+		pf := fs.VarPF(flag, f.key, "", f.doc)
+		if typ == "bool" {
+			pf.NoOptDefVal = "true"
+		}
+	}
+	return cf
+}
+
+// apply copies every flag the user set into c, validating each value.
+func (cf *configFlags) apply(c *Config) error {
+	if cf == nil {
+		return nil
+	}
+	for _, f := range configFields() {
+		flag := cf.flags[f.key]
+		if flag == nil || !flag.set {
+			continue
+		}
+		if err := setText(c.value(f), flag.val); err != nil {
+			return &UsageError{What: "flag --" + f.key, Value: flag.val, Err: err}
+		}
+	}
+	return nil
+}
+
+// LoadConfig reads home's config.toml over the defaults. A missing file is
+// the defaults; an unknown key or a bad value is a *UsageError naming it.
+func LoadConfig(home string) (Config, error) {
+	c := DefaultConfig()
+	path := ConfigPath(home)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		return c, &UsageError{What: "config file " + path, Err: err}
+	}
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&c)
+	if err != nil {
+		return c, &UsageError{What: "config file " + path, Err: err}
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return c, &UsageError{What: "config file " + path, Value: strings.Join(keys, ", "), Err: errors.New("unknown config key")}
+	}
+	return c, nil
+}
+
+// Validate checks what can be checked without opening sockets.
+func (c *Config) Validate() error {
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{
+		{"p2p.ensure_peers_period", c.P2P.EnsurePeersPeriod},
+		{"p2p.crawl_peer_period", c.P2P.CrawlPeerPeriod},
+		{"p2p.ban_time", c.P2P.BanTime},
+		{"p2p.dial_timeout", c.P2P.DialTimeout},
+		{"p2p.handshake_timeout", c.P2P.HandshakeTimeout},
+	} {
+		if d.v <= 0 {
+			return &UsageError{What: "config key " + d.key, Value: d.v.String(), Err: errors.New("must be positive")}
+		}
+	}
+	if c.P2P.MaxAttemptsToDial <= 0 {
+		return &UsageError{What: "config key p2p.max_attempts_to_dial", Value: strconv.Itoa(c.P2P.MaxAttemptsToDial), Err: errors.New("must be positive")}
+	}
+	if strings.TrimSpace(c.ChainID) == "" {
+		return &UsageError{What: "config key chain_id", Err: errors.New("must not be empty")}
+	}
+	if _, err := c.ListenAddrs(); err != nil {
+		return err
+	}
+	for _, l := range []struct{ key, v string }{{"p2p.seeds", c.P2P.Seeds}, {"p2p.persistent_peers", c.P2P.PersistentPeers}} {
+		if _, err := transport.ParseConfigPeers(l.v); err != nil {
+			return &UsageError{What: "config key " + l.key, Value: l.v, Err: err}
+		}
+	}
+	for _, l := range []struct{ key, v string }{{"p2p.private_peer_ids", c.P2P.PrivatePeerIDs}, {"p2p.unconditional_peer_ids", c.P2P.UnconditionalPeerIDs}} {
+		if _, err := parseIDList(transport.PeerIDs, l.v); err != nil {
+			return &UsageError{What: "config key " + l.key, Value: l.v, Err: err}
+		}
+	}
+	if c.P2P.ExternalAddress != "" {
+		if _, err := c.ExternalAddrs(); err != nil {
+			return err
+		}
+	}
+	if c.RPC.Laddr != "" {
+		if _, err := rpcListenAddr(c.RPC.Laddr); err != nil {
+			return err
+		}
+	}
+	for _, l := range []struct{ key, v string }{{"classic.seeds", c.Classic.Seeds}, {"classic.persistent_peers", c.Classic.PersistentPeers}} {
+		for _, s := range splitList(l.v) {
+			if _, err := addrbook.ParseNetAddress(addrbook.ClassicIDs, s); err != nil {
+				return &UsageError{What: "config key " + l.key, Value: s, Err: err}
+			}
+		}
+	}
+	return nil
+}
+
+// splitList splits a CometBFT comma-separated list, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func parseIDList(rule addrbook.IDRule, s string) ([]string, error) {
+	var out []string
+	for _, p := range splitList(s) {
+		id, err := rule.Normalize(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+// ListenAddrs parses p2p.laddr: IP-based TCP or QUIC v1 multiaddrs.
+func (c *Config) ListenAddrs() ([]ma.Multiaddr, error) {
+	var out []ma.Multiaddr
+	for _, s := range splitList(c.P2P.Laddr) {
+		m, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return nil, &UsageError{What: "config key p2p.laddr", Value: s, Err: err}
+		}
+		if err := checkListenMultiaddr(m); err != nil {
+			return nil, &UsageError{What: "config key p2p.laddr", Value: s, Err: err}
+		}
+		out = append(out, m)
+	}
+	if len(out) == 0 {
+		return nil, &UsageError{What: "config key p2p.laddr", Err: errors.New("no listen address")}
+	}
+	return out, nil
+}
+
+func checkListenMultiaddr(m ma.Multiaddr) error {
+	ok := false
+	if len(m) == 2 && (m[0].Code() == ma.P_IP4 || m[0].Code() == ma.P_IP6) && m[1].Code() == ma.P_TCP {
+		ok = true
+	}
+	if len(m) == 3 && (m[0].Code() == ma.P_IP4 || m[0].Code() == ma.P_IP6) && m[1].Code() == ma.P_UDP && m[2].Code() == ma.P_QUIC_V1 {
+		ok = true
+	}
+	if !ok {
+		return errors.New("want /ip4|ip6/<ip>/tcp/<port> or /ip4|ip6/<ip>/udp/<port>/quic-v1")
+	}
+	return nil
+}
+
+// ExternalAddrs parses p2p.external_address: host:port (both transports
+// on that port) or comma-separated multiaddrs.
+func (c *Config) ExternalAddrs() ([]ma.Multiaddr, error) {
+	var out []ma.Multiaddr
+	for _, s := range splitList(c.P2P.ExternalAddress) {
+		if strings.HasPrefix(s, "/") {
+			m, err := ma.NewMultiaddr(s)
+			if err == nil {
+				err = checkListenMultiaddr(m)
+			}
+			if err != nil {
+				return nil, &UsageError{What: "config key p2p.external_address", Value: s, Err: err}
+			}
+			out = append(out, m)
+			continue
+		}
+		ap, err := netip.ParseAddrPort(strings.TrimPrefix(s, "tcp://"))
+		if err != nil || ap.Port() == 0 || ap.Addr().IsUnspecified() {
+			if err == nil {
+				err = errors.New("want a concrete IP and a non-zero port")
+			}
+			return nil, &UsageError{What: "config key p2p.external_address", Value: s, Err: err}
+		}
+		base := "/ip4/"
+		if ap.Addr().Unmap().Is6() {
+			base = "/ip6/"
+		}
+		ip := ap.Addr().Unmap().String()
+		for _, t := range []string{"/udp/%d/quic-v1", "/tcp/%d"} {
+			m, err := ma.NewMultiaddr(base + ip + fmt.Sprintf(t, ap.Port()))
+			if err != nil {
+				return nil, &UsageError{What: "config key p2p.external_address", Value: s, Err: err}
+			}
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// rpcListenAddr accepts tcp://host:port or host:port.
+func rpcListenAddr(s string) (string, error) {
+	hp := strings.TrimPrefix(s, "tcp://")
+	if _, _, err := net.SplitHostPort(hp); err != nil || strings.Contains(hp, "://") {
+		if err == nil {
+			err = errors.New("only tcp:// is supported")
+		}
+		return "", &UsageError{What: "config key rpc.laddr", Value: s, Err: err}
+	}
+	return hp, nil
+}
+
+// PexConfig derives the reactor's configuration.
+func (c *Config) PexConfig() pex.Config {
+	pc := pex.DefaultConfig()
+	pc.SeedMode = c.P2P.SeedMode
+	pc.EnsurePeersPeriod = c.P2P.EnsurePeersPeriod.D()
+	pc.CrawlPeerPeriod = c.P2P.CrawlPeerPeriod.D()
+	pc.MinTimeBetweenCrawls = c.P2P.MinTimeBetweenCrawls.D()
+	pc.SeedDisconnectWaitPeriod = c.P2P.SeedDisconnectWaitPeriod.D()
+	pc.RequestTimeout = c.P2P.RequestTimeout.D()
+	pc.BanTime = c.P2P.BanTime.D()
+	pc.MaxAttemptsToDial = c.P2P.MaxAttemptsToDial
+	pc.PersistentPeersMaxDialPeriod = c.P2P.PersistentPeersMaxDialPeriod.D()
+	pc.OverLimitGrace = pc.EnsurePeersPeriod / 3
+	return pc
+}
+
+// MarshalTOML writes the config with a comment above every key, in the
+// style of CometBFT's generated config.toml.
+func (c *Config) MarshalTOML() []byte {
+	var b bytes.Buffer
+	b.WriteString("# pexp2p configuration. Every key is also a command-line flag:\n")
+	b.WriteString("# [p2p] seeds = \"…\" is --p2p.seeds \"…\". Durations: 500ms, 30s, 2m.\n")
+	section := ""
+	for _, f := range configFields() {
+		sec, key := "", f.key
+		if i := strings.LastIndexByte(f.key, '.'); i >= 0 {
+			sec, key = f.key[:i], f.key[i+1:]
+		}
+		if sec != section {
+			fmt.Fprintf(&b, "\n[%s]\n", sec)
+			section = sec
+		}
+		fmt.Fprintf(&b, "\n# %s\n", f.doc)
+		v := c.value(f)
+		switch x := v.Interface().(type) {
+		case string:
+			fmt.Fprintf(&b, "%s = %s\n", key, strconv.Quote(x))
+		case Duration:
+			fmt.Fprintf(&b, "%s = %s\n", key, strconv.Quote(x.String()))
+		default:
+			fmt.Fprintf(&b, "%s = %v\n", key, x)
+		}
+	}
+	return b.Bytes()
+}
