@@ -80,7 +80,21 @@ func (r *Reactor) requestRandomPeer() bool {
 		r.mu.Unlock()
 		return false
 	}
-	id := ids[r.rng.IntN(len(ids))]
+	// Random among the peers asked longest ago (never asked first): the
+	// same one-request-per-round pace as upstream, but answers overlap
+	// less than with a uniform draw.
+	oldest := ids[:0:0]
+	var at time.Time
+	for _, id := range ids {
+		t := r.peers[id].reqSentAt
+		switch {
+		case len(oldest) == 0 || t.Before(at):
+			oldest, at = append(oldest[:0], id), t
+		case t.Equal(at):
+			oldest = append(oldest, id)
+		}
+	}
+	id := oldest[r.rng.IntN(len(oldest))]
 	r.mu.Unlock()
 	r.log.Debugw("need more addresses; asking a random peer", "peer", id)
 	return r.requestAddrs(id)

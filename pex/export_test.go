@@ -9,7 +9,7 @@ import (
 // Hooks into unexported state for the external tests, standing in for
 // upstream's tests reading the reactor's maps directly.
 
-func (r *Reactor) EnsurePeers(periodElapsed bool)        { r.ensurePeers(periodElapsed) }
+func (r *Reactor) EnsurePeers(periodElapsed bool)         { r.ensurePeers(periodElapsed) }
 func (r *Reactor) CrawlPeers(addrs []addrbook.NetAddress) { r.crawlPeers(addrs) }
 func (r *Reactor) AttemptDisconnects()                    { r.attemptDisconnects() }
 func (r *Reactor) DialPeer(addr addrbook.NetAddress) error {

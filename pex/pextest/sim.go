@@ -40,7 +40,7 @@ type SimConfig struct {
 	Latency time.Duration
 	// MaxOutbound / MaxInbound default to 10 / 40; OverLimitSlots is the
 	// extra inbound connections a full node accepts to answer once
-	// (default 10; -1 for none, as upstream's switch).
+	// (default MaxInbound; -1 for none, as upstream's switch).
 	MaxOutbound, MaxInbound, OverLimitSlots int
 	// MaxRounds bounds the run (default 30).
 	MaxRounds int
@@ -105,7 +105,7 @@ func RunSim(cfg SimConfig) (*SimResult, error) {
 	}
 	switch cfg.OverLimitSlots {
 	case 0:
-		cfg.OverLimitSlots = 10
+		cfg.OverLimitSlots = cfg.MaxInbound
 	case -1:
 		cfg.OverLimitSlots = 0
 	}
