@@ -136,3 +136,7 @@ func mustHex(t testing.TB, s string) []byte {
 	}
 	return b
 }
+
+type cmtP2P = cmtcfg.P2PConfig
+
+func newKey() ed25519.PrivKey { return ed25519.GenPrivKey() }
