@@ -1,0 +1,79 @@
+package pex_test
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/internal/clock"
+	"github.com/pexp2p/pexp2p/pex"
+	"github.com/pexp2p/pexp2p/pex/pextest"
+)
+
+// The production paths (wall clock, goroutine executor) connect a small
+// network and Stop returns without leaking goroutines (goleak in
+// TestMain). This is the only test on wall time: it checks the real
+// executor and timers, which virtual time replaces elsewhere.
+func TestSystemClockRunAndStop(t *testing.T) {
+	hub := pextest.NewHub(clock.System, time.Millisecond)
+	cfg := pex.DefaultConfig()
+	cfg.EnsurePeersPeriod = 30 * time.Millisecond
+	var rs []*pex.Reactor
+	var nodes []*pextest.Node
+	var books []*addrbook.Book
+	for i := 0; i < 3; i++ {
+		b, err := addrbook.New(addrbook.Options{Strict: true, Rand: rand.New(rand.NewPCG(1, uint64(i)))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.AddOurAddress(pextest.NodeAddr(i))
+		n, err := hub.AddNode(pextest.NodeConfig{Addr: pextest.NodeAddr(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := pex.NewReactor(b, n, cfg)
+		n.SetHandler(r)
+		rs, nodes, books = append(rs, r), append(nodes, n), append(books, b)
+	}
+	for _, e := range [][2]int{{0, 1}, {1, 0}, {2, 1}} {
+		if err := books[e[0]].AddAddress(pextest.NodeAddr(e[1]), pextest.NodeAddr(e[0])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range rs {
+		if err := r.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		done := true
+		for _, n := range nodes {
+			if len(n.Peers()) < 2 {
+				done = false
+			}
+		}
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("network of 3 did not connect within 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for _, r := range rs {
+			if err := r.Stop(); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stop hung")
+	}
+}
