@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -43,11 +44,23 @@ func (e *Libp2pProbeError) Unwrap() []error      { return e.Attempts }
 // node learns no address to put in its book, and the face's peer set,
 // limits and PEX state are untouched.
 type Libp2pProber struct {
-	h host.Host
+	h       host.Host
+	attempt time.Duration
 }
 
-// NewLibp2pProber starts the probing host. Close it when done.
-func NewLibp2pProber() (*Libp2pProber, error) {
+// DefaultProbeAttemptTimeout bounds each transport attempt of a libp2p
+// probe. It matters for QUIC: a dial to a UDP port nobody serves gets no
+// refusal and would otherwise use the whole probe budget, leaving none
+// for the TCP attempt.
+const DefaultProbeAttemptTimeout = 3 * time.Second
+
+// NewLibp2pProber starts the probing host; attemptTimeout bounds each of
+// the QUIC and TCP attempts (0 means DefaultProbeAttemptTimeout). Close it
+// when done.
+func NewLibp2pProber(attemptTimeout time.Duration) (*Libp2pProber, error) {
+	if attemptTimeout <= 0 {
+		attemptTimeout = DefaultProbeAttemptTimeout
+	}
 	priv, _, err := crypto.GenerateEd25519Key(nil)
 	if err != nil {
 		return nil, fmt.Errorf("bridge: probe key: %w", err)
@@ -64,7 +77,7 @@ func NewLibp2pProber() (*Libp2pProber, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bridge: probe host: %w", err)
 	}
-	return &Libp2pProber{h: h}, nil
+	return &Libp2pProber{h: h, attempt: attemptTimeout}, nil
 }
 
 // Close stops the probing host.
@@ -91,7 +104,9 @@ func (p *Libp2pProber) Probe(ctx context.Context, addr addrbook.NetAddress) erro
 			break
 		}
 		p.h.Peerstore().ClearAddrs(id)
-		err := p.h.Connect(ctx, peer.AddrInfo{ID: id, Addrs: []ma.Multiaddr{a}})
+		actx, cancel := context.WithTimeout(ctx, p.attempt)
+		err := p.h.Connect(actx, peer.AddrInfo{ID: id, Addrs: []ma.Multiaddr{a}})
+		cancel()
 		if err == nil {
 			_ = p.h.Network().ClosePeer(id)
 			p.h.Peerstore().RemovePeer(id)
