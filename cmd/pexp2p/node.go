@@ -1,0 +1,303 @@
+package main
+
+import (
+	"errors"
+	"net"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/pex"
+	"github.com/pexp2p/pexp2p/transport"
+)
+
+// nodeOptions assemble one libp2p-face node: book, host, reactor.
+type nodeOptions struct {
+	cfg      Config
+	key      *transport.NodeKey
+	bookPath string // "" keeps the book in memory
+	// listen overrides cfg's laddr (testnet: loopback, port 0).
+	listen []ma.Multiaddr
+	// observers receive the reactor's events (metrics, testnet counters).
+	observers []pex.Observer
+	// pexOverride, when set, adjusts the derived reactor config.
+	pexOverride func(*pex.Config)
+	// bookSeed makes book randomness reproducible (testnet); 0: random.
+	bookSeed uint64
+}
+
+// p2pNode is a running libp2p-face node.
+type p2pNode struct {
+	key     *transport.NodeKey
+	book    *addrbook.Book
+	node    *transport.Node
+	reactor *pex.Reactor // nil when p2p.pex is off
+	traffic *traffic
+	private []string
+}
+
+// traffic counts PEX messages and their framed bytes on one node.
+type traffic struct {
+	sentMsgs, sentBytes, recvMsgs, recvBytes atomic.Int64
+}
+
+func (t *traffic) count(msgs, bytes *atomic.Int64, msg pex.Message) {
+	msgs.Add(1)
+	if b, err := transport.FrameMessage(msg); err == nil {
+		bytes.Add(int64(len(b)))
+	}
+}
+
+// countingNet is the face as the reactor sees it, counting what it sends.
+type countingNet struct {
+	*transport.Node
+	t *traffic
+}
+
+func (c countingNet) Send(peerID string, msg pex.Message) bool {
+	ok := c.Node.Send(peerID, msg)
+	if ok {
+		c.t.count(&c.t.sentMsgs, &c.t.sentBytes, msg)
+	}
+	return ok
+}
+
+// countingHandler is the reactor as the face sees it, counting receipts.
+type countingHandler struct {
+	transport.Handler
+	t *traffic
+}
+
+func (c countingHandler) Receive(peerID string, msg pex.Message) {
+	c.t.count(&c.t.recvMsgs, &c.t.recvBytes, msg)
+	c.Handler.Receive(peerID, msg)
+}
+
+// nopHandler stands in for the reactor when PEX is off: peers still
+// connect (persistent peers), nothing is exchanged.
+type nopHandler struct{}
+
+func (nopHandler) AddPeer(pex.PeerInfo)        {}
+func (nopHandler) RemovePeer(string, any)      {}
+func (nopHandler) Receive(string, pex.Message) {}
+
+// multiObserver fans reactor events out.
+type multiObserver []pex.Observer
+
+func (m multiObserver) PexRequest(d pex.Direction) {
+	for _, o := range m {
+		o.PexRequest(d)
+	}
+}
+func (m multiObserver) AddrsReceived(n int) {
+	for _, o := range m {
+		o.AddrsReceived(n)
+	}
+}
+func (m multiObserver) Misbehavior(r pex.Reason) {
+	for _, o := range m {
+		o.Misbehavior(r)
+	}
+}
+func (m multiObserver) Ban() {
+	for _, o := range m {
+		o.Ban()
+	}
+}
+func (m multiObserver) Dial(r pex.DialResult) {
+	for _, o := range m {
+		o.Dial(r)
+	}
+}
+
+// seedStrings turns configured seeds into the reactor's "id@host:port"
+// form; a host name is kept for the reactor to resolve. /dnsaddr seeds
+// cannot be expressed that way and are refused with a clear error.
+func seedStrings(cps []transport.ConfigPeer) ([]string, error) {
+	var out []string
+	for _, cp := range cps {
+		if na, ok := cp.NetAddress(); ok {
+			out = append(out, na.String())
+			continue
+		}
+		host, port := "", ""
+		for _, c := range cp.Addrs[0] {
+			switch c.Code() {
+			case ma.P_DNS, ma.P_DNS4, ma.P_DNS6:
+				host = c.Value()
+			case ma.P_TCP, ma.P_UDP:
+				port = c.Value()
+			}
+		}
+		if host == "" || port == "" {
+			return nil, usage("config key p2p.seeds", cp.Input, errors.New("a seed needs an IP or a DNS name and a port (/dnsaddr seeds are not supported)"))
+		}
+		out = append(out, cp.ID.String()+"@"+net.JoinHostPort(host, port))
+	}
+	return out, nil
+}
+
+func newP2PNode(o nodeOptions) (*p2pNode, error) {
+	c := &o.cfg
+	listen := o.listen
+	if listen == nil {
+		var err error
+		if listen, err = c.ListenAddrs(); err != nil {
+			return nil, err
+		}
+	}
+	ext, err := c.ExternalAddrs()
+	if err != nil {
+		return nil, err
+	}
+	seeds, err := transport.ParseConfigPeers(c.P2P.Seeds)
+	if err != nil {
+		return nil, usage("config key p2p.seeds", c.P2P.Seeds, err)
+	}
+	seedList, err := seedStrings(seeds)
+	if err != nil {
+		return nil, err
+	}
+	persistent, err := transport.ParseConfigPeers(c.P2P.PersistentPeers)
+	if err != nil {
+		return nil, usage("config key p2p.persistent_peers", c.P2P.PersistentPeers, err)
+	}
+	private, err := parseIDList(transport.PeerIDs, c.P2P.PrivatePeerIDs)
+	if err != nil {
+		return nil, usage("config key p2p.private_peer_ids", c.P2P.PrivatePeerIDs, err)
+	}
+	unconditional, err := parseIDList(transport.PeerIDs, c.P2P.UnconditionalPeerIDs)
+	if err != nil {
+		return nil, usage("config key p2p.unconditional_peer_ids", c.P2P.UnconditionalPeerIDs, err)
+	}
+
+	book, err := addrbook.New(addrbook.Options{
+		FilePath: o.bookPath,
+		Strict:   c.P2P.AddrBookStrict,
+		IDRule:   transport.PeerIDs,
+		Logger:   slogFor("addrbook"),
+		Seed:     o.bookSeed,
+	})
+	if err != nil {
+		return nil, err
+	}
+	node, err := transport.NewNode(o.key, transport.Config{
+		ListenAddrs:          listen,
+		ExternalAddrs:        ext,
+		Network:              c.ChainID,
+		Moniker:              c.Moniker,
+		Version:              "pexp2p",
+		MaxInboundPeers:      c.P2P.MaxNumInboundPeers,
+		MaxOutboundPeers:     c.P2P.MaxNumOutboundPeers,
+		PersistentPeers:      persistent,
+		UnconditionalPeerIDs: unconditional,
+		AllowDuplicateIP:     c.P2P.AllowDuplicateIP,
+		Bans:                 book,
+		HandshakeTimeout:     c.P2P.HandshakeTimeout.D(),
+		DialTimeout:          c.P2P.DialTimeout.D(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	n := &p2pNode{key: o.key, book: book, node: node, traffic: &traffic{}, private: private}
+	if !c.P2P.PEX {
+		node.SetHandler(nopHandler{})
+		return n, nil
+	}
+	pc := c.PexConfig()
+	pc.IDRule = transport.PeerIDs
+	pc.Seeds = seedList
+	if o.pexOverride != nil {
+		o.pexOverride(&pc)
+	}
+	if err := pc.Validate(); err != nil {
+		return nil, usage("p2p configuration", "", err)
+	}
+	var opts []pex.Option
+	switch len(o.observers) {
+	case 0:
+	case 1:
+		opts = append(opts, pex.WithObserver(o.observers[0]))
+	default:
+		opts = append(opts, pex.WithObserver(multiObserver(o.observers)))
+	}
+	n.reactor = pex.NewReactor(book, countingNet{Node: node, t: n.traffic}, pc, opts...)
+	node.SetHandler(countingHandler{Handler: n.reactor, t: n.traffic})
+	return n, nil
+}
+
+// Start loads the book, listens, records our own addresses (so we never
+// dial ourselves) and starts the reactor.
+func (n *p2pNode) Start() error {
+	if err := n.book.Start(); err != nil {
+		return err
+	}
+	if len(n.private) > 0 {
+		n.book.AddPrivateIDs(n.private)
+	}
+	if err := n.node.Start(); err != nil {
+		_ = n.book.Stop()
+		return wrapListenErr(err)
+	}
+	for _, a := range n.node.OurNetAddresses() {
+		n.book.AddOurAddress(a)
+	}
+	if n.reactor != nil {
+		if err := n.reactor.Start(); err != nil {
+			_ = n.node.Stop()
+			_ = n.book.Stop()
+			return err
+		}
+	}
+	return nil
+}
+
+// Stop stops dialing first, then closes connections, then saves the book.
+func (n *p2pNode) Stop() error {
+	var errs []error
+	if n.reactor != nil {
+		errs = append(errs, n.reactor.Stop())
+	}
+	errs = append(errs, n.node.Stop())
+	errs = append(errs, n.book.Stop())
+	return errors.Join(errs...)
+}
+
+// remoteAddr is the multiaddr of a live connection to the peer.
+func (n *p2pNode) remoteAddr(peerID string) string {
+	h := n.node.Host()
+	id, err := peer.Decode(peerID)
+	if h == nil || err != nil {
+		return ""
+	}
+	conns := h.Network().ConnsToPeer(id)
+	if len(conns) == 0 {
+		return ""
+	}
+	return conns[0].RemoteMultiaddr().String() + "/p2p/" + peerID
+}
+
+// wrapListenErr marks a failure to listen (port in use, address not
+// local) as bad input: the operator must change laddr.
+func wrapListenErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "listen") {
+		return usage("config key p2p.laddr (cannot listen)", "", err)
+	}
+	return err
+}
+
+// durationRounds is how many whole periods d spans, rounding up.
+func durationRounds(d, period time.Duration) int {
+	if period <= 0 {
+		return 0
+	}
+	return int((d + period - 1) / period)
+}
