@@ -3,24 +3,35 @@ package pextest
 import (
 	"fmt"
 	"testing"
+
+	"github.com/pexp2p/pexp2p/pex"
 )
 
 // BenchmarkSim runs the issue-3 discovery simulation and reports the
 // rounds (ensure-peers periods) until every node has min(10, N-1) peers
-// and until every book holds 90 % of the others (-1: not within
-// MaxRounds). Run: go test -run ^$ -bench BenchmarkSim -benchtime 1x ./pex/pextest
+// and until every book holds 90 % of the others (-1: not within 40
+// rounds). overLimit=0 is the default (full nodes answer up to MaxInbound
+// visitors once), -1 refuses them as upstream's switch does; fixesOff
+// also turns off RefreshWhenOutboundFull (upstream's early return).
+// Run: go test -run '^$' -bench BenchmarkSim -benchtime 1x ./pex/pextest
 func BenchmarkSim(b *testing.B) {
+	noRefresh := func(_ int, c *pex.Config) { c.RefreshWhenOutboundFull = false }
+	type variant struct {
+		name  string
+		over  int
+		tweak func(int, *pex.Config)
+	}
 	for _, n := range []int{100, 1000} {
 		for _, seedMode := range []bool{true, false} {
-			for _, over := range []int{0, -1} {
-				if n == 1000 && over == -1 {
+			for _, v := range []variant{{"default", 0, nil}, {"overLimit=-1", -1, nil}, {"fixesOff", -1, noRefresh}} {
+				if n == 1000 && v.name != "default" {
 					continue
 				}
-				b.Run(fmt.Sprintf("N=%d/seedMode=%v/overLimit=%d", n, seedMode, over), func(b *testing.B) {
+				b.Run(fmt.Sprintf("N=%d/seedMode=%v/%s", n, seedMode, v.name), func(b *testing.B) {
 					var res *SimResult
 					for i := 0; i < b.N; i++ {
 						var err error
-						res, err = RunSim(SimConfig{N: n, Seed: uint64(i + 1), SeedMode: seedMode, OverLimitSlots: over, MaxRounds: 40})
+						res, err = RunSim(SimConfig{N: n, Seed: uint64(i + 1), SeedMode: seedMode, OverLimitSlots: v.over, Tweak: v.tweak, MaxRounds: 40})
 						if err != nil {
 							b.Fatal(err)
 						}
