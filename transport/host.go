@@ -177,7 +177,10 @@ type peerState struct {
 	err   error         // set before ready closes when setup failed
 	added bool          // handed to the handler
 	info  pex.PeerInfo
-	sends sync.WaitGroup
+	// sends in flight and whether a graceful stop is under way; guarded
+	// by Node.mu.
+	sending  int
+	stopping bool
 }
 
 // Node is the libp2p face: a host speaking channel 0 as a stream
@@ -495,17 +498,21 @@ func (n *Node) Send(peerID string, msg pex.Message) bool {
 	}
 	n.mu.Lock()
 	ps := n.peers[id]
-	if ps == nil || !ps.added || n.stopped {
+	if ps == nil || !ps.added || ps.stopping || n.stopped {
 		n.mu.Unlock()
 		return false
 	}
 	h, ctx := n.host, n.ctx
-	ps.sends.Add(1)
+	ps.sending++
 	n.wg.Add(1)
 	n.mu.Unlock()
 	go func() {
 		defer n.wg.Done()
-		defer ps.sends.Done()
+		defer func() {
+			n.mu.Lock()
+			ps.sending--
+			n.mu.Unlock()
+		}()
 		sctx, cancel := context.WithTimeout(network.WithNoDial(ctx, "pex send"), n.cfg.StreamTimeout)
 		defer cancel()
 		s, err := h.NewStream(sctx, id, PexProtocolID)
@@ -641,14 +648,21 @@ func (n *Node) StopPeerGracefully(peerID string) {
 	n.mu.Lock()
 	ps := n.peers[id]
 	h := n.host
-	n.mu.Unlock()
 	if ps != nil {
-		done := make(chan struct{})
-		go func() { ps.sends.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(n.cfg.StreamTimeout):
+		ps.stopping = true
+	}
+	n.mu.Unlock()
+	// Poll rather than wait on a WaitGroup: sends may still be added by
+	// racing callers until stopping is seen.
+	deadline := time.Now().Add(n.cfg.StreamTimeout)
+	for ps != nil && time.Now().Before(deadline) {
+		n.mu.Lock()
+		busy := ps.sending > 0
+		n.mu.Unlock()
+		if !busy {
+			break
 		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	if h != nil {
 		_ = h.Network().ClosePeer(id)

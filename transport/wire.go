@@ -161,33 +161,50 @@ func UnmarshalMessage(b []byte) (pex.Message, error) {
 // the writer closes it. The length is checked against MaxMsgSize before
 // anything is allocated.
 func ReadMessage(r io.Reader) (pex.Message, error) {
-	n, err := readUvarint(r)
+	msg, n, err := readFrame(r)
 	if err != nil {
 		return nil, err
 	}
+	if err := checkEnd(r, n); err != nil {
+		return nil, err
+	}
+	return msg, nil
+}
+
+// readFrame reads the length prefix and the message, nothing more.
+func readFrame(r io.Reader) (pex.Message, uint64, error) {
+	n, err := readUvarint(r)
+	if err != nil {
+		return nil, 0, err
+	}
 	if n > MaxMsgSize {
-		return nil, wireErr(ErrMessageTooLarge, nil, "length prefix %d, limit %d", n, MaxMsgSize)
+		return nil, 0, wireErr(ErrMessageTooLarge, nil, "length prefix %d, limit %d", n, MaxMsgSize)
 	}
 	buf := make([]byte, n)
 	if _, err := io.ReadFull(r, buf); err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, wireErr(ErrTruncated, nil, "length prefix %d, body cut short", n)
+			return nil, 0, wireErr(ErrTruncated, nil, "length prefix %d, body cut short", n)
 		}
-		return nil, wireErr(ErrStreamIO, err, "reading %d-byte body", n)
+		return nil, 0, wireErr(ErrStreamIO, err, "reading %d-byte body", n)
 	}
 	msg, err := UnmarshalMessage(buf)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
+	return msg, n, nil
+}
+
+// checkEnd requires the end of the stream after an n-byte message.
+func checkEnd(r io.Reader, n uint64) error {
 	var one [1]byte
 	k, err := io.ReadFull(r, one[:])
 	switch {
 	case k > 0:
-		return nil, wireErr(ErrSecondMessage, nil, "byte 0x%02x after a %d-byte message", one[0], n)
+		return wireErr(ErrSecondMessage, nil, "byte 0x%02x after a %d-byte message", one[0], n)
 	case errors.Is(err, io.EOF):
-		return msg, nil
+		return nil
 	default:
-		return nil, wireErr(ErrMissingStreamEOF, err, "")
+		return wireErr(ErrMissingStreamEOF, err, "")
 	}
 }
 
@@ -256,14 +273,29 @@ func ReceiveMessage(s network.Stream, timeout time.Duration) (pex.Message, error
 	if timeout > 0 {
 		_ = s.SetReadDeadline(time.Now().Add(timeout))
 	}
-	msg, err := ReadMessage(s)
-	if err != nil {
+	fail := func(err error) (pex.Message, error) {
 		if IsProtocolViolation(err) {
 			_ = s.ResetWithError(network.StreamProtocolViolation)
 		} else {
 			_ = s.Reset()
 		}
 		return nil, err
+	}
+	msg, n, err := readFrame(s)
+	if err != nil {
+		return fail(err)
+	}
+	if err := checkEnd(s, n); err != nil {
+		if errors.Is(err, ErrMissingStreamEOF) {
+			// The message is complete and valid; a writer slow to close
+			// (a loaded host, a lazy multistream handshake) is not a
+			// reason to lose it. A second message would have shown as
+			// data, not as a timeout.
+			log.Debugw("PEX writer did not close its stream in time; message kept", "peer", s.Conn().RemotePeer(), "err", err)
+			_ = s.Reset()
+			return msg, nil
+		}
+		return fail(err)
 	}
 	_ = s.Close()
 	return msg, nil

@@ -1,0 +1,484 @@
+package transport
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	tmp2p "github.com/cometbft/cometbft/proto/tendermint/p2p"
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/pex"
+)
+
+// fullNode is a libp2p Node with the real address book and PEX reactor.
+type fullNode struct {
+	i       int
+	node    *Node
+	book    *addrbook.Book
+	reactor *pex.Reactor
+}
+
+func fastPexConfig() pex.Config {
+	pc := pex.DefaultConfig()
+	pc.IDRule = PeerIDs
+	pc.EnsurePeersPeriod = 300 * time.Millisecond
+	pc.DialBackoffBase = 50 * time.Millisecond
+	pc.MaxDialJitter = 50 * time.Millisecond
+	pc.CrawlPeerPeriod = 300 * time.Millisecond
+	pc.MinTimeBetweenCrawls = time.Second
+	pc.OverLimitGrace = time.Second
+	return pc
+}
+
+// prepareFull starts the host (so its address is known) but not the
+// reactor; startReactor finishes the node.
+func prepareFull(t testing.TB, i int, pc pex.Config, mod func(*Config)) *fullNode {
+	t.Helper()
+	book, err := addrbook.New(addrbook.Options{IDRule: PeerIDs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := GenNodeKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip := fmt.Sprintf("127.%d.0.1", i)
+	cfg := Config{
+		ListenAddrs: []ma.Multiaddr{
+			ma.StringCast("/ip4/" + ip + "/udp/0/quic-v1"),
+			ma.StringCast("/ip4/" + ip + "/tcp/0"),
+		},
+		Network:          "test-chain",
+		Moniker:          fmt.Sprintf("node%d", i),
+		Bans:             book,
+		HandshakeTimeout: 5 * time.Second,
+		StreamTimeout:    2 * time.Second,
+		DialTimeout:      3 * time.Second,
+		BanSweepPeriod:   100 * time.Millisecond,
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	node, err := NewNode(key, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := pex.NewReactor(book, node, pc)
+	node.SetHandler(r)
+	if err := node.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = node.Stop() })
+	for _, a := range node.OurNetAddresses() {
+		book.AddOurAddress(a)
+	}
+	return &fullNode{i: i, node: node, book: book, reactor: r}
+}
+
+func (f *fullNode) startReactor(t testing.TB) {
+	t.Helper()
+	if err := f.reactor.Start(); err != nil {
+		t.Fatalf("node %d reactor: %v", f.i, err)
+	}
+	t.Cleanup(func() { _ = f.reactor.Stop() })
+}
+
+func (f *fullNode) addr(t testing.TB) addrbook.NetAddress { return netAddrOf(t, f.node) }
+
+func (f *fullNode) seed(t testing.TB) string { return f.addr(t).String() }
+
+// fakeAddr is a syntactically valid peer address nobody listens on.
+func fakeAddr(t testing.TB, i int) addrbook.NetAddress {
+	k, _ := GenNodeKey(rand.Reader)
+	return addrbook.NetAddress{ID: k.PeerID().String(), IP: netip.MustParseAddr(fmt.Sprintf("127.%d.0.9", i)), Port: 9}
+}
+
+// Two nodes exchange addresses (Q3/Q5 and P1 on the libp2p face): A
+// learns B's book entry through PexRequest/PexAddrs, B learns A from the
+// address A advertised when it connected inbound.
+func TestTwoNodesExchangeAddresses(t *testing.T) {
+	pc := fastPexConfig()
+	b := prepareFull(t, 21, pc, nil)
+	x := fakeAddr(t, 29)
+	if err := b.book.AddAddress(x, x); err != nil {
+		t.Fatal(err)
+	}
+	pcA := fastPexConfig()
+	pcA.Seeds = []string{b.seed(t)}
+	a := prepareFull(t, 22, pcA, nil)
+	b.startReactor(t)
+	a.startReactor(t)
+
+	waitFor(t, 20*time.Second, "A to learn X from B and B to learn A", func() bool {
+		return a.book.HasAddress(x.ID) && b.book.HasAddress(a.node.ID().String())
+	})
+	if !b.book.HasAddress(a.node.ID().String()) {
+		t.Fatal("unreachable")
+	}
+}
+
+// 20 nodes started from one seed (seed mode) each end up with ≥ 10 peers
+// and know ≥ 90 % of the network.
+func TestTwentyNodesFromOneSeed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-node convergence")
+	}
+	const n = 20
+	// Periods short enough to converge in seconds, long enough that a
+	// loaded 2-core CI machine running -race does not delay messages
+	// beyond the Q4 spacing (EnsurePeersPeriod/3) and get honest peers
+	// banned for request_too_soon.
+	slow := func(pc pex.Config) pex.Config {
+		pc.EnsurePeersPeriod = time.Second
+		pc.CrawlPeerPeriod = time.Second
+		return pc
+	}
+	relaxed := func(c *Config) {
+		c.StreamTimeout = 5 * time.Second
+		c.HandshakeTimeout = 10 * time.Second
+		c.DialTimeout = 5 * time.Second
+	}
+	spc := slow(fastPexConfig())
+	spc.SeedMode = true
+	seed := prepareFull(t, 40, spc, relaxed)
+	nodes := make([]*fullNode, n)
+	for i := range nodes {
+		pc := slow(fastPexConfig())
+		pc.Seeds = []string{seed.seed(t)}
+		nodes[i] = prepareFull(t, 41+i, pc, relaxed)
+	}
+	// A seed needs something in its book to start.
+	first := nodes[0].addr(t)
+	if err := seed.book.AddAddress(first, first); err != nil {
+		t.Fatal(err)
+	}
+	seed.startReactor(t)
+	for _, f := range nodes {
+		f.startReactor(t)
+	}
+	all := map[string]bool{seed.node.ID().String(): true}
+	for _, f := range nodes {
+		all[f.node.ID().String()] = true
+	}
+	report := func() string {
+		s := ""
+		for _, f := range nodes {
+			s += fmt.Sprintf(" [%d: peers %d, book %d, bans %d]", f.i, len(f.node.Peers()), f.book.Size(), len(f.book.Bans()))
+		}
+		return s
+	}
+	start := time.Now()
+	deadline := start.Add(90 * time.Second)
+	for {
+		ok := true
+		for _, f := range nodes {
+			known := 0
+			for id := range all {
+				if id != f.node.ID().String() && f.book.HasAddress(id) {
+					known++
+				}
+			}
+			if len(f.node.Peers()) < 10 || float64(known) < 0.9*float64(len(all)-1) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			t.Logf("converged after %v:%s", time.Since(start).Round(100*time.Millisecond), report())
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no convergence within 90 s:%s", report())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// rawPeer is a bare libp2p host that speaks channel 0 by hand.
+type rawPeer struct {
+	h   host.Host
+	mu  sync.Mutex
+	got []pex.Message
+}
+
+func newRawPeer(t testing.TB, i int) *rawPeer {
+	t.Helper()
+	k, _ := GenNodeKey(rand.Reader)
+	h, err := libp2p.New(
+		libp2p.Identity(k.LibP2PKey()),
+		libp2p.NoTransports,
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(libp2pquic.NewTransport),
+		libp2p.ListenAddrStrings(fmt.Sprintf("/ip4/127.%d.0.1/tcp/0", i)),
+		libp2p.DisableRelay(),
+		libp2p.DisableMetrics(),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Close() })
+	rp := &rawPeer{h: h}
+	h.SetStreamHandler(PexProtocolID, func(s network.Stream) {
+		msg, err := ReceiveMessage(s, 2*time.Second)
+		if err == nil {
+			rp.mu.Lock()
+			rp.got = append(rp.got, msg)
+			rp.mu.Unlock()
+		}
+	})
+	return rp
+}
+
+func (rp *rawPeer) received() []pex.Message {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	return append([]pex.Message(nil), rp.got...)
+}
+
+func (rp *rawPeer) connect(t testing.TB, to *Node) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return rp.h.Connect(ctx, peer.AddrInfo{ID: to.ID(), Addrs: to.Host().Addrs()})
+}
+
+func (rp *rawPeer) sendRaw(t testing.TB, to peer.ID, payload []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := rp.h.NewStream(ctx, to, PexProtocolID)
+	if err != nil {
+		t.Logf("opening stream: %v", err)
+		return
+	}
+	_ = s.SetDeadline(time.Now().Add(3 * time.Second))
+	_, _ = s.Write(payload)
+	_ = s.Close()
+}
+
+func (rp *rawPeer) send(t testing.TB, to peer.ID, msg pex.Message) {
+	t.Helper()
+	b, err := FrameMessage(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp.sendRaw(t, to, b)
+}
+
+func hasPeer(n *Node, id peer.ID) bool {
+	for _, p := range n.Peers() {
+		if p.ID == id.String() {
+			return true
+		}
+	}
+	return false
+}
+
+// Hostile raw peers (oversized length, garbage, unknown oneof, request
+// flood Q4, unsolicited PexAddrs Q5) are disconnected and banned, cannot
+// reconnect, and a well-behaved peer connected all along is still served.
+func TestHostilePeersDisconnectedAndBanned(t *testing.T) {
+	pc := fastPexConfig()
+	// Default spacing so that three quick requests are a flood.
+	pc.EnsurePeersPeriod = 30 * time.Second
+	v := prepareFull(t, 60, pc, nil)
+	x := fakeAddr(t, 69)
+	_ = v.book.AddAddress(x, x)
+	v.startReactor(t)
+
+	good := newRawPeer(t, 61)
+	if err := good.connect(t, v.node); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "good peer set up", func() bool { return hasPeer(v.node, good.h.ID()) })
+
+	cases := []struct {
+		name string
+		act  func(rp *rawPeer)
+	}{
+		{"oversized length", func(rp *rawPeer) { rp.sendRaw(t, v.node.ID(), mustHex(t, "81f403")) }},
+		{"garbage", func(rp *rawPeer) { rp.sendRaw(t, v.node.ID(), mustHex(t, "05deadbeef00")) }},
+		{"unknown oneof", func(rp *rawPeer) { rp.sendRaw(t, v.node.ID(), mustHex(t, "021a00")) }},
+		{"request flood", func(rp *rawPeer) {
+			for range 4 {
+				rp.send(t, v.node.ID(), &tmp2p.PexRequest{})
+			}
+		}},
+		{"unsolicited addrs", func(rp *rawPeer) {
+			rp.send(t, v.node.ID(), &tmp2p.PexAddrs{Addrs: []tmp2p.NetAddress{{ID: x.ID, IP: "127.69.0.9", Port: 9}}})
+		}},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			bad := newRawPeer(t, 62+i)
+			if err := bad.connect(t, v.node); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 10*time.Second, "hostile peer set up", func() bool { return hasPeer(v.node, bad.h.ID()) })
+			c.act(bad)
+			waitFor(t, 10*time.Second, "hostile peer disconnected and banned", func() bool {
+				return !hasPeer(v.node, bad.h.ID()) &&
+					v.node.Host().Network().Connectedness(bad.h.ID()) != network.Connected &&
+					v.book.IsBanned(bad.h.ID().String())
+			})
+			// It cannot come back.
+			_ = bad.connect(t, v.node)
+			time.Sleep(300 * time.Millisecond)
+			if hasPeer(v.node, bad.h.ID()) || v.node.Host().Network().Connectedness(bad.h.ID()) == network.Connected {
+				t.Fatal("banned peer reconnected")
+			}
+			if !hasPeer(v.node, good.h.ID()) {
+				t.Fatal("good peer was dropped")
+			}
+		})
+	}
+	// The good peer is still served.
+	before := len(good.received())
+	good.send(t, v.node.ID(), &tmp2p.PexRequest{})
+	waitFor(t, 10*time.Second, "answer to the good peer", func() bool { return len(good.received()) > before })
+	if _, ok := good.received()[before].(*tmp2p.PexAddrs); !ok {
+		t.Fatalf("good peer got %T", good.received()[before])
+	}
+}
+
+// A peer banned in the book while connected is disconnected by the ban
+// sweep and can neither reconnect nor be dialed.
+func TestBannedPeerCannotReconnect(t *testing.T) {
+	a, _ := testNode(t, 71, nil)
+	book, err := addrbook.New(addrbook.Options{IDRule: PeerIDs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, hb := testNode(t, 72, func(c *Config) { c.Bans = book })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Dial(ctx, netAddrOf(t, b)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "b to add a", func() bool { return hasPeer(b, a.ID()) })
+	book.MarkBad(netAddrOf(t, a), time.Hour)
+	waitFor(t, 5*time.Second, "ban sweep to close a", func() bool {
+		_, removed, _ := hb.snapshot()
+		return removed[a.ID().String()] == 1 && b.Host().Network().Connectedness(a.ID()) != network.Connected
+	})
+	if err := a.Dial(ctx, netAddrOf(t, b)); err == nil {
+		t.Fatal("banned peer dialed in")
+	}
+	if err := b.Dial(ctx, netAddrOf(t, a)); err == nil {
+		t.Fatal("dialed a banned peer")
+	}
+	if hasPeer(b, a.ID()) {
+		t.Fatal("banned peer handed to the reactor again")
+	}
+}
+
+type fakeBans struct{ bans []addrbook.Ban }
+
+func (f fakeBans) IsBanned(id string) bool {
+	for _, b := range f.bans {
+		if b.ID == id {
+			return true
+		}
+	}
+	return false
+}
+func (f fakeBans) Bans() []addrbook.Ban { return f.bans }
+
+// The gater's decisions without a network: IP bans apply to public IPs,
+// not to loopback, and not when duplicate IPs are allowed.
+func TestGaterDecisions(t *testing.T) {
+	banned := testPeer(t, 7)
+	bans := fakeBans{[]addrbook.Ban{{ID: banned.String(), Addr: addrbook.NetAddress{ID: banned.String(), IP: netip.MustParseAddr("203.0.113.5"), Port: 1}}}}
+	mk := func(dup bool) *gater {
+		n, err := NewNode(goldenKey(t), Config{Bans: bans, AllowDuplicateIP: dup})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return (*gater)(n)
+	}
+	g := mk(false)
+	if g.InterceptPeerDial(banned) || g.InterceptSecured(network.DirInbound, banned, nil) {
+		t.Fatal("banned ID allowed")
+	}
+	if !g.InterceptPeerDial(testPeer(t, 8)) {
+		t.Fatal("unbanned ID refused")
+	}
+	if g.InterceptAddrDial(testPeer(t, 8), ma.StringCast("/ip4/203.0.113.5/tcp/1")) {
+		t.Fatal("banned IP allowed")
+	}
+	if !g.InterceptAddrDial(testPeer(t, 8), ma.StringCast("/ip4/203.0.113.6/tcp/1")) {
+		t.Fatal("other IP refused")
+	}
+	if !mk(true).InterceptAddrDial(testPeer(t, 8), ma.StringCast("/ip4/203.0.113.5/tcp/1")) {
+		t.Fatal("allow_duplicate_ip must disable IP bans")
+	}
+	loop := fakeBans{[]addrbook.Ban{{ID: banned.String(), Addr: addrbook.NetAddress{ID: banned.String(), IP: netip.MustParseAddr("127.0.0.1"), Port: 1}}}}
+	n, _ := NewNode(goldenKey(t), Config{Bans: loop})
+	if !(*gater)(n).InterceptAddrDial(testPeer(t, 8), ma.StringCast("/ip4/127.0.0.1/tcp/1")) {
+		t.Fatal("loopback must be exempt from IP bans")
+	}
+}
+
+// A peer of another chain is dropped and never dialed again; a peer of
+// ours is not affected (NodeInfo, design brief).
+func TestWrongNetworkDropped(t *testing.T) {
+	a, ha := testNode(t, 81, nil)
+	b, _ := testNode(t, 82, func(c *Config) { c.Network = "other-chain" })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := a.Dial(ctx, netAddrOf(t, b))
+	if err == nil {
+		t.Fatal("peer of another network accepted")
+	}
+	if hasPeer(a, b.ID()) || hasPeer(b, a.ID()) {
+		t.Fatal("peer handed to a reactor")
+	}
+	if added, _, _ := ha.snapshot(); len(added) != 0 {
+		t.Fatalf("handler saw %v", added)
+	}
+	err2 := a.Dial(ctx, netAddrOf(t, b))
+	if err2 == nil || !isRefused(err2) {
+		t.Fatalf("second dial must be refused outright, got %v", err2)
+	}
+}
+
+func isRefused(err error) bool {
+	_, ok := err.(*PeerRefusedError)
+	return ok
+}
+
+// Strict mode drops a peer without the NodeInfo protocol; by default it
+// is accepted with its listen address from identify.
+func TestPeerWithoutNodeInfo(t *testing.T) {
+	lenient, h := testNode(t, 91, nil)
+	strict, _ := testNode(t, 92, func(c *Config) { c.StrictNodeInfo = true })
+	raw := newRawPeer(t, 93)
+	if err := raw.connect(t, lenient); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "lenient node accepts raw peer", func() bool { return hasPeer(lenient, raw.h.ID()) })
+	added, _, _ := h.snapshot()
+	la := added[raw.h.ID().String()].ListenAddr
+	if la.IP.String() != "127.93.0.1" || la.ID != raw.h.ID().String() {
+		t.Fatalf("listen address from identify: %v", la)
+	}
+	_ = raw.connect(t, strict)
+	time.Sleep(500 * time.Millisecond)
+	waitFor(t, 5*time.Second, "strict node to drop raw peer", func() bool {
+		return !hasPeer(strict, raw.h.ID()) && strict.Host().Network().Connectedness(raw.h.ID()) != network.Connected
+	})
+	_ = hex.EncodeToString
+}
