@@ -16,6 +16,12 @@
 //	face.SetHandler(r) // the face calls r.AddPeer, r.RemovePeer, r.Receive
 //	err := r.Start()
 //
+// The reactor calls Network methods (Send, StopPeerForError, Dial, …) from
+// inside AddPeer and Receive, as upstream's reactor calls its switch, and
+// never while holding its own lock; a face must not make those calls wait
+// for the handler that is calling them. Dials run on their own goroutines
+// (or on the executor given with WithExecutor).
+//
 // Receive takes a *tmp2p.PexRequest or *tmp2p.PexAddrs (a wrapping
 // *tmp2p.Message is unwrapped). Faces refuse frames larger than MaxMsgSize
 // before decoding. Misbehaviour reaches the face as a StopPeerForError whose

@@ -56,3 +56,9 @@ func (r *Reactor) TrackedDials() int {
 func (r *Reactor) Backoff(attempts int, jitter time.Duration) time.Duration {
 	return r.backoff(attempts, jitter)
 }
+
+func (r *Reactor) CrawlInfos() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.crawled)
+}

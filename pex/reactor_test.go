@@ -586,3 +586,40 @@ func TestSeedOutboundPeerRateLimited(t *testing.T) {
 		t.Fatal("a seed's outbound peer was not rate limited")
 	}
 }
+
+// C4: crawl records older than 24 h are forgotten at a crawl round.
+func TestSeedCrawlInfoExpiry(t *testing.T) {
+	e := newEnv(t)
+	cfg := testConfig()
+	cfg.SeedMode = true
+	seed := e.reactorNode(0, cfg, nil)
+	e.start(seed)
+	e.settle()
+	gone := pextest.NodeAddr(1) // unreachable, then removed from the book
+	seed.r.CrawlPeers([]addrbook.NetAddress{gone})
+	if seed.r.CrawlInfos() != 1 {
+		t.Fatal("crawl not recorded")
+	}
+	e.clk.Run(24 * time.Hour)
+	if seed.r.CrawlInfos() != 1 {
+		t.Fatal("crawl record dropped before 24 h")
+	}
+	e.clk.Run(cfg.CrawlPeerPeriod + time.Second)
+	if seed.r.CrawlInfos() != 0 {
+		t.Fatal("crawl record kept after 24 h")
+	}
+}
+
+// §4 metrics hooks: requests in both directions and received addresses
+// are reported to the Observer.
+func TestObserverCounts(t *testing.T) {
+	e := newEnv(t)
+	n, p := solicited(t, e)
+	e.send(p, n.addr.ID, addrsMsg(pextest.NodeAddr(5), pextest.NodeAddr(6)))
+	e.send(p, n.addr.ID, &tmp2p.PexRequest{})
+	e.obs.mu.Lock()
+	defer e.obs.mu.Unlock()
+	if e.obs.sent != 1 || e.obs.recv != 1 || e.obs.addrs != 2 {
+		t.Fatalf("observer: sent %d recv %d addrs %d, want 1 1 2", e.obs.sent, e.obs.recv, e.obs.addrs)
+	}
+}
