@@ -21,7 +21,7 @@ func (b *Book) checkInvariants() error {
 	}
 	var nNew, nOld int
 	var refs [2]int
-	srcRefs := make(map[int32]int32)
+	srcRefs := make([]int32, len(b.srcs))
 	now := b.nowNanos()
 	for i := range b.entries {
 		ka := &b.entries[i]
@@ -65,7 +65,7 @@ func (b *Book) checkInvariants() error {
 		if ka.src < 0 || int(ka.src) >= len(b.srcs) {
 			return fmt.Errorf("entry %s: source index %d out of range", ka.id, ka.src)
 		}
-		srcRefs[ka.src]++
+		srcRefs[ka.src]++ // in range: checked just above
 		if _, p := b.private[ka.id]; p {
 			return fmt.Errorf("private ID %s stored", ka.id)
 		}
@@ -125,8 +125,8 @@ func (b *Book) checkInvariants() error {
 			continue
 		}
 		live++
-		if s.refs != srcRefs[int32(i)] {
-			return fmt.Errorf("source %s: %d refs counted, %d used", s.addr, s.refs, srcRefs[int32(i)])
+		if s.refs != srcRefs[i] {
+			return fmt.Errorf("source %s: %d refs counted, %d used", s.addr, s.refs, srcRefs[i])
 		}
 		if j, ok := b.srcIdx[s.addr]; !ok || int(j) != i {
 			return fmt.Errorf("source %s not indexed", s.addr)

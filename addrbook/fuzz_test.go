@@ -1,0 +1,277 @@
+package addrbook
+
+import (
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// Item 7: native fuzz targets, modelled on Bitcoin Core's addrman fuzzers.
+// The seed corpora in testdata/fuzz run as ordinary tests in `go test`.
+
+var updateCorpus = flag.Bool("update-corpus", false, "rewrite the seed corpora in testdata/fuzz")
+
+// FuzzLoad feeds arbitrary bytes to the file loader (B3, item 5): no panic,
+// no hang, a consistent book, and what it saves loads back identically.
+func FuzzLoad(f *testing.F) {
+	for _, s := range loadSeeds(f) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if err := checkLoad(t, data); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// checkLoad is FuzzLoad's property, shared with the mutation test below.
+func checkLoad(t testing.TB, data []byte) error {
+	for _, strict := range []bool{false, true} {
+		b, _ := newTestBook(t, Options{Strict: strict})
+		st, err := b.LoadBytes(data)
+		if ierr := b.checkInvariants(); ierr != nil {
+			return ierr
+		}
+		if err != nil {
+			if b.Size() != 0 {
+				return fmt.Errorf("refused file left %d entries", b.Size())
+			}
+			continue
+		}
+		if st.Loaded != b.Size() {
+			return fmt.Errorf("stats say %d loaded, size %d", st.Loaded, b.Size())
+		}
+		saved := b.Marshal()
+		b2, _ := newTestBook(t, Options{Strict: strict, Seed: 99})
+		st2, err := b2.LoadBytes(saved)
+		if ierr := b2.checkInvariants(); ierr != nil {
+			return ierr
+		}
+		if err != nil || b2.Size() != b.Size() || len(st2.Dropped) != 0 {
+			return fmt.Errorf("own output did not reload: %v, size %d vs %d, dropped %v", err, b2.Size(), b.Size(), st2.Dropped)
+		}
+		if string(b2.Marshal()) != string(saved) {
+			return fmt.Errorf("reloaded book saves differently")
+		}
+	}
+	return nil
+}
+
+func loadSeeds(f *testing.F) [][]byte {
+	b, _ := newTestBook(f, Options{})
+	fill(&testing.T{}, b, 40, 10)
+	b.MarkBad(routableAddr(3), time.Hour)
+	b.MarkBad(routableAddr(900), time.Hour)
+	good := b.Marshal()
+	seeds := [][]byte{
+		good,
+		[]byte(""),
+		[]byte("{}"),
+		[]byte("null"),
+		[]byte(`{"key":"0123456789abcdef01234567","addrs":[]}`),
+		[]byte(`{"addrs":[{"addr":{"id":"` + testID(1) + `","ip":"8.8.8.8","port":1},"src":{"id":"` + testID(2) + `","ip":"9.9.9.9","port":1},"buckets":[999],"attempts":0,"bucket_type":1}]}`),
+		[]byte(`{"addrs":[{"addr":{"id":"` + testID(1) + `","ip":"8.8.8.8","port":1},"src":{"id":"` + testID(2) + `","ip":"9.9.9.9","port":1},"buckets":[],"attempts":-1,"bucket_type":9}]}`),
+		good[:len(good)/3],
+	}
+	return seeds
+}
+
+// op codes for FuzzOperations.
+const (
+	opAdd = iota
+	opGood
+	opAttempt
+	opBad
+	opReinstate
+	opRemove
+	opPick
+	opSelection
+	opSelectionBias
+	opSaveLoad
+	opAdvance
+	opPrivate
+	opOurs
+	opCount
+)
+
+// fuzzAddr maps two bytes to an address from a pool small enough to make
+// IDs repeat, groups collide and buckets fill: 512 IDs over 6 /16s plus
+// an IPv6 group and a private range.
+func fuzzAddr(x, y byte) NetAddress {
+	n := int(x)<<1 | int(y&1)
+	var ip netip.Addr
+	switch y >> 5 {
+	case 0, 1, 2:
+		ip = netip.AddrFrom4([4]byte{77, y>>5 + 1, byte(n >> 8), byte(n)})
+	case 3:
+		ip = netip.AddrFrom4([4]byte{byte(11 + y&0x1f), 9, 1, byte(n)})
+	case 4:
+		ip = netip.AddrFrom4([4]byte{10, 0, byte(n >> 8), byte(n)})
+	case 5:
+		ip = netip.AddrFrom16([16]byte{0x26, 0x02, 0x01, 0x00, 14: byte(n >> 8), 15: byte(n)})
+	default:
+		ip = netip.AddrFrom4([4]byte{byte(1 + y&0x3f), x, 1, 1})
+	}
+	return NetAddress{ID: testID(n), IP: ip, Port: 26656}
+}
+
+// FuzzOperations runs a random sequence of book operations and checks the
+// invariants after every step (item 7).
+func FuzzOperations(f *testing.F) {
+	for _, s := range operationSeeds() {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		runOperations(t, data)
+	})
+}
+
+// maxFuzzOps bounds one input's work so each execution stays fast.
+const maxFuzzOps = 1000
+
+func runOperations(t *testing.T, data []byte) {
+	if len(data) > 4*maxFuzzOps {
+		data = data[:4*maxFuzzOps]
+	}
+	strict := len(data) > 0 && data[0]&0x80 != 0
+	b, clk := newTestBook(t, Options{Strict: strict})
+	for len(data) >= 4 {
+		op, x, y, z := data[0]%opCount, data[1], data[2], data[3]
+		data = data[4:]
+		a := fuzzAddr(x, y)
+		switch op {
+		case opAdd:
+			_ = b.AddAddress(a, fuzzAddr(z, y^z))
+		case opGood:
+			b.MarkGood(a.ID)
+		case opAttempt:
+			b.MarkAttempt(a.ID)
+		case opBad:
+			b.MarkBad(a, time.Duration(int(z)-32)*time.Minute)
+		case opReinstate:
+			b.ReinstateBadPeers()
+		case opRemove:
+			b.RemoveAddress(a.ID)
+		case opPick:
+			if got, ok := b.PickAddress(int(z) - 20); ok && !b.HasAddress(got.ID) {
+				t.Fatalf("picked %s, not in the book", got)
+			}
+		case opSelection, opSelectionBias:
+			sel := b.GetSelection()
+			if op == opSelectionBias {
+				sel = b.GetSelectionWithBias(int(z) - 20)
+			}
+			size := b.Size()
+			if want := selectionSize(size); len(sel) != want {
+				t.Fatalf("selection of %d from %d, want %d", len(sel), size, want)
+			}
+			seen := map[string]bool{}
+			for _, s := range sel {
+				if seen[s.ID] || !b.HasAddress(s.ID) {
+					t.Fatalf("selection holds %s twice or not in the book", s)
+				}
+				seen[s.ID] = true
+			}
+		case opSaveLoad:
+			saved := b.Marshal()
+			nb, err := New(Options{Strict: strict, Now: clk.Now, Seed: uint64(z) + 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Private and own IDs are configuration, not file content.
+			b.mu.Lock()
+			for id := range b.private {
+				nb.private[id] = struct{}{}
+			}
+			for s := range b.ours {
+				nb.ours[s] = struct{}{}
+			}
+			for id := range b.ourIDs {
+				nb.ourIDs[id] = struct{}{}
+			}
+			b.mu.Unlock()
+			st, err := nb.LoadBytes(saved)
+			if err != nil || len(st.Dropped) != 0 || nb.Size() != b.Size() || st.Recomputed {
+				t.Fatalf("save/load: %v, %+v, size %d -> %d", err, st, b.Size(), nb.Size())
+			}
+			if string(nb.Marshal()) != string(saved) {
+				t.Fatal("save/load changed the book")
+			}
+			b = nb
+		case opAdvance:
+			clk.Advance(time.Duration(z) * time.Duration(y) * time.Second * 37)
+		case opPrivate:
+			if z < 8 {
+				b.AddPrivateIDs([]string{a.ID})
+			}
+		case opOurs:
+			if z < 8 {
+				b.AddOurAddress(a)
+			}
+		}
+		if err := b.checkInvariants(); err != nil {
+			t.Fatalf("after op %d (%s): %v", op, a, err)
+		}
+	}
+}
+
+func operationSeeds() [][]byte {
+	var seeds [][]byte
+	// Fill one group from one source, promote everything, ban and reinstate.
+	var s []byte
+	for i := 0; i < 200; i++ {
+		s = append(s, opAdd, byte(i), 0x02, 7)
+	}
+	for i := 0; i < 200; i++ {
+		s = append(s, opGood, byte(i), 0x02, 0)
+	}
+	for i := 0; i < 50; i++ {
+		s = append(s, opBad, byte(i), 0x02, 40, opSelectionBias, 0, 0, 50)
+	}
+	s = append(s, opAdvance, 0, 255, 255, opReinstate, 0, 0, 0, opSaveLoad, 0, 0, 3, opPick, 0, 0, 50)
+	seeds = append(seeds, s)
+	// Many sources for one ID, expiry, attempts and saves.
+	s = nil
+	for i := 0; i < 120; i++ {
+		s = append(s, opAdd, 5, 0x02, byte(i), opAttempt, byte(i), 0x40, 0, opAdd, byte(i), 0x21, byte(i*7))
+	}
+	s = append(s, opAdvance, 0, 200, 200, opSaveLoad, 0, 0, 9, opSelection, 0, 0, 0, opRemove, 5, 0x02, 0)
+	seeds = append(seeds, s)
+	// Strict mode, private IDs, our addresses.
+	s = []byte{0x80 | opAdd, 1, 0x80, 1}
+	for i := 0; i < 60; i++ {
+		s = append(s, opAdd, byte(i), byte(0x60+i), byte(i), opPrivate, byte(i*3), byte(0x60+i*3), 1, opOurs, byte(i*5), 0x61, 2, opGood, byte(i), byte(0x60+i), 0)
+	}
+	seeds = append(seeds, s)
+	return seeds
+}
+
+// TestOperationSeedsWritten keeps testdata/fuzz in step with the seeds in
+// this file; run with -update-corpus after changing them.
+func TestOperationSeedsWritten(t *testing.T) {
+	write := func(target string, seeds [][]byte) {
+		dir := filepath.Join("testdata", "fuzz", target)
+		for i, s := range seeds {
+			path := filepath.Join(dir, fmt.Sprintf("seed-%02d", i))
+			content := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", s)
+			if *updateCorpus {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			if got, err := os.ReadFile(path); err != nil || string(got) != content {
+				t.Errorf("%s is missing or stale; run go test -run TestOperationSeedsWritten ./addrbook -update-corpus", path)
+			}
+		}
+	}
+	write("FuzzOperations", operationSeeds())
+	write("FuzzLoad", loadSeeds(&testing.F{}))
+}
