@@ -326,7 +326,7 @@ func (r *Reactor) kick(k kickKind, inline bool) {
 	case kickWake:
 		r.wakePending = true
 	}
-	if r.loopRunning || r.stopped {
+	if r.loopRunning || r.stopped || !r.started {
 		r.mu.Unlock()
 		return
 	}
@@ -668,7 +668,8 @@ func NetAddressFromWire(rule addrbook.IDRule, pb tmp2p.NetAddress) (addrbook.Net
 
 var rfc3849 = netip.MustParsePrefix("2001:db8::/32")
 
-// Peers returns the IDs of the peers the reactor tracks, sorted.
+// peerIDsLocked returns the sorted IDs of the tracked peers that pass
+// filter; callers hold r.mu.
 func (r *Reactor) peerIDsLocked(filter func(*peerState) bool) []string {
 	ids := make([]string, 0, len(r.peers))
 	for id, ps := range r.peers {
