@@ -1,6 +1,8 @@
 package pex_test
 
 import (
+	"errors"
+	tmp2p "github.com/cometbft/cometbft/proto/tendermint/p2p"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -73,6 +75,75 @@ func TestSystemClockRunAndStop(t *testing.T) {
 	}()
 	select {
 	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stop hung")
+	}
+}
+
+// Concurrent AddPeer/Receive/RemovePeer from many goroutines while the
+// reactor runs and stops: no data race (-race), no deadlock, no panic.
+func TestConcurrentHandlers(t *testing.T) {
+	hub := pextest.NewHub(clock.System, 0)
+	cfg := pex.DefaultConfig()
+	cfg.EnsurePeersPeriod = 20 * time.Millisecond
+	b, err := addrbook.New(addrbook.Options{Strict: true, Rand: rand.New(rand.NewPCG(1, 1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, err := hub.AddNode(pextest.NodeConfig{Addr: pextest.NodeAddr(0), MaxInbound: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := pex.NewReactor(b, node, cfg)
+	node.SetHandler(r)
+	if err := r.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var peers []*pextest.Node
+	for i := 1; i <= 16; i++ {
+		p, err := hub.AddNode(pextest.NodeConfig{Addr: pextest.NodeAddr(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		peers = append(peers, p)
+	}
+	done := make(chan struct{})
+	for i, p := range peers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for k := 0; k < 50; k++ {
+				_ = p.Dial(t.Context(), node.Addr())
+				p.Send(node.ID(), &tmp2p.PexRequest{})
+				p.Send(node.ID(), addrsMsg(pextest.NodeAddr(100+i*50+k)))
+				if k%7 == 0 {
+					p.StopPeerForError(node.ID(), errors.New("churn"))
+				}
+			}
+		}()
+	}
+	for range peers {
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Fatal("handlers deadlocked")
+		}
+	}
+	unsolicited := 0
+	for _, st := range node.Stops() {
+		if errors.Is(st.Reason, pex.ErrUnsolicited) {
+			unsolicited++
+		}
+	}
+	if unsolicited == 0 {
+		t.Fatal("no unsolicited PexAddrs was punished under concurrency")
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- r.Stop() }()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatal(err)
+		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Stop hung")
 	}
