@@ -1,0 +1,457 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	ma "github.com/multiformats/go-multiaddr"
+	"github.com/spf13/cobra"
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+
+	"github.com/pexp2p/pexp2p/pex"
+	"github.com/pexp2p/pexp2p/transport"
+)
+
+// TestnetSpec is one testnet run.
+type TestnetSpec struct {
+	Nodes       int
+	Seeds       int
+	SeedMode    bool
+	Period      time.Duration
+	Transport   string // "quic" or "tcp"
+	MaxOutbound int
+	MaxInbound  int
+	Duration    time.Duration
+	ChainID     string
+}
+
+func (s *TestnetSpec) validate() error {
+	switch {
+	case s.Nodes < 2:
+		return usage("flag --nodes", fmt.Sprint(s.Nodes), errors.New("need at least 2 nodes"))
+	case s.Nodes > 1000:
+		return usage("flag --nodes", fmt.Sprint(s.Nodes), errors.New("at most 1000 nodes in one process"))
+	case s.Seeds < 1 || s.Seeds >= s.Nodes:
+		return usage("flag --seeds", fmt.Sprint(s.Seeds), fmt.Errorf("need 1..%d seeds", s.Nodes-1))
+	case s.Period <= 0:
+		return usage("flag --period", s.Period.String(), errors.New("must be positive"))
+	case s.Duration <= 0:
+		return usage("flag --duration", s.Duration.String(), errors.New("must be positive"))
+	case s.MaxOutbound < 1:
+		return usage("flag --max-outbound", fmt.Sprint(s.MaxOutbound), errors.New("must be positive"))
+	case s.Transport != "quic" && s.Transport != "tcp":
+		return usage("flag --transport", s.Transport, errors.New("want quic or tcp"))
+	}
+	return nil
+}
+
+// measureSpec derives the convergence criteria from the issue's
+// definition: every node connected to ≥ min(max_outbound, N−1) peers, and
+// every book holding ≥ 90 % of the other nodes.
+func (s *TestnetSpec) measureSpec() MeasureSpec {
+	return MeasureSpec{
+		Nodes:      s.Nodes,
+		Period:     s.Period,
+		PeerTarget: min(s.MaxOutbound, s.Nodes-1),
+		BookTarget: int(math.Ceil(0.9 * float64(s.Nodes-1))),
+		Duration:   s.Duration,
+	}
+}
+
+// loopbackIP gives node i its own 127.x.y.1 address: distinct /16 groups
+// for the books (non-strict), and distinct IPs for the per-IP limits.
+func loopbackIP(i int) string {
+	return fmt.Sprintf("127.%d.%d.1", 1+i%250, i/250)
+}
+
+// libp2pCluster is N pexp2p nodes on real libp2p hosts in this process.
+type libp2pCluster struct {
+	spec  TestnetSpec
+	obs   *countObserver
+	nodes []*p2pNode
+	ids   []string
+	seedM []bool // seed-mode nodes, excluded from the measurement
+}
+
+func newLibp2pCluster(spec TestnetSpec) *libp2pCluster {
+	return &libp2pCluster{spec: spec, obs: &countObserver{}}
+}
+
+func (c *libp2pCluster) Name() string { return "pexp2p/libp2p-" + c.spec.Transport }
+
+func (c *libp2pCluster) nodeConfig(i int, seeds string) (Config, []ma.Multiaddr, error) {
+	cfg := DefaultConfig()
+	cfg.ChainID = c.spec.ChainID
+	cfg.Moniker = fmt.Sprintf("node%d", i)
+	cfg.P2P.AddrBookStrict = false
+	cfg.P2P.MaxNumOutboundPeers = c.spec.MaxOutbound
+	cfg.P2P.MaxNumInboundPeers = c.spec.MaxInbound
+	cfg.P2P.EnsurePeersPeriod = Duration(c.spec.Period)
+	cfg.P2P.CrawlPeerPeriod = Duration(c.spec.Period)
+	cfg.P2P.Seeds = seeds
+	cfg.P2P.SeedMode = c.spec.SeedMode && i < c.spec.Seeds
+	ip := loopbackIP(i)
+	l := "/ip4/" + ip + "/udp/0/quic-v1"
+	if c.spec.Transport == "tcp" {
+		l = "/ip4/" + ip + "/tcp/0"
+	}
+	m, err := ma.NewMultiaddr(l)
+	return cfg, []ma.Multiaddr{m}, err
+}
+
+func (c *libp2pCluster) add(i int, seeds string) (*p2pNode, error) {
+	cfg, listen, err := c.nodeConfig(i, seeds)
+	if err != nil {
+		return nil, err
+	}
+	key, err := transport.GenNodeKey(nil)
+	if err != nil {
+		return nil, err
+	}
+	period := c.spec.Period
+	n, err := newP2PNode(nodeOptions{
+		cfg: cfg, key: key, listen: listen,
+		observers: []pex.Observer{c.obs},
+		pexOverride: func(pc *pex.Config) {
+			// Scaled with the period so a short demo period does not
+			// leave backoffs and crawl spacing at upstream's 30 s scale.
+			pc.MinTimeBetweenCrawls = 4 * period
+			pc.OverLimitGrace = period
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// Start starts the seeds first (their listen ports are ephemeral and must
+// be known), then every other node at once.
+func (c *libp2pCluster) Start(ctx context.Context) error {
+	N, K := c.spec.Nodes, c.spec.Seeds
+	c.nodes = make([]*p2pNode, N)
+	c.ids = make([]string, N)
+	c.seedM = make([]bool, N)
+	var seedAddrs []string
+	for i := 0; i < K; i++ {
+		n, err := c.add(i, "")
+		if err != nil {
+			return err
+		}
+		if err := n.Start(); err != nil {
+			return err
+		}
+		c.nodes[i] = n
+		c.ids[i] = n.key.PeerID().String()
+		c.seedM[i] = c.spec.SeedMode
+		as := n.node.OurNetAddresses()
+		if len(as) == 0 {
+			return fmt.Errorf("seed %d has no address", i)
+		}
+		seedAddrs = append(seedAddrs, as[0].String())
+	}
+	seeds := strings.Join(seedAddrs, ",")
+	errs := make([]error, N)
+	var wg sync.WaitGroup
+	for i := K; i < N; i++ {
+		n, err := c.add(i, seeds)
+		if err != nil {
+			return err
+		}
+		c.nodes[i] = n
+		c.ids[i] = n.key.PeerID().String()
+	}
+	for i := K; i < N; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if err := ctx.Err(); err != nil {
+				errs[i] = err
+				return
+			}
+			errs[i] = c.nodes[i].Start()
+		}(i)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			c.nodes[i] = nil // never started: Stop must skip it
+			return fmt.Errorf("node %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func (c *libp2pCluster) Sample() []NodeSample {
+	out := make([]NodeSample, 0, len(c.nodes))
+	for i, n := range c.nodes {
+		if n == nil || c.seedM[i] {
+			continue
+		}
+		s := NodeSample{Peers: len(n.node.Peers())}
+		for j, id := range c.ids {
+			if j != i && n.book.HasAddress(id) {
+				s.Known++
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func (c *libp2pCluster) Traffic() Traffic {
+	t := Traffic{Misbehavior: c.obs.misbehavior.Load(), Bans: c.obs.bans.Load()}
+	for _, n := range c.nodes {
+		if n != nil {
+			t.Msgs += n.traffic.sentMsgs.Load()
+			t.Bytes += n.traffic.sentBytes.Load()
+		}
+	}
+	return t
+}
+
+func (c *libp2pCluster) Stop() error {
+	errs := make([]error, len(c.nodes))
+	var wg sync.WaitGroup
+	for i, n := range c.nodes {
+		if n == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = n.Stop()
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func newTestnetCmd() *cobra.Command {
+	spec := TestnetSpec{}
+	var (
+		asJSON bool
+		plot   string
+	)
+	cmd := &cobra.Command{
+		Use:   "testnet",
+		Short: "Run N nodes on loopback in this process and show PEX discovery converging",
+		Long: `Start N real pexp2p nodes (libp2p hosts on 127.x.y.1, ephemeral ports) in
+this process; the first --seeds of them are the others' seeds. Discovery
+is shown live; the run ends as soon as every node is connected to
+min(max-outbound, N-1) peers and every book holds 90 % of the other nodes,
+or after --duration. The table reports rounds (periods) and wall time to
+each criterion, PEX messages and bytes sent, and CPU and memory per node
+(process totals divided by N: the nodes share one process).`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := spec.validate(); err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			ms := spec.measureSpec()
+			live := !asJSON && isTerminal(out)
+			if !asJSON {
+				mode := "regular nodes"
+				if spec.SeedMode {
+					mode = "seed mode"
+				}
+				fmt.Fprintf(out, "pexp2p testnet: %d nodes on loopback over %s, %d seed(s) (%s), period %v, max outbound %d\n",
+					spec.Nodes, spec.Transport, spec.Seeds, mode, spec.Period, spec.MaxOutbound)
+				fmt.Fprintf(out, "converged when every node has ≥ %d peers and every book holds ≥ %d of the %d other nodes\n\n",
+					ms.PeerTarget, ms.BookTarget, spec.Nodes-1)
+			}
+			results, err := runTestnet(cmd.Context(), spec, out, live, !asJSON)
+			if err != nil {
+				return err
+			}
+			if plot != "" {
+				if err := os.WriteFile(plot, plotSVG(results, spec), 0o644); err != nil {
+					return usage("flag --plot", plot, err)
+				}
+			}
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(map[string]any{"spec": spec.jsonView(), "results": results})
+			}
+			printTable(out, spec, results)
+			if plot != "" {
+				fmt.Fprintf(out, "\nplot written to %s\n", plot)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&spec.Nodes, "nodes", 20, "number of nodes")
+	f.IntVar(&spec.Seeds, "seeds", 1, "how many of the nodes are the others' seeds")
+	f.BoolVar(&spec.SeedMode, "seed-mode", false, "run the seeds in seed mode (crawl, answer once, hang up)")
+	f.DurationVar(&spec.Period, "period", time.Second, "ensure-peers period of every node (one round)")
+	f.StringVar(&spec.Transport, "transport", "quic", "quic or tcp")
+	f.IntVar(&spec.MaxOutbound, "max-outbound", 10, "max_num_outbound_peers of every node")
+	f.IntVar(&spec.MaxInbound, "max-inbound", 40, "max_num_inbound_peers of every node")
+	f.DurationVar(&spec.Duration, "duration", 50*time.Second, "give up after this long")
+	f.StringVar(&spec.ChainID, "chain-id", "pexp2p-testnet", "chain ID of the testnet")
+	f.BoolVar(&asJSON, "json", false, "print the results (with the timeline) as JSON")
+	f.StringVar(&plot, "plot", "", "write an SVG of the fraction of converged nodes over time to this file")
+	return cmd
+}
+
+func (s TestnetSpec) jsonView() map[string]any {
+	return map[string]any{
+		"nodes": s.Nodes, "seeds": s.Seeds, "seed_mode": s.SeedMode, "period": s.Period.String(),
+		"transport": s.Transport, "max_outbound": s.MaxOutbound, "max_inbound": s.MaxInbound,
+		"duration": s.Duration.String(),
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+// runTestnet measures every stack of the run, one after the other (today
+// one: pexp2p on libp2p; --compare-classic adds upstream's classic stack
+// to the list).
+func runTestnet(ctx context.Context, spec TestnetSpec, out io.Writer, live, lines bool) ([]StackResult, error) {
+	clusters := []Cluster{newLibp2pCluster(spec)}
+	var results []StackResult
+	for _, cl := range clusters {
+		progress, done := progressReporter(out, cl.Name(), spec, live, lines)
+		res, err := Measure(ctx, cl, spec.measureSpec(), progress)
+		done()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", cl.Name(), err)
+		}
+		results = append(results, res)
+	}
+	return results, nil
+}
+
+// progressReporter shows discovery live: two mpb bars (nodes at the peer
+// target, nodes at the book target) on a terminal, or one line per round
+// otherwise, or nothing.
+func progressReporter(out io.Writer, name string, spec TestnetSpec, live, lines bool) (func(time.Duration, int, int, int), func()) {
+	if live {
+		p := mpb.New(mpb.WithOutput(out), mpb.WithWidth(40), mpb.WithRefreshRate(100*time.Millisecond))
+		var mu sync.Mutex
+		var round int
+		total := int64(spec.Nodes)
+		mk := func(label string) *mpb.Bar {
+			return p.New(total, mpb.BarStyle(),
+				mpb.PrependDecorators(decor.Name(fmt.Sprintf("%-28s", label))),
+				mpb.AppendDecorators(
+					decor.CountersNoUnit("%d/%d nodes"),
+					decor.Any(func(decor.Statistics) string { mu.Lock(); defer mu.Unlock(); return fmt.Sprintf("  round %d", round) }),
+				))
+		}
+		ms := spec.measureSpec()
+		bp := mk(fmt.Sprintf("%s peers ≥ %d", shortName(name), ms.PeerTarget))
+		bb := mk(fmt.Sprintf("%s books ≥ %d", shortName(name), ms.BookTarget))
+		return func(el time.Duration, wp, wb, m int) {
+				mu.Lock()
+				round = durationRounds(el, spec.Period)
+				mu.Unlock()
+				bp.SetTotal(int64(m), false)
+				bb.SetTotal(int64(m), false)
+				bp.SetCurrent(int64(wp))
+				bb.SetCurrent(int64(wb))
+			}, func() {
+				// Complete (or abort) the bars so Wait returns.
+				for _, b := range []*mpb.Bar{bp, bb} {
+					if !b.Completed() {
+						b.Abort(false)
+					}
+				}
+				p.Wait()
+			}
+	}
+	if !lines {
+		return nil, func() {}
+	}
+	lastRound := -1
+	return func(el time.Duration, wp, wb, m int) {
+		r := durationRounds(el, spec.Period)
+		if r == lastRound {
+			return
+		}
+		lastRound = r
+		fmt.Fprintf(out, "%s round %2d  t=%6.2fs  peers ok %3d/%d  books ok %3d/%d\n", shortName(name), r, el.Seconds(), wp, m, wb, m)
+	}, func() {}
+}
+
+func shortName(s string) string {
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func printTable(out io.Writer, spec TestnetSpec, rs []StackResult) {
+	ms := spec.measureSpec()
+	fmt.Fprintln(out)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "stack\tnodes\tpeers≥%d rounds\twall\tbooks≥%d rounds\twall\tPEX msgs\tPEX bytes\tCPU s/node\tRSS MiB/node\t\n", ms.PeerTarget, ms.BookTarget)
+	for _, r := range rs {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%.3f\t%.1f\t\n",
+			r.Stack, r.Nodes, roundsText(r.Peers), wallText(r.Peers), roundsText(r.Books), wallText(r.Books),
+			r.Traffic.Msgs, bytesText(r.Traffic.Bytes), r.CPUSecondsPerNode, r.RSSMiBPerNode)
+	}
+	tw.Flush()
+	for _, r := range rs {
+		fmt.Fprintf(out, "%s: final min peers %d (mean %.1f), min book coverage %d/%d, run %.1fs\n",
+			r.Stack, r.MinPeers, r.MeanPeers, r.MinKnown, spec.Nodes-1, r.WallTime)
+		if r.Traffic.Misbehavior > 0 {
+			fmt.Fprintf(out, "%s: %d peers were stopped for PEX misbehaviour (%d bans) during the run\n", r.Stack, r.Traffic.Misbehavior, r.Traffic.Bans)
+		}
+		if !r.Peers.Reached || !r.Books.Reached {
+			fmt.Fprintf(out, "%s: NOT converged within %v (peers: %.0f%% of nodes, books: %.0f%% of nodes)\n",
+				r.Stack, spec.Duration, 100*r.Peers.Final, 100*r.Books.Final)
+		}
+	}
+}
+
+func roundsText(m Milestone) string {
+	if !m.Reached {
+		return "not reached"
+	}
+	return fmt.Sprint(m.Rounds)
+}
+
+func wallText(m Milestone) string {
+	if !m.Reached {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fs", m.Seconds)
+}
+
+func bytesText(b int64) string {
+	switch {
+	case b >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+	case b >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(b)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", b)
+}
+
+// countObserver counts the reactor events the testnet reports.
+type countObserver struct {
+	pex.NopObserver
+	misbehavior, bans atomic.Int64
+}
+
+func (o *countObserver) Misbehavior(pex.Reason) { o.misbehavior.Add(1) }
+func (o *countObserver) Ban()                   { o.bans.Add(1) }
