@@ -231,37 +231,7 @@ func upstreamClassic(t *testing.T, seeds []string) (*p2p.Switch, upex.AddrBook) 
 // upstream classic node running upstream's own reactor. Fakes (the other
 // face's port held by another key) are offered to nobody.
 func TestEndToEndCrossingThroughPex(t *testing.T) {
-	// The bridge: one key, two faces, two books, two reactors.
-	bkey := genKey(t)
-	bClassic, bClassicBook := newClassicFace(t, bkey, 0, true, nil)
-	prober, err := NewLibp2pProber(time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = prober.Close() })
-	metrics := &countMetrics{}
-	// The bridge exists before the libp2p face so the face's handler can
-	// call it; its own libp2p address is read only once probing starts.
-	bLibp2pBook := newPeerIDBook(t)
-	var bLibp2p *lpFace
-	br, err := New(Config{
-		Classic: Side{Book: bClassicBook, Prober: bClassic, Self: bClassic.NetAddress},
-		Libp2p: Side{Book: bLibp2pBook, Prober: prober, Self: func() addrbook.NetAddress {
-			return bLibp2p.node.OurNetAddresses()[0]
-		}},
-		Metrics: metrics,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bLibp2p = newLibp2pFaceWithBook(t, bLibp2pBook, bkey, 0, true, nil, func(h transport.Handler) transport.Handler {
-		return bridgeHook{Handler: h, b: br}
-	})
-	bClassic.SetPeerObserver(br)
-	if err := br.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = br.Stop() })
+	bClassic, bClassicBook, bLibp2p, metrics := startBridge(t)
 	bridgeClassicSeed := bClassic.NetAddress().String()
 	bridgeLibp2pSeed := bLibp2p.addr(t).String()
 
@@ -311,6 +281,71 @@ func TestEndToEndCrossingThroughPex(t *testing.T) {
 	}
 	if uBook.HasAddress(mustP2PAddr(t, f2Comet, f2Port)) {
 		t.Errorf("upstream node learned fake F2")
+	}
+}
+
+// startBridge runs a whole bridge: one key, two faces, two books, two
+// reactors, and the crossing logic between them.
+func startBridge(t *testing.T) (*classic.Face, *addrbook.Book, *lpFace, *countMetrics) {
+	t.Helper()
+	// The bridge: one key, two faces, two books, two reactors.
+	bkey := genKey(t)
+	bClassic, bClassicBook := newClassicFace(t, bkey, 0, true, nil)
+	prober, err := NewLibp2pProber(time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = prober.Close() })
+	metrics := &countMetrics{}
+	// The bridge exists before the libp2p face so the face's handler can
+	// call it; its own libp2p address is read only once probing starts.
+	bLibp2pBook := newPeerIDBook(t)
+	var bLibp2p *lpFace
+	br, err := New(Config{
+		Classic: Side{Book: bClassicBook, Prober: bClassic, Self: bClassic.NetAddress},
+		Libp2p: Side{Book: bLibp2pBook, Prober: prober, Self: func() addrbook.NetAddress {
+			return bLibp2p.node.OurNetAddresses()[0]
+		}},
+		Metrics: metrics,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bLibp2p = newLibp2pFaceWithBook(t, bLibp2pBook, bkey, 0, true, nil, func(h transport.Handler) transport.Handler {
+		return bridgeHook{Handler: h, b: br}
+	})
+	bClassic.SetPeerObserver(br)
+	if err := br.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = br.Stop() })
+	return bClassic, bClassicBook, bLibp2p, metrics
+}
+
+// Issue 6 item 5, second test: three pexp2p libp2p nodes whose only seed
+// is the bridge's libp2p face discover each other through it.
+func TestLibp2pNodesDiscoverEachOtherThroughBridge(t *testing.T) {
+	_, _, bLibp2p, _ := startBridge(t)
+	seed := bLibp2p.addr(t).String()
+	nodes := make([]*lpFace, 3)
+	for i := range nodes {
+		nodes[i] = newLibp2pFace(t, genKey(t), 0, true, []string{seed}, nil)
+	}
+	found := func() bool {
+		for i, n := range nodes {
+			for j, m := range nodes {
+				if i != j && (!n.connectedTo(m.node.ID().String()) || !n.book.HasAddress(m.node.ID().String())) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	if !waitFor(30*time.Second, found) {
+		for i, n := range nodes {
+			t.Logf("node %d: %d peers, book %d", i, len(n.node.Peers()), n.book.Size())
+		}
+		t.Fatal("libp2p nodes did not find each other through the bridge")
 	}
 }
 
