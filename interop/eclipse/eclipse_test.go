@@ -326,3 +326,5 @@ func addResult(acc, r result, n int) result {
 	acc.eclipsed += r.eclipsed * f
 	return acc
 }
+
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 3)) }
