@@ -10,8 +10,9 @@ import (
 // BenchmarkSim runs the issue-3 discovery simulation and reports the
 // rounds (ensure-peers periods) until every node has min(10, N-1) peers
 // and until every book holds 90 % of the others (-1: not within 40
-// rounds). overLimit=0 is the default (full nodes answer up to MaxInbound
-// visitors once), -1 refuses them as upstream's switch does; fixesOff
+// rounds). default: full nodes answer up to MaxInbound visitors once;
+// overLimit=2: two visitors (package transport's default); overLimit=-1
+// refuses them as upstream's switch does; fixesOff
 // also turns off RefreshWhenOutboundFull (upstream's early return).
 // Run: go test -run '^$' -bench BenchmarkSim -benchtime 1x ./pex/pextest
 func BenchmarkSim(b *testing.B) {
@@ -23,7 +24,7 @@ func BenchmarkSim(b *testing.B) {
 	}
 	for _, n := range []int{100, 1000} {
 		for _, seedMode := range []bool{true, false} {
-			for _, v := range []variant{{"default", 0, nil}, {"overLimit=-1", -1, nil}, {"fixesOff", -1, noRefresh}} {
+			for _, v := range []variant{{"default", 0, nil}, {"overLimit=2", 2, nil}, {"overLimit=-1", -1, nil}, {"fixesOff", -1, noRefresh}} {
 				if n == 1000 && v.name != "default" {
 					continue
 				}
