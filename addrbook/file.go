@@ -116,7 +116,25 @@ func (b *Book) load() error {
 		f.Close()
 		return fmt.Errorf("%w: %s is a directory", ErrFileIO, b.filePath)
 	}
-	data, rerr := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	var data []byte
+	var rerr error
+	if fi, serr := f.Stat(); serr == nil && fi.Size() > 0 && fi.Size() <= maxFileSize {
+		// Read at the known size in one allocation; ReadAll's doubling
+		// costs more than the parse for a full book.
+		data = make([]byte, fi.Size())
+		var n int
+		n, rerr = io.ReadFull(f, data)
+		data = data[:n]
+		if rerr == io.ErrUnexpectedEOF {
+			rerr = nil // the file shrank under us: parse what is there
+		} else if rerr == nil {
+			// It may also have grown: take the rest as well.
+			rest, err := io.ReadAll(io.LimitReader(f, maxFileSize+1-int64(n)))
+			data, rerr = append(data, rest...), err
+		}
+	} else {
+		data, rerr = io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	}
 	if rerr != nil {
 		f.Close()
 		return fmt.Errorf("%w: read %s: %w", ErrFileIO, b.filePath, rerr)
@@ -189,7 +207,9 @@ func (b *Book) LoadBytes(data []byte) (LoadStats, error) {
 // cost is linear in the input.
 func (b *Book) loadBytes(data []byte, st *LoadStats) error {
 	var fj fileJSON
-	if err := json.Unmarshal(data, &fj); err != nil {
+	if fastDecode(data, &fj) {
+		// done: the common case, a file this package or upstream wrote
+	} else if err := json.Unmarshal(data, &fj); err != nil {
 		// Maybe only some entries are malformed: decode them one by one.
 		var raw fileRawJSON
 		if rerr := json.Unmarshal(data, &raw); rerr != nil {
@@ -453,7 +473,7 @@ func (b *Book) Save() error {
 func (b *Book) Marshal() []byte {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	buf := make([]byte, 0, 256+len(b.entries)*330+len(b.bans)*400)
+	buf := make([]byte, 0, 256+len(b.entries)*420+len(b.bans)*600)
 	buf = append(buf, "{\n\t\"key\": "...)
 	buf = appendJSONString(buf, b.key)
 	buf = append(buf, ",\n\t\"pexp2p_version\": "...)

@@ -1,11 +1,13 @@
 package addrbook
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -30,6 +32,15 @@ func FuzzLoad(f *testing.F) {
 
 // checkLoad is FuzzLoad's property, shared with the mutation test below.
 func checkLoad(t testing.TB, data []byte) error {
+	var fast, slow fileJSON
+	if fastDecode(data, &fast) {
+		if err := json.Unmarshal(data, &slow); err != nil {
+			return fmt.Errorf("fast decoder accepted what encoding/json refuses: %v", err)
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			return fmt.Errorf("fast decoder disagrees with encoding/json:\n%+v\n%+v", fast, slow)
+		}
+	}
 	for _, strict := range []bool{false, true} {
 		b, _ := newTestBook(t, Options{Strict: strict})
 		st, err := b.LoadBytes(data)
