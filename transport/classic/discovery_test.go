@@ -1,10 +1,13 @@
 package classic
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/cometbft/cometbft/p2p"
+	upex "github.com/cometbft/cometbft/p2p/pex"
 
 	"github.com/pexp2p/pexp2p/addrbook"
 	"github.com/pexp2p/pexp2p/pex"
@@ -14,7 +17,7 @@ import (
 // the bridge's classic face does.
 func startPexFace(t *testing.T, period time.Duration, seedMode bool) (*Face, *pex.Reactor, *addrbook.Book) {
 	t.Helper()
-	book, err := addrbook.New(addrbook.Options{IDRule: addrbook.ClassicIDs})
+	book, err := addrbook.New(addrbook.Options{IDRule: addrbook.ClassicIDs, FilePath: filepath.Join(t.TempDir(), "addrbook.json")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,6 +114,30 @@ func testUpstreamDiscovery(t *testing.T, seedMode bool) {
 		}
 		if book.IsBanned(string(n.key.ID())) {
 			t.Errorf("face banned node %d", i)
+		}
+	}
+
+	// The face's book file, as saved, loads in upstream's own book.
+	if err := book.Save(); err != nil {
+		t.Fatal(err)
+	}
+	// A copy, so upstream's own saves do not touch the face's file.
+	raw, err := os.ReadFile(book.FilePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	upPath := filepath.Join(t.TempDir(), "upstream-addrbook.json")
+	if err := os.WriteFile(upPath, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	up := upex.NewAddrBook(upPath, false)
+	if err := up.Start(); err != nil {
+		t.Fatalf("upstream cannot load the face's book: %v", err)
+	}
+	defer func() { _ = up.Stop() }()
+	for i, n := range nodes {
+		if !up.HasAddress(n.addr) {
+			t.Errorf("upstream's load of the face's book lacks node %d", i)
 		}
 	}
 }
