@@ -11,11 +11,11 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 	"time"
 
 	cmtcfg "github.com/cometbft/cometbft/config"
-	"github.com/cometbft/cometbft/crypto"
 	"github.com/cometbft/cometbft/crypto/ed25519"
 	cmtlog "github.com/cometbft/cometbft/libs/log"
 	"github.com/cometbft/cometbft/p2p"
@@ -166,7 +166,7 @@ func New(cfg Config) (*Face, error) {
 		}
 		advertised = ext.DialString()
 	}
-	self, err := fromP2P(&p2p.NetAddress{ID: id, IP: mustParseHostIP(advertised), Port: portOf(advertised)})
+	self, err := fromP2P(&p2p.NetAddress{ID: id, IP: hostIP(advertised), Port: portOf(advertised)})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadListenAddr, err)
 	}
@@ -263,11 +263,18 @@ func (f *Face) Start() error {
 	}
 	f.started = true
 	f.mu.Unlock()
+	failed := func() {
+		f.mu.Lock()
+		f.started = false
+		f.mu.Unlock()
+	}
 	if err := f.transport.Listen(*f.listen); err != nil {
+		failed()
 		return fmt.Errorf("classic face: listen on %s: %w", f.listen.DialString(), err)
 	}
 	if err := f.sw.Start(); err != nil {
 		_ = f.transport.Close()
+		failed()
 		return fmt.Errorf("classic face: start switch: %w", err)
 	}
 	if len(f.cfg.PersistentPeers) > 0 {
@@ -520,8 +527,6 @@ func PubKeyToClassicID(raw []byte) (string, error) {
 	return string(p2p.PubKeyToID(ed25519.PubKey(raw))), nil
 }
 
-var _ crypto.PubKey = ed25519.PubKey(nil)
-
 // resolveListenAddr parses the listen address and, for port 0, picks a free
 // port now, because upstream's NodeInfo must carry the real port before the
 // transport listens.
@@ -544,7 +549,7 @@ func resolveListenAddr(id p2p.ID, laddr string) (*p2p.NetAddress, error) {
 	return na, nil
 }
 
-func mustParseHostIP(hostport string) net.IP {
+func hostIP(hostport string) net.IP {
 	host, _, err := net.SplitHostPort(hostport)
 	if err != nil {
 		return nil
@@ -557,9 +562,11 @@ func portOf(hostport string) uint16 {
 	if err != nil {
 		return 0
 	}
-	var n uint16
-	_, _ = fmt.Sscanf(p, "%d", &n)
-	return n
+	n, err := strconv.ParseUint(p, 10, 16)
+	if err != nil {
+		return 0
+	}
+	return uint16(n)
 }
 
 // toP2P converts to upstream's address type; the ID must be a classic ID.

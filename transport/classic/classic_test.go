@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -305,6 +307,26 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 	if err := f.Start(); !errors.Is(err, ErrNoHandler) {
 		t.Errorf("Start without handler: %v", err)
+	}
+
+	// A port already taken fails Start with the address named, and the
+	// face can still be stopped.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	taken := ln.Addr().String()
+	f, err = New(Config{NodeKey: key, ChainID: "c", ListenAddr: taken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.SetHandler(&recHandler{})
+	if err := f.Start(); err == nil || !strings.Contains(err.Error(), taken) {
+		t.Errorf("Start on a taken port: %v, want an error naming %s", err, taken)
+	}
+	if err := f.Stop(); err != nil {
+		t.Errorf("Stop after a failed Start: %v", err)
 	}
 }
 
