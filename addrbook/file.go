@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -259,6 +260,10 @@ func (b *Book) loadBytes(data []byte, st *LoadStats) error {
 	}
 	st.Recomputed = !trust
 
+	if len(b.entries) == 0 {
+		b.lookup = make(map[string]int32, len(fj.Addrs))
+	}
+	b.entries = slices.Grow(b.entries, len(fj.Addrs))
 	now := b.nowNanos()
 	for i := range fj.Bans {
 		b.loadBan(&fj.Bans[i], st)
@@ -455,6 +460,10 @@ func (b *Book) checkEntry(e *entryJSON, inBan bool) (knownAddress, NetAddress, s
 	return ka, src, ""
 }
 
+// entryJSONSize is a generous size of one written entry, to allocate the
+// file buffer once.
+const entryJSONSize = 480
+
 // Save writes the book atomically: a temporary file in the same directory,
 // fsync, rename over the old file, fsync of the directory. A crash leaves
 // either the old file or the new one, never a torn one. An in-memory book
@@ -473,7 +482,7 @@ func (b *Book) Save() error {
 func (b *Book) Marshal() []byte {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	buf := make([]byte, 0, 256+len(b.entries)*420+len(b.bans)*600)
+	buf := make([]byte, 0, 256+len(b.entries)*entryJSONSize+len(b.bans)*2*entryJSONSize)
 	buf = append(buf, "{\n\t\"key\": "...)
 	buf = appendJSONString(buf, b.key)
 	buf = append(buf, ",\n\t\"pexp2p_version\": "...)
