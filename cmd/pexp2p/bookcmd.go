@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -274,6 +275,9 @@ libp2p peer ID without the node's key.`,
 					return usage("import file", args[0], err)
 				}
 			}
+			if err := ensureDir(t.path); err != nil {
+				return err
+			}
 			b, err := addrbook.New(addrbook.Options{FilePath: t.path, IDRule: t.rule, Strict: t.strict, Logger: slogFor("addrbook")})
 			if err != nil {
 				return err
@@ -517,4 +521,15 @@ func exportCometBFT(b *addrbook.Book, rule addrbook.IDRule) ([]byte, error) {
 		return nil, err
 	}
 	return append(out, '\n'), nil
+}
+
+// ensureDir creates the directory a book file goes in.
+func ensureDir(file string) error {
+	if file == "" {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return fmt.Errorf("creating the directory of %s: %w", file, err)
+	}
+	return nil
 }

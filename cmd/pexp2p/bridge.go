@@ -165,6 +165,9 @@ func newBridgeRun(g *globals, c Config, key *transport.NodeKey, lp *p2pNode, reg
 }
 
 func (b *bridgeRun) start() error {
+	if err := ensureDir(b.book.FilePath()); err != nil {
+		return err
+	}
 	if err := b.book.Start(); err != nil {
 		return err
 	}

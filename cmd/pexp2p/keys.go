@@ -112,7 +112,7 @@ func loadKey(g *globals, cf *configFlags) (*transport.NodeKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return transport.LoadNodeKey(nodeKeyPath(g, &c))
+	return loadNodeKeyForRun(g, &c)
 }
 
 func newShowNodeIDCmd(g *globals) *cobra.Command {

@@ -234,6 +234,9 @@ func newP2PNode(o nodeOptions) (*p2pNode, error) {
 // Start loads the book, listens, records our own addresses (so we never
 // dial ourselves) and starts the reactor.
 func (n *p2pNode) Start() error {
+	if err := ensureDir(n.book.FilePath()); err != nil {
+		return err
+	}
 	if err := n.book.Start(); err != nil {
 		return err
 	}

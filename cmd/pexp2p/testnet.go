@@ -59,12 +59,17 @@ func (s *TestnetSpec) validate() error {
 
 // measureSpec derives the convergence criteria from the issue's
 // definition: every node connected to ≥ min(max_outbound, N−1) peers, and
-// every book holding ≥ 90 % of the other nodes.
+// every book holding ≥ 90 % of the other nodes. Seed-mode seeds hang up
+// on purpose, so they are not counted among the peers a node can keep.
 func (s *TestnetSpec) measureSpec() MeasureSpec {
+	keepable := s.Nodes - 1
+	if s.SeedMode {
+		keepable -= s.Seeds
+	}
 	return MeasureSpec{
 		Nodes:      s.Nodes,
 		Period:     s.Period,
-		PeerTarget: min(s.MaxOutbound, s.Nodes-1),
+		PeerTarget: max(1, min(s.MaxOutbound, keepable)),
 		BookTarget: int(math.Ceil(0.9 * float64(s.Nodes-1))),
 		Duration:   s.Duration,
 	}
@@ -297,7 +302,7 @@ each criterion, PEX messages and bytes sent, and CPU and memory per node
 	f := cmd.Flags()
 	f.IntVar(&spec.Nodes, "nodes", 20, "number of nodes")
 	f.IntVar(&spec.Seeds, "seeds", 1, "how many of the nodes are the others' seeds")
-	f.BoolVar(&spec.SeedMode, "seed-mode", false, "run the seeds in seed mode (crawl, answer once, hang up)")
+	f.BoolVar(&spec.SeedMode, "seed-mode", true, "run the seeds in seed mode (crawl, answer once, hang up); --seed-mode=false makes them regular nodes")
 	f.DurationVar(&spec.Period, "period", time.Second, "ensure-peers period of every node (one round)")
 	f.StringVar(&spec.Transport, "transport", "quic", "quic or tcp")
 	f.IntVar(&spec.MaxOutbound, "max-outbound", 10, "max_num_outbound_peers of every node")
