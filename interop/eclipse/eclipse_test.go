@@ -77,21 +77,35 @@ func (u theirs) selection() []string {
 // Scenario sizes. Honest: 4000 addresses in 1000 /16 groups, 100 of them
 // gossiping; the victim has 300 good (old) honest addresses from before
 // the attack. Attacker: 64 source peers per group it holds, fresh IDs in
-// every batch.
+// every batch. The default run floods 30,000 addresses per k so that the
+// suite stays fast under -race; PEXP2P_ECLIPSE_FULL=1 floods 100,000 with
+// more measurement draws (the figures in docs/reliability.md).
 const (
 	honestGroups   = 1000
 	honestPerGroup = 4
 	honestSources  = 100
-	historyBatches = 400
 	historyGood    = 300
 	batchSize      = 250 // a full PexAddrs
-	attackBatches  = 400 // 100,000 attacker addresses offered
 	honestEvery    = 10  // one honest batch per this many attacker batches
 	churnEvery     = 20  // victim outbound round every this many batches
 	sourcesPerGrp  = 64
 	maxOutbound    = 10 // CometBFT's max_num_outbound_peers
 	onlinePercent  = 70 // share of honest addresses that answer a dial
 )
+
+var (
+	historyBatches = 400
+	attackBatches  = 120
+	pickDraws      = 2000
+	selectionCalls = 20
+	outboundRounds = 100
+)
+
+func init() {
+	if os.Getenv("PEXP2P_ECLIPSE_FULL") != "" {
+		attackBatches, pickDraws, selectionCalls, outboundRounds = 400, 5000, 50, 200
+	}
+}
 
 func cometID(n uint64) string { return fmt.Sprintf("%040x", n) }
 
@@ -218,7 +232,7 @@ func simulate(vb victimBook, k int, seed uint64) result {
 	r := result{size: vb.size()}
 	share := func(bias int) float64 {
 		n, bad := 0, 0
-		for range 5000 {
+		for range pickDraws {
 			id, ok := vb.pick(bias)
 			if !ok {
 				break
@@ -232,7 +246,7 @@ func simulate(vb victimBook, k int, seed uint64) result {
 	}
 	r.pick10, r.pick90 = share(10), share(90)
 	n, bad := 0, 0
-	for range 50 {
+	for range selectionCalls {
 		for _, id := range vb.selection() {
 			n++
 			if at.ids[id] {
@@ -242,8 +256,7 @@ func simulate(vb victimBook, k int, seed uint64) result {
 	}
 	r.selection = float64(bad) / float64(max(n, 1))
 	slots, badSlots, ecl := 0, 0, 0
-	const rounds = 200
-	for range rounds {
+	for range outboundRounds {
 		conn := outboundRound(vb, at.ids, byID, false)
 		allBad := len(conn) > 0
 		for _, id := range conn {
@@ -259,7 +272,7 @@ func simulate(vb victimBook, k int, seed uint64) result {
 		}
 	}
 	r.outbound = float64(badSlots) / float64(max(slots, 1))
-	r.eclipsed = float64(ecl) / rounds
+	r.eclipsed = float64(ecl) / float64(outboundRounds)
 	return r
 }
 
