@@ -1,12 +1,17 @@
 package interop
 
 import (
+	"os"
 	"testing"
 
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
+	if kind := os.Getenv(seedChildEnv); kind != "" {
+		runSeedChild(kind)
+		return
+	}
 	goleak.VerifyTestMain(m,
 		// Process-wide helpers of go-libp2p and its dependencies that
 		// outlive every host by design.

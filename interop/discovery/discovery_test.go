@@ -1,0 +1,172 @@
+package discovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("github.com/ipfs/go-log/v2/writer.(*MirrorWriter).logRoutine"),
+		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
+		goleak.IgnoreAnyFunction("github.com/libp2p/go-libp2p/p2p/transport/quicreuse.(*reuse).gc"),
+	)
+}
+
+func TestConfigDefaultsAndErrors(t *testing.T) {
+	c, err := Config{Nodes: 50}.WithDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Period != time.Second || c.MaxOutbound != 10 || c.MaxInbound != 40 || c.Duration != 120*time.Second || c.BookTarget != 0.9 || c.PeerTarget() != 10 {
+		t.Fatalf("defaults: %+v", c)
+	}
+	if (Config{Nodes: 5}).PeerTarget() != 4 {
+		t.Fatal("peer target must be min(max_outbound, N-1)")
+	}
+	for _, bad := range []Config{
+		{Nodes: 1}, {Nodes: 251}, {Nodes: 5, Period: time.Microsecond}, {Nodes: 5, MaxOutbound: -1},
+		{Nodes: 5, BookTarget: 1.5}, {Nodes: 5, Period: time.Second, Duration: time.Millisecond},
+	} {
+		_, err := bad.WithDefaults()
+		var ce *ConfigError
+		if !errors.Is(err, ErrConfig) || !errors.As(err, &ce) {
+			t.Errorf("%+v: got %v, want a *ConfigError", bad, err)
+		}
+	}
+	if _, err := Run(context.Background(), Classic(), Config{Nodes: 0}); !errors.Is(err, ErrConfig) {
+		t.Fatalf("Run with a bad config: %v", err)
+	}
+}
+
+func TestSummariseCriteria(t *testing.T) {
+	cfg, _ := Config{Nodes: 11, MaxOutbound: 10}.WithDefaults()
+	nodes := []NodeStat{{Outbound: 10, Book: 9}, {Outbound: 3, Inbound: 7, Book: 10}, {Book: 4}}
+	s := summarise(nodes, cfg, 2500*time.Millisecond)
+	if s.MinPeers != 0 || s.AtPeerTarget != 2 || s.AtBookTarget != 2 || s.Isolated != 1 || s.Rounds != 2.5 {
+		t.Fatalf("%+v", s)
+	}
+	if s.MinBook != 0.4 {
+		t.Fatalf("min book %v", s.MinBook)
+	}
+}
+
+func TestMeasurementsReadable(t *testing.T) {
+	if readRSS() == 0 {
+		t.Fatal("no RSS from /proc/self/statm")
+	}
+	if _, err := loopbackTxBytes(); err != nil {
+		t.Fatal(err)
+	}
+	c0 := cpuSeconds()
+	for x, i := 0, 0; i < 1e7; i++ {
+		x += i
+		_ = x
+	}
+	if cpuSeconds() < c0 {
+		t.Fatal("CPU time went backwards")
+	}
+}
+
+// Smoke test of both stacks and the measurement plumbing: a 4-node
+// network of each runs for a few seconds and yields samples, CPU, memory
+// and a table. Convergence itself is measured by the benchmark, not
+// asserted here: on a loaded 2-core machine it depends on scheduling.
+func TestSmallNetworksRun(t *testing.T) {
+	for _, st := range []Stack{Libp2p(), Classic()} {
+		t.Run(st.Name(), func(t *testing.T) {
+			var samples int
+			r, err := Run(context.Background(), st, Config{
+				Nodes: 4, Period: 500 * time.Millisecond, Duration: 6 * time.Second,
+				OnSample: func(string, Sample) { samples++ },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("\n%s", r)
+			if samples != len(r.Samples) || samples < 5 || r.CPUSeconds <= 0 || r.PeakRSS == 0 {
+				t.Fatalf("measurements missing: %d samples, %+v", samples, r)
+			}
+			if r.Final.MeanPeers == 0 || r.Joined == 0 {
+				t.Fatalf("no node ever connected:\n%s", r)
+			}
+			var b strings.Builder
+			if err := WriteTable(&b, []*Result{r, r}); err != nil || !strings.Contains(b.String(), "1.00×") {
+				t.Fatalf("table:\n%s (%v)", b.String(), err)
+			}
+		})
+	}
+}
+
+// Item 4's side-by-side benchmark. Each iteration runs both stacks on
+// the same configuration; use -benchtime=1x. Sizes and modes come from
+// PEXP2P_DISCOVERY_N (default "50,100") and PEXP2P_DISCOVERY_SEED
+// (default "false,true"); PEXP2P_DISCOVERY_DURATION bounds each run
+// (default 120s). Run it under `unshare -n` for exact wire bytes.
+func BenchmarkDiscoveryCompare(b *testing.B) {
+	sizes := envList("PEXP2P_DISCOVERY_N", "50,100")
+	modes := envList("PEXP2P_DISCOVERY_SEED", "false,true")
+	dur := 120 * time.Second
+	if s := os.Getenv("PEXP2P_DISCOVERY_DURATION"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		dur = d
+	}
+	for _, n := range sizes {
+		for _, m := range modes {
+			var nodes int
+			fmt.Sscan(n, &nodes)
+			seed := m == "true"
+			b.Run(fmt.Sprintf("N=%d/seed=%v", nodes, seed), func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					res, err := Compare(context.Background(), Config{
+						Nodes: nodes, Period: time.Second, SeedMode: seed, Duration: dur, Logf: b.Logf,
+					})
+					if err != nil {
+						b.Fatal(err)
+					}
+					var sb strings.Builder
+					_ = WriteTable(&sb, res)
+					b.Logf("\n%s", sb.String())
+					for _, r := range res {
+						reportResult(b, r)
+					}
+				}
+			})
+		}
+	}
+}
+
+func reportResult(b *testing.B, r *Result) {
+	p := r.Stack + "-"
+	rounds := func(ok bool, at time.Duration) float64 {
+		if !ok {
+			return -1
+		}
+		return r.Rounds(at)
+	}
+	b.ReportMetric(rounds(r.PeersReached, r.PeersAt), p+"rounds-peers")
+	b.ReportMetric(rounds(r.BooksReached, r.BooksAt), p+"rounds-books")
+	b.ReportMetric(100*r.Final.MinBook, p+"final-min-book-%")
+	b.ReportMetric(float64(r.Joined), p+"joined")
+	b.ReportMetric(r.CPUPerNode(), p+"cpu-s/node")
+	b.ReportMetric(r.RSSPerNode()/(1<<20), p+"rss-MiB/node")
+	b.ReportMetric(float64(r.WireBytes)/(1<<20), p+"wire-MiB")
+}
+
+func envList(name, def string) []string {
+	v := os.Getenv(name)
+	if v == "" {
+		v = def
+	}
+	return strings.Split(v, ",")
+}
