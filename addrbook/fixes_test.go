@@ -205,23 +205,3 @@ func TestFixMarkBadUnknownID(t *testing.T) {
 		t.Fatalf("size %d banned %v", b.Size(), b.IsBanned(a.ID))
 	}
 }
-
-// K4: a ban only ever extends.
-func TestBanOnlyExtends(t *testing.T) {
-	b, clk := newTestBook(t, Options{})
-	a := routableAddr(1)
-	b.MarkBad(a, 2*time.Hour)
-	b.MarkBad(a, time.Minute)
-	clk.Advance(time.Hour)
-	if !b.IsBanned(a.ID) {
-		t.Fatal("a shorter ban shortened a longer one")
-	}
-	b.MarkBad(a, 3*time.Hour)
-	clk.Advance(2 * time.Hour)
-	if !b.IsBanned(a.ID) {
-		t.Fatal("a longer ban did not extend")
-	}
-	if bans := b.Bans(); len(bans) != 1 || bans[0].ID != a.ID {
-		t.Fatalf("Bans() = %v", bans)
-	}
-}

@@ -3,7 +3,6 @@ package addrbook
 import (
 	"math"
 	"testing"
-	"time"
 )
 
 // S4: the selection-size table from the checklist, on real books.
@@ -124,31 +123,6 @@ func TestAddAgainProbability(t *testing.T) {
 		t.Fatalf("in %d buckets, want %d", nb, maxNewBucketsPerAddress)
 	}
 	mustInvariants(t, b)
-}
-
-// A3: a full new bucket expires a bad entry first, else the oldest.
-func TestExpireNewPrefersBad(t *testing.T) {
-	b, clk := newTestBook(t, Options{})
-	src := addrAt(5000, 44, 1, 1, 1)
-	at := func(i int) NetAddress { return addrAt(i, 77, 7, 0, byte(i+1)) }
-	for i := 0; i < bucketSize; i++ {
-		mustAdd(t, b, at(i), src)
-		clk.Advance(time.Second)
-	}
-	// Entry 10 becomes bad: 3 failed attempts, never a success, tried > 1 min ago.
-	for k := 0; k < 3; k++ {
-		b.MarkAttempt(at(10).ID)
-	}
-	clk.Advance(2 * time.Minute)
-	mustAdd(t, b, at(100), src)
-	if b.HasAddress(at(10).ID) || b.Size() != bucketSize {
-		t.Fatal("the bad entry was not the one expired")
-	}
-	// No bad entry now: the oldest (entry 0, whose last attempt is earliest) goes.
-	mustAdd(t, b, at(101), src)
-	if b.HasAddress(at(0).ID) || !b.HasAddress(at(1).ID) || b.Size() != bucketSize {
-		t.Fatal("the oldest entry was not the one expired")
-	}
 }
 
 // M2: MarkAttempt counts attempts by ID; unknown IDs are ignored.
