@@ -105,6 +105,24 @@ func TestSmallNetworksRun(t *testing.T) {
 	}
 }
 
+func TestWriteSVG(t *testing.T) {
+	mk := func(name string) *Result {
+		r := &Result{Stack: name, Counted: 4, Config: Config{Nodes: 4, Period: time.Second}}
+		for i := 1; i <= 5; i++ {
+			r.Samples = append(r.Samples, Sample{Rounds: float64(i), AtPeerTarget: i % 5, MeanBook: float64(i) / 5})
+		}
+		return r
+	}
+	var b strings.Builder
+	if err := WriteSVG(&b, "a <b>", []*Result{mk("pexp2p"), mk("classic")}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if strings.Count(out, "<polyline") != 4 || !strings.Contains(out, "a &lt;b&gt;") || !strings.HasSuffix(out, "</svg>\n") {
+		t.Fatalf("unexpected SVG:\n%s", out)
+	}
+}
+
 // Item 4's side-by-side benchmark. Each iteration runs both stacks on
 // the same configuration; use -benchtime=1x. Sizes and modes come from
 // PEXP2P_DISCOVERY_N (default "50,100") and PEXP2P_DISCOVERY_SEED
@@ -137,6 +155,17 @@ func BenchmarkDiscoveryCompare(b *testing.B) {
 					var sb strings.Builder
 					_ = WriteTable(&sb, res)
 					b.Logf("\n%s", sb.String())
+					if dir := os.Getenv("PEXP2P_DISCOVERY_PLOT_DIR"); dir != "" {
+						f, err := os.Create(fmt.Sprintf("%s/discovery-N%d-seed%v.svg", dir, nodes, seed))
+						if err != nil {
+							b.Fatal(err)
+						}
+						title := fmt.Sprintf("N = %d, seed mode %v, period 1 s", nodes, seed)
+						if err := WriteSVG(f, title, res); err != nil {
+							b.Fatal(err)
+						}
+						_ = f.Close()
+					}
 					for _, r := range res {
 						reportResult(b, r)
 					}
