@@ -377,10 +377,16 @@ func (b *Bridge) run() {
 		case <-b.ctx.Done():
 			return
 		case c := <-b.queue:
-			if !b.waitForToken(b.ctx) {
-				return
+			// A direct Cross may take the token between the wait and the
+			// probe; then wait again rather than lose the candidate.
+			for {
+				if !b.waitForToken(b.ctx) {
+					return
+				}
+				if res, _ := b.cross(b.ctx, c); res != RateLimited {
+					break
+				}
 			}
-			b.cross(b.ctx, c)
 			b.mu.Lock()
 			delete(b.pending, c.key())
 			b.mu.Unlock()

@@ -73,8 +73,8 @@ func newLibp2pFaceWithBook(t *testing.T, book *addrbook.Book, key *transport.Nod
 		Network:          chainID,
 		AllowDuplicateIP: true,
 		Bans:             book,
-		HandshakeTimeout: 5 * time.Second,
-		StreamTimeout:    2 * time.Second,
+		// Default handshake and stream timeouts: shorter ones turn a
+		// loaded CI machine's slowness into disconnects and refusals.
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -343,10 +343,19 @@ func TestLibp2pNodesDiscoverEachOtherThroughBridge(t *testing.T) {
 	}
 	if !waitFor(30*time.Second, found) {
 		for i, n := range nodes {
-			t.Logf("node %d: %d peers, book %d", i, len(n.node.Peers()), n.book.Size())
+			t.Logf("node %d %s: peers %v, book %d", i, n.node.ID(), peerIDs(n.node.Peers()), n.book.Size())
 		}
+		t.Logf("bridge: peers %v, book %d", peerIDs(bLibp2p.node.Peers()), bLibp2p.book.Size())
 		t.Fatal("libp2p nodes did not find each other through the bridge")
 	}
+}
+
+func peerIDs(ps []pex.PeerInfo) []string {
+	out := make([]string, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, p.ID)
+	}
+	return out
 }
 
 func mustP2PAddr(t *testing.T, id string, port uint16) *p2p.NetAddress {
