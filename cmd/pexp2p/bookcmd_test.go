@@ -85,7 +85,13 @@ func TestAddrbookImportStatsListExportToUpstream(t *testing.T) {
 	if err := ub.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = ub.Stop() }()
+	defer func() {
+		_ = ub.Stop()
+		// Upstream's Stop returns before its final save (cometbft#646).
+		if w, ok := ub.(interface{ Wait() }); ok {
+			w.Wait()
+		}
+	}()
 	if ub.Size() != 12 {
 		t.Fatalf("upstream loaded %d addresses, want 12", ub.Size())
 	}

@@ -39,6 +39,7 @@ type p2pNode struct {
 	reactor *pex.Reactor // nil when p2p.pex is off
 	traffic *traffic
 	private []string
+	listen  []ma.Multiaddr
 }
 
 // traffic counts PEX messages and their framed bytes on one node.
@@ -204,7 +205,7 @@ func newP2PNode(o nodeOptions) (*p2pNode, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &p2pNode{key: o.key, book: book, node: node, traffic: &traffic{}, private: private}
+	n := &p2pNode{key: o.key, book: book, node: node, traffic: &traffic{}, private: private, listen: listen}
 	if !c.P2P.PEX {
 		node.SetHandler(nopHandler{})
 		return n, nil
@@ -231,21 +232,27 @@ func newP2PNode(o nodeOptions) (*p2pNode, error) {
 	return n, nil
 }
 
-// Start loads the book, listens, records our own addresses (so we never
-// dial ourselves) and starts the reactor.
+// Start listens, loads the book, records our own addresses (so we never
+// dial ourselves) and starts the reactor. The host starts first so that a
+// port in use fails before the book is touched (a failed start must leave
+// the disk as it was); the gater's ban checks see the loaded bans a few
+// milliseconds later, and the face's ban sweep closes anything that got in.
 func (n *p2pNode) Start() error {
 	if err := ensureDir(n.book.FilePath()); err != nil {
 		return err
 	}
+	if err := checkPortsFree(n.listen); err != nil {
+		return err
+	}
+	if err := n.node.Start(); err != nil {
+		return wrapListenErr(err)
+	}
 	if err := n.book.Start(); err != nil {
+		_ = n.node.Stop()
 		return err
 	}
 	if len(n.private) > 0 {
 		n.book.AddPrivateIDs(n.private)
-	}
-	if err := n.node.Start(); err != nil {
-		_ = n.book.Stop()
-		return wrapListenErr(err)
 	}
 	for _, a := range n.node.OurNetAddresses() {
 		n.book.AddOurAddress(a)
@@ -303,4 +310,44 @@ func durationRounds(d, period time.Duration) int {
 		return 0
 	}
 	return int((d + period - 1) / period)
+}
+
+// checkPortsFree binds and releases every fixed listen port, so that a
+// port in use is reported as such, naming the address, before the libp2p
+// host is built (a host whose listen fails also leaves goroutines behind).
+func checkPortsFree(listen []ma.Multiaddr) error {
+	for _, m := range listen {
+		var ip, port string
+		udp := false
+		for _, c := range m {
+			switch c.Code() {
+			case ma.P_IP4, ma.P_IP6:
+				ip = c.Value()
+			case ma.P_TCP:
+				port = c.Value()
+			case ma.P_UDP:
+				port, udp = c.Value(), true
+			}
+		}
+		if ip == "" || port == "" || port == "0" {
+			continue
+		}
+		hp := net.JoinHostPort(ip, port)
+		var err error
+		if udp {
+			var pc net.PacketConn
+			if pc, err = net.ListenPacket("udp", hp); err == nil {
+				pc.Close()
+			}
+		} else {
+			var ln net.Listener
+			if ln, err = net.Listen("tcp", hp); err == nil {
+				ln.Close()
+			}
+		}
+		if err != nil {
+			return usage("config key p2p.laddr (cannot listen)", m.String(), err)
+		}
+	}
+	return nil
 }
