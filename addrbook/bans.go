@@ -92,6 +92,9 @@ func (b *Book) ReinstateBadPeers() {
 		if _, p := b.private[rec.src.ID]; p {
 			continue
 		}
+		if _, self := b.ourIDs[id]; self {
+			continue
+		}
 		ka := rec.entry
 		ka.typ = bucketTypeNew
 		ka.nb = 0

@@ -58,3 +58,22 @@ func TestBansList(t *testing.T) {
 		t.Fatalf("%+v", bans)
 	}
 }
+
+// M5: an expired ban does not bring back an ID that has since become
+// private or ours.
+func TestReinstateSkipsPrivateAndOwn(t *testing.T) {
+	b, clk := newTestBook(t, Options{})
+	mine, priv := routableAddr(1), routableAddr(2)
+	mustAdd(t, b, mine, routableAddr(9))
+	mustAdd(t, b, priv, routableAddr(9))
+	b.MarkBad(mine, time.Minute)
+	b.MarkBad(priv, time.Minute)
+	b.AddOurAddress(mine)
+	b.AddPrivateIDs([]string{priv.ID})
+	clk.Advance(time.Hour)
+	b.ReinstateBadPeers()
+	mustInvariants(t, b)
+	if b.Size() != 0 {
+		t.Fatalf("size %d", b.Size())
+	}
+}
