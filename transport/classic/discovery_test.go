@@ -87,21 +87,23 @@ func testUpstreamDiscovery(t *testing.T, seedMode bool) {
 	for i := range nodes {
 		nodes[i] = newUpstreamNode(t, testChain, []string{seed}, period)
 	}
-	// Done when every node is connected to the two others and holds their
-	// addresses (the switch lists a peer a moment before the reactor's
-	// AddPeer stores an inbound peer's address, so both are awaited).
+	// Done when every node is connected to the two others. They were
+	// never configured with each other, so in each pair at least one
+	// learned the other's address from the face (directly or from a node
+	// that learned it there). Their books are not checked: upstream v0.40
+	// nodes ban each other now and then for the same cometbft#4620
+	// request burst, which removes the entry from the banning node's book
+	// while the peer, unbanned on its side, dials back in.
 	found := func() bool {
 		for i, n := range nodes {
 			for j, m := range nodes {
-				if i != j && (!n.sw.Peers().Has(m.key.ID()) || !n.book.HasAddress(m.addr)) {
+				if i != j && !n.sw.Peers().Has(m.key.ID()) {
 					return false
 				}
 			}
 		}
 		return true
 	}
-	// They were never configured with each other: each learned the others
-	// from the face (directly or from a node that learned them there).
 	if !waitFor(20*time.Second, found) {
 		for i, n := range nodes {
 			t.Logf("node %d (%s): %d peers, book %d", i, n.key.ID(), n.sw.Peers().Size(), n.book.Size())
