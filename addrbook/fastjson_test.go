@@ -51,7 +51,7 @@ func TestFastDecodeAcceptsBothWriters(t *testing.T) {
 func TestFastDecodeMatchesEncodingJSONOnMutations(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 1))
 	seeds := loadSeeds(&testing.F{})
-	for i := 0; i < 500; i++ {
+	for i := 0; i < 200; i++ {
 		data := bytes.Clone(seeds[r.IntN(len(seeds))])
 		for k := 0; k < 1+r.IntN(4) && len(data) > 0; k++ {
 			p := r.IntN(len(data))

@@ -92,7 +92,7 @@ func TestPickAddressSqrtWeighting(t *testing.T) {
 // than 4, and its first-learned address is kept.
 func TestAddAgainProbability(t *testing.T) {
 	b, _ := newTestBook(t, Options{})
-	const trials = 4000
+	const trials = 2000
 	second := 0
 	for i := 0; i < trials; i++ {
 		a := routableAddr(i)
