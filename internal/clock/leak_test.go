@@ -1,0 +1,11 @@
+package clock
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// The simulated clock's tests start goroutines that wait on timers; none
+// may outlive its test (issue 8 item 6).
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
