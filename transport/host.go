@@ -181,6 +181,10 @@ type peerState struct {
 	// by Node.mu.
 	sending  int
 	stopping bool
+	// waitingRequest: a PexRequest is already held until setup ends.
+	waitingRequest bool
+	// requestQueued: a PexRequest to this peer is not written yet.
+	requestQueued bool
 }
 
 // Node is the libp2p face: a host speaking channel 0 as a stream
@@ -502,15 +506,32 @@ func (n *Node) Send(peerID string, msg pex.Message) bool {
 		n.mu.Unlock()
 		return false
 	}
+	_, isReq := msg.(*tmp2p.PexRequest)
+	if isReq && ps.requestQueued {
+		// NewStream waits for identify on a fresh connection, so sends
+		// can pile up and then leave together; two requests landing at
+		// once look like a flood (Q4) to the peer. The queued one asks
+		// the same question.
+		n.mu.Unlock()
+		log.Debugw("PexRequest already queued; not sending another", "peer", peerID)
+		return true
+	}
+	if isReq {
+		ps.requestQueued = true
+	}
 	h, ctx := n.host, n.ctx
 	ps.sending++
 	n.wg.Add(1)
 	n.mu.Unlock()
 	go func() {
 		defer n.wg.Done()
+		written := false
 		defer func() {
 			n.mu.Lock()
 			ps.sending--
+			if isReq && !written {
+				ps.requestQueued = false
+			}
 			n.mu.Unlock()
 		}()
 		sctx, cancel := context.WithTimeout(network.WithNoDial(ctx, "pex send"), n.cfg.StreamTimeout)
@@ -520,8 +541,25 @@ func (n *Node) Send(peerID string, msg pex.Message) bool {
 			log.Debugw("opening PEX stream failed", "peer", peerID, "err", err)
 			return
 		}
-		if err := SendMessage(s, msg, n.cfg.StreamTimeout); err != nil {
+		b, _ := FrameMessage(msg)
+		if timeout := n.cfg.StreamTimeout; timeout > 0 {
+			_ = s.SetWriteDeadline(time.Now().Add(timeout))
+		}
+		if _, err := s.Write(b); err != nil {
+			_ = s.Reset()
 			log.Debugw("sending PEX message failed", "peer", peerID, "err", err)
+			return
+		}
+		// The request has left; a later one is a new question.
+		if isReq {
+			n.mu.Lock()
+			ps.requestQueued = false
+			n.mu.Unlock()
+			written = true
+		}
+		if err := s.Close(); err != nil {
+			_ = s.Reset()
+			log.Debugw("closing PEX stream failed", "peer", peerID, "err", err)
 		}
 	}()
 	return true
@@ -596,6 +634,12 @@ func (n *Node) Dial(ctx context.Context, addr addrbook.NetAddress) error {
 			return fmt.Errorf("%w: dialed %s, got %s", pex.ErrAuthFailure, id, mismatch.Actual)
 		}
 		return err
+	}
+	n.mu.Lock()
+	wrong := n.wrongNet[id]
+	n.mu.Unlock()
+	if wrong {
+		return &PeerRefusedError{Peer: addr.ID, Reason: "on another network"}
 	}
 	// Connect returns once identify ran; the connectedness event may not
 	// have reached eventLoop yet, so start the setup here if needed.
@@ -798,6 +842,12 @@ func (n *Node) setupPeer(ps *peerState) error {
 		return &PeerRefusedError{Peer: ps.id.String(), Reason: "disconnected before setup"}
 	}
 	conn := conns[0]
+	n.mu.Lock()
+	wrong := n.wrongNet[ps.id]
+	n.mu.Unlock()
+	if wrong {
+		return &PeerRefusedError{Peer: ps.id.String(), Reason: "on another network"}
+	}
 	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.HandshakeTimeout)
 	defer cancel()
 	if ider, ok := h.(interface{ IDService() identify.IDService }); ok {
@@ -806,6 +856,12 @@ func (n *Node) setupPeer(ps *peerState) error {
 		case <-ctx.Done():
 			return fmt.Errorf("%w: identify", ErrSetupTimedOut)
 		}
+	}
+	// IdentifyWait also returns when the connection dies; the protocol
+	// list would then be empty and the peer wrongly taken for one that
+	// does not speak NodeInfo.
+	if conn.IsClosed() {
+		return &PeerRefusedError{Peer: ps.id.String(), Reason: "connection closed during identify"}
 	}
 	outbound := conn.Stat().Direction == network.DirOutbound
 	remoteIP := netip.Addr{}
@@ -972,14 +1028,36 @@ func (n *Node) handlePexStream(s network.Stream) {
 	// first); wait for ours rather than lose it.
 	n.mu.Lock()
 	ps := n.peers[from]
+	held := false
+	if ps != nil && !ps.added && ps.err == nil {
+		if _, isReq := msg.(*tmp2p.PexRequest); isReq {
+			if ps.waitingRequest {
+				// The sender re-asked after its request timeout while our
+				// setup was slow. Delivering both at once would look like
+				// a flood (Q4) and ban an honest peer; they are the same
+				// question, so one answer serves both.
+				n.mu.Unlock()
+				log.Debugw("dropping repeated PexRequest held during setup", "peer", from)
+				return
+			}
+			ps.waitingRequest, held = true, true
+		}
+	}
 	n.mu.Unlock()
 	if ps == nil {
 		log.Debugw("PEX message from a peer without setup", "peer", from)
 		return
 	}
+	if held {
+		defer func() {
+			n.mu.Lock()
+			ps.waitingRequest = false
+			n.mu.Unlock()
+		}()
+	}
 	select {
 	case <-ps.ready:
-	case <-time.After(n.cfg.StreamTimeout):
+	case <-time.After(n.cfg.HandshakeTimeout):
 		return
 	case <-n.ctx.Done():
 		return
@@ -1031,7 +1109,11 @@ func (n *Node) handleNodeInfoStream(s network.Stream) {
 	defer s.Scope().ReleaseMemory(MaxNodeInfoSize)
 	_ = s.SetDeadline(time.Now().Add(n.cfg.HandshakeTimeout))
 	if _, err := readNodeInfo(s, s.Conn().RemotePeer().String()); err != nil {
-		_ = s.ResetWithError(network.StreamProtocolViolation)
+		if errors.Is(err, ErrBadNodeInfo) {
+			_ = s.ResetWithError(network.StreamProtocolViolation)
+		} else {
+			_ = s.Reset()
+		}
 		return
 	}
 	// Their NodeInfo is checked on the stream we open ourselves; here we

@@ -34,6 +34,7 @@ var (
 	ErrWrongNetwork  = errors.New("peer is on another network")
 	ErrNodeInfoID    = errors.New("node info names another node")
 	ErrBadNodeInfo   = errors.New("malformed node info")
+	ErrNodeInfoIO    = errors.New("node info exchange failed")
 	ErrNoNodeInfo    = errors.New("peer does not speak the node info protocol")
 	ErrSetupTimedOut = errors.New("peer setup timed out")
 )
@@ -88,7 +89,7 @@ func readNodeInfo(r io.Reader, peerText string) (*tmp2p.DefaultNodeInfo, error) 
 			return nil, bad("length prefix too long", nil)
 		}
 		if _, err := io.ReadFull(r, one[:]); err != nil {
-			return nil, bad("reading length", err)
+			return nil, &NodeInfoError{Peer: peerText, Kind: ErrNodeInfoIO, Detail: "reading length", Err: err}
 		}
 		n |= uint64(one[0]&0x7f) << shift
 		if one[0] < 0x80 {
@@ -101,7 +102,7 @@ func readNodeInfo(r io.Reader, peerText string) (*tmp2p.DefaultNodeInfo, error) 
 	}
 	buf := make([]byte, n)
 	if _, err := io.ReadFull(r, buf); err != nil {
-		return nil, bad("reading body", err)
+		return nil, &NodeInfoError{Peer: peerText, Kind: ErrNodeInfoIO, Detail: "reading body", Err: err}
 	}
 	var ni tmp2p.DefaultNodeInfo
 	if err := proto.Unmarshal(buf, &ni); err != nil {
@@ -160,7 +161,11 @@ func exchangeNodeInfo(s network.Stream, ours *tmp2p.DefaultNodeInfo, timeout tim
 	_ = s.CloseWrite()
 	theirs, err := readNodeInfo(s, s.Conn().RemotePeer().String())
 	if err != nil {
-		_ = s.ResetWithError(network.StreamProtocolViolation)
+		if errors.Is(err, ErrBadNodeInfo) {
+			_ = s.ResetWithError(network.StreamProtocolViolation)
+		} else {
+			_ = s.Reset()
+		}
 		return nil, err
 	}
 	_ = s.Close()
