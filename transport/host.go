@@ -85,7 +85,11 @@ type Config struct {
 	// are let go. Negative disables; default 2.
 	OverLimitSlots int
 
-	PersistentPeers      []ConfigPeer
+	PersistentPeers []ConfigPeer
+	// Seeds are remembered so that a dial of a seed's ID also tries its
+	// configured (possibly /dns or /dnsaddr) multiaddrs, which libp2p
+	// resolves at dial time. Pass ReactorSeeds(…) to pex.Config.Seeds.
+	Seeds                []ConfigPeer
 	UnconditionalPeerIDs []string
 	AllowDuplicateIP     bool
 
@@ -195,6 +199,7 @@ type Node struct {
 	handler Handler
 
 	persistent    map[peer.ID]ConfigPeer
+	configured    map[peer.ID][]ma.Multiaddr // persistent peers and seeds
 	unconditional map[peer.ID]bool
 
 	mu          sync.Mutex
@@ -225,6 +230,7 @@ func NewNode(key *NodeKey, cfg Config) (*Node, error) {
 		cfg:           cfg,
 		key:           key,
 		persistent:    map[peer.ID]ConfigPeer{},
+		configured:    map[peer.ID][]ma.Multiaddr{},
 		unconditional: map[peer.ID]bool{},
 		peers:         map[peer.ID]*peerState{},
 		dialing:       map[peer.ID]bool{},
@@ -239,6 +245,9 @@ func NewNode(key *NodeKey, cfg Config) (*Node, error) {
 			continue
 		}
 		n.persistent[p.ID] = p
+	}
+	for _, p := range append(slices.Clone(cfg.PersistentPeers), cfg.Seeds...) {
+		n.configured[p.ID] = append(n.configured[p.ID], p.AddrInfo().Addrs...)
 	}
 	for _, s := range cfg.UnconditionalPeerIDs {
 		norm, err := PeerIDs.Normalize(s)
@@ -610,9 +619,7 @@ func (n *Node) Dial(ctx context.Context, addr addrbook.NetAddress) error {
 			addrs = append(addrs, t)
 		}
 	}
-	if cp, ok := n.persistent[id]; ok {
-		addrs = append(addrs, cp.AddrInfo().Addrs...)
-	}
+	addrs = append(addrs, n.configured[id]...)
 	if len(addrs) == 0 {
 		return &PeerRefusedError{Peer: addr.ID, Reason: "no address to dial"}
 	}
