@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	madns "github.com/multiformats/go-multiaddr-dns"
 	ma "github.com/multiformats/go-multiaddr"
+	madns "github.com/multiformats/go-multiaddr-dns"
 )
 
 func TestReactorSeeds(t *testing.T) {
