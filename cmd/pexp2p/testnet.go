@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
+	"golang.org/x/sys/unix"
 
 	"github.com/pexp2p/pexp2p/pex"
 	"github.com/pexp2p/pexp2p/transport"
@@ -322,9 +323,15 @@ func (s TestnetSpec) jsonView() map[string]any {
 	}
 }
 
+// isTerminal is true for a terminal with a known width: progress bars
+// need both (a pseudo-terminal without a size renders nothing).
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+	if !ok || !(isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())) {
+		return false
+	}
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	return err == nil && ws.Col > 0
 }
 
 // runTestnet measures every stack of the run, one after the other (today
@@ -354,6 +361,9 @@ func progressReporter(out io.Writer, name string, spec TestnetSpec, live, lines 
 		var mu sync.Mutex
 		var round int
 		total := int64(spec.Nodes)
+		if spec.SeedMode {
+			total -= int64(spec.Seeds)
+		}
 		mk := func(label string) *mpb.Bar {
 			return p.New(total, mpb.BarStyle(),
 				mpb.PrependDecorators(decor.Name(fmt.Sprintf("%-28s", label))),
