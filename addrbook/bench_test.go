@@ -283,3 +283,16 @@ func BenchmarkMemory(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAddrBook_hash is upstream's only book benchmark: one keyed hash.
+func BenchmarkAddrBook_hash(b *testing.B) {
+	bk, err := New(Options{Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := []byte("foobar")
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		placementHash(&bk.hashKey, data)
+	}
+}
