@@ -11,6 +11,8 @@ import (
 
 	tmp2p "github.com/cometbft/cometbft/proto/tendermint/p2p"
 	"github.com/cosmos/gogoproto/proto"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 	"go.uber.org/goleak"
 
@@ -214,4 +216,76 @@ func TestTwoNodesLifecycleAndMessages(t *testing.T) {
 	if len(a.Peers()) != 0 {
 		t.Fatalf("a still has peers %v", a.Peers())
 	}
+}
+
+// One peer with several connections is one peer: one AddPeer, and
+// RemovePeer only when the last connection closes. Simultaneous dials
+// from both sides give two connections (libp2p does not merge them).
+func TestSeveralConnectionsOnePeer(t *testing.T) {
+	a, ha := testNode(t, 13, nil)
+	b, _ := testNode(t, 14, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	aInfo := peer.AddrInfo{ID: a.ID(), Addrs: a.Host().Addrs()}
+	bInfo := peer.AddrInfo{ID: b.ID(), Addrs: b.Host().Addrs()}
+	for attempt := 0; len(a.Host().Network().ConnsToPeer(b.ID())) < 2; attempt++ {
+		if attempt == 10 {
+			t.Fatal("no simultaneous connections in 10 attempts")
+		}
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); _ = a.Host().Connect(ctx, bInfo) }()
+		go func() { defer wg.Done(); _ = b.Host().Connect(ctx, aInfo) }()
+		wg.Wait()
+		if len(a.Host().Network().ConnsToPeer(b.ID())) < 2 {
+			_ = a.Host().Network().ClosePeer(b.ID())
+			waitFor(t, 5*time.Second, "disconnect", func() bool { return !hasPeer(a, b.ID()) && len(a.Host().Network().ConnsToPeer(b.ID())) == 0 })
+		}
+	}
+	waitFor(t, 5*time.Second, "a sets b up", func() bool { return hasPeer(a, b.ID()) })
+	added, removed, _ := ha.snapshot()
+	before := removed[b.ID().String()]
+	if len(added) != 1 {
+		t.Fatalf("added %v", added)
+	}
+	conns := a.Host().Network().ConnsToPeer(b.ID())
+	_ = conns[0].Close()
+	time.Sleep(300 * time.Millisecond)
+	if _, removed, _ := ha.snapshot(); removed[b.ID().String()] != before || !hasPeer(a, b.ID()) {
+		t.Fatal("peer removed while a connection remains")
+	}
+	for _, c := range a.Host().Network().ConnsToPeer(b.ID()) {
+		_ = c.Close()
+	}
+	waitFor(t, 5*time.Second, "RemovePeer after the last connection", func() bool {
+		_, removed, _ := ha.snapshot()
+		return removed[b.ID().String()] == before+1 && !hasPeer(a, b.ID())
+	})
+}
+
+// Streams are released: after messages are exchanged no stream remains
+// open in either host's resource manager (item 8).
+func TestNoStreamLeaks(t *testing.T) {
+	a, _ := testNode(t, 15, nil)
+	b, hb := testNode(t, 16, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Dial(ctx, netAddrOf(t, b)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "b sets a up", func() bool { return hasPeer(b, a.ID()) })
+	for range 5 {
+		a.Send(b.ID().String(), &tmp2p.PexRequest{})
+	}
+	waitFor(t, 5*time.Second, "a request delivered", func() bool { _, _, r := hb.snapshot(); return len(r) >= 1 })
+	streams := func(n *Node) int {
+		total := 0
+		_ = n.Host().Network().ResourceManager().ViewSystem(func(s network.ResourceScope) error {
+			st := s.Stat()
+			total = st.NumStreamsInbound + st.NumStreamsOutbound
+			return nil
+		})
+		return total
+	}
+	waitFor(t, 10*time.Second, "all streams closed", func() bool { return streams(a) == 0 && streams(b) == 0 })
 }
