@@ -263,5 +263,11 @@ func TestBookChildSIGKILL(t *testing.T) {
 	if totalSaves == 0 {
 		t.Fatal("no child ever completed a save: the kills tested nothing")
 	}
+	// Known gap: nothing removes the temporary file of a save the kill
+	// interrupted (addrbook/file.go writeFileAtomic; Start does not sweep
+	// them), so they pile up across crashes.
+	if os.Getenv("PEXP2P_KNOWN_GAPS") != "" && maxTmp > 0 {
+		t.Errorf("%d stale .addrbook.json.tmp-* files left next to the book", maxTmp)
+	}
 	t.Logf("%d kills, %d completed saves in all, book up to %d addresses, up to %d stale temp files left", kills, totalSaves, maxSize, maxTmp)
 }
