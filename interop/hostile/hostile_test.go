@@ -693,7 +693,8 @@ func TestHostilePeers(t *testing.T) {
 	}
 	for _, p := range goods {
 		if !v.has(p.h.ID()) || v.book.IsBanned(p.h.ID().String()) {
-			t.Errorf("good peer %s was dropped or banned", p.h.ID())
+			t.Errorf("good peer %s was dropped or banned (handed %v, connected %v, banned %v)", p.h.ID(),
+				v.has(p.h.ID()), v.connected(p.h.ID()), v.book.IsBanned(p.h.ID().String()))
 		}
 	}
 	if attackErrs.Load() != 0 {
