@@ -615,7 +615,7 @@ func TestHostilePeers(t *testing.T) {
 	// Reconnect storm: every banned peer tries again, five times each, at
 	// once; none may get back in.
 	var stormWG sync.WaitGroup
-	var refused, accepted atomic.Int64
+	var refused, accepted, victimLive atomic.Int64
 	for i, rp := range hostile {
 		if kind(i%int(numKinds)) == kSlowloris {
 			continue
@@ -628,6 +628,9 @@ func TestHostilePeers(t *testing.T) {
 					refused.Add(1)
 				} else {
 					accepted.Add(1)
+					if v.connected(rp.h.ID()) {
+						victimLive.Add(1)
+					}
 				}
 			}
 		}()
@@ -713,8 +716,8 @@ func TestHostilePeers(t *testing.T) {
 			peak.rcmgr>>20, rcmgrBound>>20, peak.heap>>20, heapBound>>20)
 	}
 	t.Logf("%d hostile peers connected at once (set-up took %v; %d set-ups stalled and were retried)", connected, setupTime.Round(10*time.Millisecond), stalls.Load())
-	t.Logf("%d hostile peers (%d slowloris streams held), all non-slowloris banned after %v; reconnect storm: %d connects refused, %d reported success to the attacker, %d attackers still saw a connection 300 ms later (the victim saw none)",
-		n, slowStreams.Load(), banTime.Round(10*time.Millisecond), refused.Load(), accepted.Load(), attackerSideLive)
+	t.Logf("%d hostile peers (%d slowloris streams held), all non-slowloris banned after %v; reconnect storm: %d connects refused, %d reported success to the attacker (the victim had a live connection right after %d of them), %d attackers still saw a connection 300 ms later (the victim saw none)",
+		n, slowStreams.Load(), banTime.Round(10*time.Millisecond), refused.Load(), accepted.Load(), victimLive.Load(), attackerSideLive)
 	t.Logf("slowloris peers: %d of %d banned, %d still connected after their streams timed out", slowBanned, (n+int(numKinds)-1-int(kSlowloris))/int(numKinds), slowConnected)
 	t.Logf("under attack: good peers: %d answers, %d lost; latency p50 %v p90 %v p99 %v max %v; %.1f%% within 1 s",
 		cnt, lost, p50.Round(time.Millisecond), p90.Round(time.Millisecond), p99.Round(time.Millisecond), maxD.Round(time.Millisecond), 100*within)
