@@ -1020,17 +1020,39 @@ func (n *Node) handlePexStream(s network.Stream) {
 	defer s.Scope().ReleaseMemory(MaxMsgSize)
 
 	from := s.Conn().RemotePeer()
-	msg, err := ReceiveMessage(s, n.cfg.StreamTimeout)
+	violation := func(err error) {
+		_ = s.ResetWithError(network.StreamProtocolViolation)
+		log.Infow("peer broke the PEX wire protocol", "peer", from, "err", err)
+		n.banForWire(from)
+		n.StopPeerForError(from.String(), err)
+	}
+	_ = s.SetReadDeadline(time.Now().Add(n.cfg.StreamTimeout))
+	msg, size, err := readFrame(s)
 	if err != nil {
 		if IsProtocolViolation(err) {
-			log.Infow("peer broke the PEX wire protocol", "peer", from, "err", err)
-			n.banForWire(from)
-			n.StopPeerForError(from.String(), err)
+			violation(err)
 		} else {
+			_ = s.Reset()
 			log.Debugw("PEX stream failed", "peer", from, "err", err)
 		}
 		return
 	}
+	// The message is delivered as soon as it is complete and the end of
+	// the stream is checked afterwards: waiting for the writer's close
+	// first lets a stalled connection release several streams at once,
+	// which the reactor would take for a request flood (Q4). A second
+	// message is still caught, and still a violation.
+	defer func() {
+		_ = s.SetReadDeadline(time.Now().Add(n.cfg.StreamTimeout))
+		switch err := checkEnd(s, size); {
+		case err == nil:
+			_ = s.Close()
+		case IsProtocolViolation(err):
+			violation(err)
+		default:
+			_ = s.Reset()
+		}
+	}()
 	// A message may beat our own setup of the peer (its setup finished
 	// first); wait for ours rather than lose it.
 	n.mu.Lock()

@@ -321,6 +321,8 @@ func TestHostilePeersDisconnectedAndBanned(t *testing.T) {
 		{"oversized length", func(rp *rawPeer) { rp.sendRaw(t, v.node.ID(), mustHex(t, "81f403")) }},
 		{"garbage", func(rp *rawPeer) { rp.sendRaw(t, v.node.ID(), mustHex(t, "05deadbeef00")) }},
 		{"unknown oneof", func(rp *rawPeer) { rp.sendRaw(t, v.node.ID(), mustHex(t, "021a00")) }},
+		{"second message on a stream", func(rp *rawPeer) { rp.sendRaw(t, v.node.ID(), mustHex(t, "020a00020a00")) }},
+		{"empty message", func(rp *rawPeer) { rp.sendRaw(t, v.node.ID(), mustHex(t, "00")) }},
 		{"request flood", func(rp *rawPeer) {
 			for range 4 {
 				rp.send(t, v.node.ID(), &tmp2p.PexRequest{})
