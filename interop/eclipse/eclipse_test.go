@@ -101,8 +101,10 @@ var (
 	outboundRounds = 100
 )
 
+func fullRun() bool { return os.Getenv("PEXP2P_ECLIPSE_FULL") != "" }
+
 func init() {
-	if os.Getenv("PEXP2P_ECLIPSE_FULL") != "" {
+	if fullRun() {
 		attackBatches, pickDraws, selectionCalls, outboundRounds = 400, 5000, 50, 200
 	}
 }
