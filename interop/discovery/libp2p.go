@@ -20,7 +20,11 @@ import (
 // (its default is the default period's third).
 func Libp2p() Stack { return libp2pStack{} }
 
-type libp2pStack struct{}
+type libp2pStack struct {
+	// logger, when set, gives node i's reactor its own logger
+	// (diagnostics: which node sent and received what).
+	logger func(i int) pex.Logger
+}
 
 func (libp2pStack) Name() string { return "pexp2p" }
 
@@ -33,7 +37,7 @@ type libp2pNode struct {
 
 type libp2pNet struct{ nodes []*libp2pNode }
 
-func (libp2pStack) Build(cfg Config) (Network, error) {
+func (st libp2pStack) Build(cfg Config) (Network, error) {
 	cfg, err := cfg.WithDefaults()
 	if err != nil {
 		return nil, err
@@ -41,7 +45,7 @@ func (libp2pStack) Build(cfg Config) (Network, error) {
 	n := &libp2pNet{}
 	var seed string
 	for i := 0; i < cfg.Nodes; i++ {
-		nd, err := newLibp2pNode(cfg, i, seed)
+		nd, err := newLibp2pNode(cfg, i, seed, st.logger)
 		if err != nil {
 			_ = n.Stop()
 			return nil, fmt.Errorf("pexp2p node %d: %w", i, err)
@@ -54,7 +58,7 @@ func (libp2pStack) Build(cfg Config) (Network, error) {
 	return n, nil
 }
 
-func newLibp2pNode(cfg Config, i int, seed string) (*libp2pNode, error) {
+func newLibp2pNode(cfg Config, i int, seed string, logger func(int) pex.Logger) (*libp2pNode, error) {
 	key, err := transport.GenNodeKey(rand.Reader)
 	if err != nil {
 		return nil, err
@@ -105,7 +109,11 @@ func newLibp2pNode(cfg Config, i int, seed string) (*libp2pNode, error) {
 		seed = ours[0].String()
 	}
 	pc.Seeds = []string{seed}
-	r := pex.NewReactor(book, node, pc)
+	var opts []pex.Option
+	if logger != nil {
+		opts = append(opts, pex.WithLogger(logger(i)))
+	}
+	r := pex.NewReactor(book, node, pc, opts...)
 	proxy.r.Store(r)
 	return &libp2pNode{node: node, book: book, reactor: r}, nil
 }
