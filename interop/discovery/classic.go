@@ -1,12 +1,14 @@
 package discovery
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	cmtcfg "github.com/cometbft/cometbft/config"
@@ -14,6 +16,7 @@ import (
 	"github.com/cometbft/cometbft/p2p"
 	upex "github.com/cometbft/cometbft/p2p/pex"
 	"github.com/cometbft/cometbft/version"
+	"github.com/cosmos/gogoproto/proto"
 )
 
 // Classic is upstream CometBFT v0.40.0's classic stack, assembled the way
@@ -59,6 +62,10 @@ func (classicStack) Build(cfg Config) (Network, error) {
 	if err != nil {
 		return nil, err
 	}
+	return buildClassic(cfg, new(atomic.Int64), new(atomic.Int64))
+}
+
+func buildClassic(cfg Config, msgs, bytes *atomic.Int64) (*classicNet, error) {
 	dir, err := os.MkdirTemp("", "discovery-classic-")
 	if err != nil {
 		return nil, err
@@ -66,7 +73,7 @@ func (classicStack) Build(cfg Config) (Network, error) {
 	n := &classicNet{dir: dir}
 	var seed string
 	for i := 0; i < cfg.Nodes; i++ {
-		nd, err := newClassicNode(cfg, i, dir, seed)
+		nd, err := newClassicNode(cfg, i, dir, seed, msgs, bytes)
 		if err != nil {
 			_ = n.Stop()
 			return nil, fmt.Errorf("classic node %d: %w", i, err)
@@ -79,7 +86,7 @@ func (classicStack) Build(cfg Config) (Network, error) {
 	return n, nil
 }
 
-func newClassicNode(cfg Config, i int, dir, seed string) (*classicNode, error) {
+func newClassicNode(cfg Config, i int, dir, seed string, msgs, bytes *atomic.Int64) (*classicNode, error) {
 	nd := &classicNode{key: p2p.NodeKey{PrivKey: ed25519.GenPrivKey()}}
 	ip := NodeIP(i)
 	port, err := freePort(ip)
@@ -128,7 +135,7 @@ func newClassicNode(cfg Config, i int, dir, seed string) (*classicNode, error) {
 	}
 	nd.reactor = upex.NewReactor(nd.book, rc)
 	nd.reactor.SetEnsurePeersPeriod(cfg.Period)
-	nd.sw.AddReactor("PEX", nd.reactor)
+	nd.sw.AddReactor("PEX", countingReactor{Reactor: nd.reactor, msgs: msgs, bytes: bytes})
 	return nd, nil
 }
 
@@ -171,3 +178,105 @@ func (n *classicNet) Stop() error {
 	errs = append(errs, os.RemoveAll(n.dir))
 	return errors.Join(errs...)
 }
+
+// countingReactor is upstream's reactor unchanged, with every received
+// PEX message counted on the way in (what one node receives another
+// sent, so the sum over nodes is the network's PEX traffic).
+type countingReactor struct {
+	*upex.Reactor
+	msgs, bytes *atomic.Int64
+}
+
+func (r countingReactor) Receive(e p2p.Envelope) {
+	if w, ok := e.Message.(p2p.Wrapper); ok {
+		n := proto.Size(w.Wrap())
+		r.msgs.Add(1)
+		r.bytes.Add(int64(n + uvarintLen(uint64(n))))
+	}
+	r.Reactor.Receive(e)
+}
+
+func uvarintLen(x uint64) int {
+	n := 1
+	for x >= 0x80 {
+		x >>= 7
+		n++
+	}
+	return n
+}
+
+// ClassicCluster is upstream's classic stack (as Classic builds it) with
+// the method set `pexp2p testnet` measures its own clusters by, so that
+// the command can wrap it in a few lines: Name, Start, Sample, Traffic,
+// Stop. Build it with NewClassicCluster; it listens at once and starts
+// PEX in Start.
+type ClassicCluster struct {
+	cfg         Config
+	net         *classicNet
+	msgs, bytes atomic.Int64
+}
+
+// ClassicSample is one measured node: connected peers, and how many of
+// the other N−1 nodes' addresses its book holds.
+type ClassicSample struct {
+	Peers, Known int
+}
+
+// NewClassicCluster builds cfg.Nodes classic nodes (node 0 the seed).
+func NewClassicCluster(cfg Config) (*ClassicCluster, error) {
+	cfg, err := cfg.WithDefaults()
+	if err != nil {
+		return nil, err
+	}
+	c := &ClassicCluster{cfg: cfg}
+	n, err := buildClassic(cfg, &c.msgs, &c.bytes)
+	if err != nil {
+		return nil, err
+	}
+	c.net = n
+	return c, nil
+}
+
+func (c *ClassicCluster) Name() string { return "cometbft/classic" }
+
+// Start starts every switch, the seed first; ctx is checked between nodes.
+func (c *ClassicCluster) Start(ctx context.Context) error {
+	for i, nd := range c.net.nodes {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := nd.sw.Start(); err != nil {
+			return fmt.Errorf("classic node %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// Sample reports every measured node: all N, or the N−1 non-seeds when
+// node 0 runs in seed mode.
+func (c *ClassicCluster) Sample() []ClassicSample {
+	first := 0
+	if c.cfg.SeedMode {
+		first = 1
+	}
+	out := make([]ClassicSample, 0, len(c.net.nodes)-first)
+	for i := first; i < len(c.net.nodes); i++ {
+		nd := c.net.nodes[i]
+		o, in, _ := nd.sw.NumPeers()
+		known := 0
+		for j, other := range c.net.nodes {
+			if j != i && nd.book.HasAddress(other.addr) {
+				known++
+			}
+		}
+		out = append(out, ClassicSample{Peers: o + in, Known: known})
+	}
+	return out
+}
+
+// Traffic is the PEX messages and their framed bytes (uvarint length +
+// wrapped message, no transport overhead) received by all nodes so far.
+func (c *ClassicCluster) Traffic() (msgs, bytes int64) { return c.msgs.Load(), c.bytes.Load() }
+
+// Stop stops every node and removes the books' directory.
+func (c *ClassicCluster) Stop() error { return c.net.Stop() }

@@ -199,3 +199,42 @@ func envList(name, def string) []string {
 	}
 	return strings.Split(v, ",")
 }
+
+// ClassicCluster, the command's view of the classic stack: samples count
+// the other nodes' addresses each book holds, and PEX traffic is counted.
+func TestClassicCluster(t *testing.T) {
+	c, err := NewClassicCluster(Config{Nodes: 4, Period: 300 * time.Millisecond, SeedMode: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := c.Stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	if c.Name() != "cometbft/classic" || len(c.Sample()) != 3 {
+		t.Fatalf("name %q, %d measured nodes (want 3: the seed is not measured)", c.Name(), len(c.Sample()))
+	}
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		known, peers := 0, 0
+		for _, s := range c.Sample() {
+			known += s.Known
+			peers += s.Peers
+			if s.Known > 3 {
+				t.Fatalf("a book knows %d of 3 others", s.Known)
+			}
+		}
+		msgs, bytes := c.Traffic()
+		if known > 0 && peers > 0 && msgs > 0 && bytes >= 2*msgs {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 15 s: known %d, peers %d, traffic %d msgs %d bytes", known, peers, msgs, bytes)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
