@@ -870,6 +870,12 @@ func (n *Node) setupPeer(ps *peerState) error {
 	if conn.IsClosed() {
 		return &PeerRefusedError{Peer: ps.id.String(), Reason: "connection closed during identify"}
 	}
+	// Every libp2p peer lists at least identify itself; an empty list
+	// means identify failed, and without it we know neither the peer's
+	// protocols nor its listen addresses.
+	if protos, err := h.Peerstore().GetProtocols(ps.id); err != nil || len(protos) == 0 {
+		return &PeerRefusedError{Peer: ps.id.String(), Reason: "identify did not complete"}
+	}
 	outbound := conn.Stat().Direction == network.DirOutbound
 	remoteIP := netip.Addr{}
 	if ip, err := manet.ToIP(conn.RemoteMultiaddr()); err == nil {
@@ -879,11 +885,24 @@ func (n *Node) setupPeer(ps *peerState) error {
 	var listen addrbook.NetAddress
 	protos, _ := h.Peerstore().SupportsProtocols(ps.id, NodeInfoProtocolID)
 	if len(protos) > 0 {
-		s, err := h.NewStream(network.WithNoDial(ctx, "nodeinfo"), ps.id, NodeInfoProtocolID)
-		if err != nil {
-			return fmt.Errorf("nodeinfo stream: %w", err)
+		var theirs *tmp2p.DefaultNodeInfo
+		var err error
+		// One retry: with two connections (TCP and QUIC, or a
+		// simultaneous open) the one the exchange used may be the one
+		// that gets closed as redundant.
+		for attempt := 0; attempt < 2; attempt++ {
+			var s network.Stream
+			s, err = h.NewStream(network.WithNoDial(ctx, "nodeinfo"), ps.id, NodeInfoProtocolID)
+			if err != nil {
+				err = &NodeInfoError{Peer: ps.id.String(), Kind: ErrNodeInfoIO, Detail: "opening stream", Err: err}
+			} else {
+				theirs, err = exchangeNodeInfo(s, n.ourNodeInfo, n.cfg.HandshakeTimeout)
+			}
+			if err == nil || !errors.Is(err, ErrNodeInfoIO) || ctx.Err() != nil ||
+				h.Network().Connectedness(ps.id) != network.Connected {
+				break
+			}
 		}
-		theirs, err := exchangeNodeInfo(s, n.ourNodeInfo, n.cfg.HandshakeTimeout)
 		if err != nil {
 			return err
 		}
@@ -1302,9 +1321,11 @@ func (g *gater) InterceptSecured(dir network.Direction, p peer.ID, cm network.Co
 	if n.peers[p] != nil || n.unconditional[p] || n.persistent[p].ID != "" {
 		return true
 	}
+	// A cheap early refusal; setupPeer makes the exact decision once the
+	// direction of every pending peer is known.
 	in := 0
 	for id, ps := range n.peers {
-		if !n.unconditional[id] && !ps.info.Outbound {
+		if ps.added && !n.unconditional[id] && !ps.info.Outbound {
 			in++
 		}
 	}

@@ -223,7 +223,7 @@ func TestTwoNodesLifecycleAndMessages(t *testing.T) {
 // from both sides give two connections (libp2p does not merge them).
 func TestSeveralConnectionsOnePeer(t *testing.T) {
 	a, ha := testNode(t, 13, nil)
-	b, _ := testNode(t, 14, nil)
+	b, hb := testNode(t, 14, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	aInfo := peer.AddrInfo{ID: a.ID(), Addrs: a.Host().Addrs()}
@@ -239,10 +239,21 @@ func TestSeveralConnectionsOnePeer(t *testing.T) {
 		wg.Wait()
 		if len(a.Host().Network().ConnsToPeer(b.ID())) < 2 {
 			_ = a.Host().Network().ClosePeer(b.ID())
-			waitFor(t, 5*time.Second, "disconnect", func() bool { return !hasPeer(a, b.ID()) && len(a.Host().Network().ConnsToPeer(b.ID())) == 0 })
+			waitFor(t, 5*time.Second, "disconnect", func() bool {
+				added, _, _ := ha.snapshot()
+				return len(added) == 0 && !hasPeer(a, b.ID()) && len(a.Host().Network().ConnsToPeer(b.ID())) == 0
+			})
 		}
 	}
-	waitFor(t, 5*time.Second, "a sets b up", func() bool { return hasPeer(a, b.ID()) })
+	waitFor(t, 5*time.Second, "a sets b up", func() bool {
+		added, _, _ := ha.snapshot()
+		// b's setup must be over too: a failure there closes every
+		// connection between the two.
+		return hasPeer(a, b.ID()) && len(added) == 1 && hb.has(a.ID())
+	})
+	if len(a.Host().Network().ConnsToPeer(b.ID())) < 2 {
+		t.Skip("one of the two connections closed during setup; nothing left to test")
+	}
 	added, removed, _ := ha.snapshot()
 	before := removed[b.ID().String()]
 	if len(added) != 1 {
@@ -288,4 +299,51 @@ func TestNoStreamLeaks(t *testing.T) {
 		return total
 	}
 	waitFor(t, 10*time.Second, "all streams closed", func() bool { return streams(a) == 0 && streams(b) == 0 })
+}
+
+// CometBFT's inbound limit, not libp2p's connection manager, decides:
+// beyond max inbound, OverLimitSlots visitors are handed over marked
+// OverLimit, then peers are refused; unconditional peers are exempt and
+// not counted.
+func TestInboundLimitOverLimitAndUnconditional(t *testing.T) {
+	uncond := newRawPeer(t, 104)
+	n, h := testNode(t, 100, func(c *Config) {
+		c.MaxInboundPeers = 1
+		c.OverLimitSlots = 1
+		c.UnconditionalPeerIDs = []string{uncond.h.ID().String()}
+	})
+	p1, p2, p3 := newRawPeer(t, 101), newRawPeer(t, 102), newRawPeer(t, 103)
+	if err := p1.connect(t, n); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "p1", func() bool { return h.has(p1.h.ID()) })
+	if err := p2.connect(t, n); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "p2", func() bool { return h.has(p2.h.ID()) })
+	added, _, _ := h.snapshot()
+	if added[p1.h.ID().String()].OverLimit || !added[p2.h.ID().String()].OverLimit {
+		t.Fatalf("OverLimit flags: p1 %v p2 %v", added[p1.h.ID().String()].OverLimit, added[p2.h.ID().String()].OverLimit)
+	}
+	_ = p3.connect(t, n)
+	time.Sleep(500 * time.Millisecond)
+	waitFor(t, 5*time.Second, "p3 refused", func() bool {
+		return !hasPeer(n, p3.h.ID()) && n.Host().Network().Connectedness(p3.h.ID()) != network.Connected
+	})
+	if err := uncond.connect(t, n); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "unconditional peer", func() bool { return hasPeer(n, uncond.h.ID()) })
+	if out, in, _ := n.NumPeers(); out != 0 || in != 1 {
+		t.Fatalf("NumPeers = %d out, %d in; want 0, 1 (visitor and unconditional not counted)", out, in)
+	}
+}
+
+// handlerHas waits for the handler's own record, which lags the node's
+// peer table by one call.
+func (f *fakeHandler) has(id peer.ID) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, ok := f.added[id.String()]
+	return ok
 }

@@ -156,7 +156,7 @@ func exchangeNodeInfo(s network.Stream, ours *tmp2p.DefaultNodeInfo, timeout tim
 	_ = s.SetDeadline(time.Now().Add(timeout))
 	if err := writeNodeInfo(s, ours); err != nil {
 		_ = s.Reset()
-		return nil, &NodeInfoError{Peer: s.Conn().RemotePeer().String(), Kind: ErrBadNodeInfo, Detail: "sending ours", Err: err}
+		return nil, &NodeInfoError{Peer: s.Conn().RemotePeer().String(), Kind: ErrNodeInfoIO, Detail: "sending ours", Err: err}
 	}
 	_ = s.CloseWrite()
 	theirs, err := readNodeInfo(s, s.Conn().RemotePeer().String())

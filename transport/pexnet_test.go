@@ -480,7 +480,7 @@ func TestPeerWithoutNodeInfo(t *testing.T) {
 	if err := raw.connect(t, lenient); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "lenient node accepts raw peer", func() bool { return hasPeer(lenient, raw.h.ID()) })
+	waitFor(t, 5*time.Second, "lenient node accepts raw peer", func() bool { return h.has(raw.h.ID()) })
 	added, _, _ := h.snapshot()
 	la := added[raw.h.ID().String()].ListenAddr
 	if la.IP.String() != "127.93.0.1" || la.ID != raw.h.ID().String() {
