@@ -19,6 +19,9 @@ const (
 	DefaultMinTimeBetweenCrawls = 2 * time.Minute
 	// DefaultCrawlInfoExpiry is how long upstream remembers a crawl.
 	DefaultCrawlInfoExpiry = 24 * time.Hour
+	// DefaultRequestBurst is upstream's "first two requests are free"
+	// (Q4), kept as the burst of pexp2p's request-rate check.
+	DefaultRequestBurst = 2
 	// DefaultMaxAttemptsToDial is upstream's maxAttemptsToDial.
 	DefaultMaxAttemptsToDial = 16
 	// DefaultBanTime is upstream's defaultBanTime.
@@ -63,6 +66,11 @@ type Config struct {
 	// PexRequests after its first two (Q4). Upstream derives it as
 	// EnsurePeersPeriod/3; 0 here means exactly that.
 	MinReceiveRequestInterval time.Duration
+	// RequestBurst is how many requests a peer may send back to back
+	// before the spacing applies (upstream: the first two are free, Q4).
+	// pexp2p enforces the spacing as a rate with this burst, so bunched
+	// arrivals of a steady requester are not punished.
+	RequestBurst int
 	// RequestTimeout is how long a PexRequest stays outstanding before
 	// the peer may be asked again (upstream: forever, Q1). It must not
 	// be shorter than MinReceiveRequestInterval, or a CometBFT peer
@@ -116,6 +124,7 @@ func DefaultConfig() Config {
 		IDRule:                       addrbook.ClassicIDs,
 		EnsurePeersPeriod:            DefaultEnsurePeersPeriod,
 		MinReceiveRequestInterval:    0,
+		RequestBurst:                 DefaultRequestBurst,
 		RequestTimeout:               0,
 		MaxAddrsPerMsg:               MaxAddrsPerMsg,
 		MaxAttemptsToDial:            DefaultMaxAttemptsToDial,
@@ -201,6 +210,9 @@ func (c *Config) Validate() error {
 		if f.d < 0 {
 			return &ConfigError{Field: f.name, Value: f.d, Reason: "must not be negative"}
 		}
+	}
+	if c.RequestBurst < 1 {
+		return &ConfigError{Field: "RequestBurst", Value: c.RequestBurst, Reason: "must be at least 1"}
 	}
 	if c.requestTimeout() < c.minReceiveInterval() {
 		return &ConfigError{Field: "RequestTimeout", Value: c.requestTimeout(),

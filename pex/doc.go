@@ -44,6 +44,8 @@
 //     ensure-peers period (30 s); a wake-up after a seed's answer never asks.
 //   - A peer's requests must be at least EnsurePeersPeriod/3 (10 s) apart,
 //     except the first two of a connection; otherwise: disconnect and ban.
+//     pexp2p enforces this as a rate with a burst of two, so requests of a
+//     steady peer that arrive bunched are not punished (docs/compat.md).
 //   - An answer carries at most 250 addresses: GetSelection (23 % of the
 //     book, at least 32, at most 250). A seed answers an inbound peer once
 //     with GetSelectionWithBias(30) and then disconnects it gracefully.

@@ -38,7 +38,7 @@ func (r *Reactor) HasReceivedRequests(id string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	ps := r.peers[id]
-	return ps != nil && ps.recvCount > 0
+	return ps != nil && !ps.recvAllowedAt.IsZero()
 }
 
 func (r *Reactor) SetAttempts(addr addrbook.NetAddress, n int, last time.Time) {

@@ -68,10 +68,9 @@ type peerState struct {
 	// Requests we sent that are unanswered; the latest was sent at reqSentAt.
 	reqOutstanding int
 	reqSentAt      time.Time
-	// Requests received (0, 1, 2 = "more than one") and when the last
-	// rate-checked one arrived (Q4).
-	recvCount int
-	lastRecv  time.Time
+	// recvAllowedAt is the theoretical arrival time of the peer's next
+	// request under the Q4 rate (a GCRA, see handleRequest).
+	recvAllowedAt time.Time
 	// answered is set once a seed or over-limit peer got its one answer.
 	answered bool
 	grace    clock.Timer
@@ -494,27 +493,33 @@ func (r *Reactor) handleRequest(peerID string) {
 		return
 	}
 
+	// Q4 as a rate, not as a gap between arrivals: upstream lets the
+	// first two requests through and then wants every request at least
+	// the interval after the previous one. Measured on arrival, that bans
+	// honest peers whose requests arrive bunched (each message travels on
+	// its own stream here, and a loaded host delivers two requests sent
+	// 1.26 s apart 0.26 s apart). The cell-rate check below allows the
+	// same long-run rate, one request per interval, with a burst of
+	// RequestBurst (upstream's "first two free"): a steady requester
+	// sees exactly upstream's rule, a flood is still caught at once.
 	now := r.clk.Now()
-	switch ps.recvCount {
-	case 0:
-		ps.recvCount = 1
-	case 1:
-		// The first two requests are free at any spacing (Q4).
-		ps.recvCount = 2
-		ps.lastRecv = now
-	default:
-		if min := r.cfg.minReceiveInterval(); now.Sub(ps.lastRecv) < min {
-			info, last := ps.info, ps.lastRecv
-			delete(r.peers, peerID)
-			r.mu.Unlock()
-			r.punish(info, &MisbehaviorError{
-				PeerID: peerID, Reason: ReasonRequestTooSoon,
-				Detail: fmt.Sprintf("last %v, now %v, min interval %v", last, now, min),
-			})
-			return
-		}
-		ps.lastRecv = now
+	interval := r.cfg.minReceiveInterval()
+	allowedAt := ps.recvAllowedAt
+	if allowedAt.Before(now) {
+		allowedAt = now
 	}
+	if tolerance := time.Duration(r.cfg.RequestBurst-1) * interval; allowedAt.Sub(now) > tolerance {
+		info := ps.info
+		delete(r.peers, peerID)
+		r.mu.Unlock()
+		r.punish(info, &MisbehaviorError{
+			PeerID: peerID, Reason: ReasonRequestTooSoon,
+			Detail: fmt.Sprintf("now %v, next request allowed from %v (one per %v, burst %d)",
+				now, allowedAt.Add(-tolerance), interval, r.cfg.RequestBurst),
+		})
+		return
+	}
+	ps.recvAllowedAt = allowedAt.Add(interval)
 	r.mu.Unlock()
 	r.sendAddrs(peerID, r.book.GetSelection())
 }
