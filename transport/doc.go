@@ -36,7 +36,11 @@
 //     the message (a second message);
 //   - keeps a complete, valid message whose writer is slow to close (a
 //     timeout after the message is not a violation; a second message
-//     shows as data, not as a timeout).
+//     shows as data, not as a timeout). The node's handler hands the
+//     message to the reactor as soon as it is complete and checks the
+//     end of the stream afterwards: waiting for the close first would let
+//     a stalled connection release several requests at once, which the
+//     reactor's spacing rule (Q4) would punish as a flood.
 //
 // Every error is a *WireError wrapping ErrWire and one kind
 // (ErrMessageTooLarge, ErrMalformed, ErrEmptyMessage, ErrUnknownMessage,
@@ -59,7 +63,9 @@
 // DefaultNodeID must be its authenticated peer ID; a different Network
 // (chain ID) drops the peer and it is not dialed again while the node
 // runs. A peer whose identify protocols lack nodeinfo (upstream lp2p) is
-// accepted unless Config.StrictNodeInfo, with its listen address taken
+// accepted unless Config.StrictNodeInfo (a peer whose identify failed is
+// refused either way, as its protocols are unknown), with its listen
+// address taken
 // from identify's listen addresses (the one on the connection's IP if
 // any). The remote address of a connection is never used as the
 // advertised address: QUIC dials leave from a wildcard socket.

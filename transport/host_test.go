@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"net/netip"
 	"os"
 	"sync"
 	"testing"
@@ -346,4 +347,37 @@ func (f *fakeHandler) has(id peer.ID) bool {
 	defer f.mu.Unlock()
 	_, ok := f.added[id.String()]
 	return ok
+}
+
+// IsDialingOrConnected: by ID always; by IP unless allow_duplicate_ip or
+// loopback (upstream's switch refuses a second peer from one IP).
+func TestIsDialingOrConnectedDuplicateIP(t *testing.T) {
+	connected := testPeer(t, 20)
+	other := testPeer(t, 21)
+	for _, dup := range []bool{false, true} {
+		n, err := NewNode(goldenKey(t), Config{AllowDuplicateIP: dup})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub := netip.MustParseAddr("203.0.113.5")
+		n.peers[connected] = &peerState{id: connected, added: true, info: pex.PeerInfo{ID: connected.String(), RemoteIP: pub}}
+		lo := netip.MustParseAddr("127.0.0.1")
+		n.peers[testPeer(t, 22)] = &peerState{added: true, info: pex.PeerInfo{RemoteIP: lo}}
+		if !n.IsDialingOrConnected(addrbook.NetAddress{ID: connected.String(), IP: netip.MustParseAddr("198.51.100.1"), Port: 1}) {
+			t.Fatal("connected ID not reported")
+		}
+		if got := n.IsDialingOrConnected(addrbook.NetAddress{ID: other.String(), IP: pub, Port: 1}); got == dup {
+			t.Fatalf("allow_duplicate_ip=%v: same IP reported %v", dup, got)
+		}
+		if n.IsDialingOrConnected(addrbook.NetAddress{ID: other.String(), IP: lo, Port: 1}) {
+			t.Fatal("loopback must not count as a duplicate IP")
+		}
+		n.dialing[other] = true
+		if !n.IsDialingOrConnected(addrbook.NetAddress{ID: other.String(), IP: netip.MustParseAddr("198.51.100.2"), Port: 1}) {
+			t.Fatal("dial in flight not reported")
+		}
+		if n.MaxNumOutboundPeers() != 10 {
+			t.Fatalf("default outbound limit %d", n.MaxNumOutboundPeers())
+		}
+	}
 }
