@@ -588,6 +588,12 @@ func (n *Node) Dial(ctx context.Context, addr addrbook.NetAddress) error {
 	}
 	if id == n.host.ID() {
 		n.mu.Unlock()
+		// W3: the book learns the address is ours, so it is not picked
+		// again.
+		if ob, ok := n.cfg.Bans.(OwnAddressBook); ok {
+			ob.RemoveAddress(addr.ID)
+			ob.AddOurAddress(addr)
+		}
 		return &PeerRefusedError{Peer: addr.ID, Reason: "that is us"}
 	}
 	if n.wrongNet[id] {
@@ -1114,6 +1120,13 @@ func (n *Node) handlePexStream(s network.Stream) {
 		return
 	}
 	n.handler.Receive(from.String(), msg)
+}
+
+// OwnAddressBook is implemented by a ban list that also records our own
+// addresses (the address book); a dial of our own ID feeds it (W3).
+type OwnAddressBook interface {
+	RemoveAddress(id string)
+	AddOurAddress(addr addrbook.NetAddress)
 }
 
 // WireBanner is implemented by a ban list that can record bans (the

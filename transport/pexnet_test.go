@@ -493,3 +493,18 @@ func TestPeerWithoutNodeInfo(t *testing.T) {
 	})
 	_ = hex.EncodeToString
 }
+
+// W3: dialing our own ID (an address of ours gossiped back) is refused
+// and the address is recorded as ours in the book.
+func TestDialSelfRecordsOurAddress(t *testing.T) {
+	f := prepareFull(t, 110, fastPexConfig(), nil)
+	self := addrbook.NetAddress{ID: f.node.ID().String(), IP: netip.MustParseAddr("127.110.0.7"), Port: 7}
+	_ = f.book.AddAddress(self, fakeAddr(t, 111))
+	err := f.node.Dial(context.Background(), self)
+	if !isRefused(err) {
+		t.Fatalf("self dial: %v", err)
+	}
+	if !f.book.OurAddress(self) || f.book.HasAddress(self.ID) {
+		t.Fatal("our address not recorded as ours")
+	}
+}
