@@ -112,6 +112,10 @@ type Config struct {
 	// once per EnsurePeersPeriod while the book needs more, even when the
 	// outbound slots are full (upstream returns early, E2.1; pexp2p fix).
 	RefreshWhenOutboundFull bool
+	// MarkGoodOnOutbound marks an outbound peer's address good (moves it
+	// to an old bucket) once the peer is connected and authenticated.
+	// Upstream marks good only through consensus (§9.2-19).
+	MarkGoodOnOutbound bool
 	// OverLimitGrace: a peer the face accepted beyond its inbound limit
 	// (PeerInfo.OverLimit) is disconnected gracefully after answering one
 	// PexRequest, or after this long without one.
@@ -125,6 +129,7 @@ func DefaultConfig() Config {
 		EnsurePeersPeriod:            DefaultEnsurePeersPeriod,
 		MinReceiveRequestInterval:    0,
 		RequestBurst:                 DefaultRequestBurst,
+		MarkGoodOnOutbound:           true,
 		RequestTimeout:               0,
 		MaxAddrsPerMsg:               MaxAddrsPerMsg,
 		MaxAttemptsToDial:            DefaultMaxAttemptsToDial,

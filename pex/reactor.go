@@ -391,6 +391,15 @@ func (r *Reactor) AddPeer(p PeerInfo) {
 
 	if p.Outbound {
 		// The address of an outbound peer is in the book already.
+		if r.cfg.MarkGoodOnOutbound {
+			// We reached it at that address and it proved its ID: the
+			// evidence Bitcoin Core and btcd use to move an address to
+			// the tried (old) table. Upstream only marks good through
+			// consensus (10000 votes or block parts), so on a node
+			// without consensus nothing ever becomes old and the
+			// eclipse-resistant old buckets stay empty (§9.2-19).
+			r.book.MarkGood(p.ID)
+		}
 		if r.book.NeedMoreAddrs() {
 			r.requestAddrs(p.ID)
 		}

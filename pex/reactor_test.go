@@ -633,3 +633,37 @@ func TestObserverCounts(t *testing.T) {
 		t.Fatalf("observer: sent %d recv %d addrs %d, want 1 1 2", e.obs.sent, e.obs.recv, e.obs.addrs)
 	}
 }
+
+// §9.2-19 policy: an outbound peer reached at its book address and
+// authenticated is marked good (moved to an old bucket), so a node without
+// consensus still fills the eclipse-resistant old buckets. Off, the
+// address stays new, as upstream leaves it.
+func TestMarkGoodOnOutbound(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		t.Run(fmt.Sprint("on=", on), func(t *testing.T) {
+			e := newEnv(t)
+			cfg := testConfig()
+			cfg.MarkGoodOnOutbound = on
+			n := e.reactorNode(0, cfg, nil)
+			e.start(n)
+			e.settle()
+			p := e.peer(1, nil)
+			if err := n.book.AddAddress(p.addr, pextest.NodeAddr(7)); err != nil {
+				t.Fatal(err)
+			}
+			if n.book.IsGood(p.addr.ID) {
+				t.Fatal("address good before any connection")
+			}
+			e.dial(n.node, p.addr)
+			if got := n.book.IsGood(p.addr.ID); got != on {
+				t.Fatalf("IsGood after outbound connect = %v, want %v", got, on)
+			}
+			// An inbound peer proves nothing about its advertised address.
+			q := e.peer(2, nil)
+			e.dial(q.node, n.addr)
+			if n.book.IsGood(q.addr.ID) {
+				t.Fatal("inbound peer's address marked good")
+			}
+		})
+	}
+}
