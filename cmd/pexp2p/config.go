@@ -67,6 +67,10 @@ type P2PConfig struct {
 	RequestTimeout           Duration `toml:"request_timeout" doc:"How long a PEX request stays outstanding (0: ensure_peers_period)"`
 	BanTime                  Duration `toml:"ban_time" doc:"Duration of the bans the reactor issues"`
 	MaxAttemptsToDial        int      `toml:"max_attempts_to_dial" doc:"Failed dials before an address is banned"`
+
+	MinReceiveRequestInterval Duration `toml:"min_receive_request_interval" doc:"Least spacing of a peer's PEX requests before it is banned (0: ensure_peers_period/3, CometBFT's rule; lower it to serve CometBFT v0.39+ nodes, which re-ask too soon, cometbft#4620)"`
+	RequestBurst              int      `toml:"request_burst" doc:"PEX requests a peer may send back to back before the spacing applies (CometBFT: the first two are free)"`
+	MarkGoodOnOutbound        bool     `toml:"mark_good_on_outbound" doc:"Move an outbound peer's address to an old (tried) bucket once it is connected and authenticated"`
 }
 
 // ClassicConfig is the optional classic CometBFT face (TCP +
@@ -133,6 +137,8 @@ func DefaultConfig() Config {
 			SeedDisconnectWaitPeriod: Duration(pex.DefaultSeedDisconnectWaitPeriod),
 			BanTime:                  Duration(pex.DefaultBanTime),
 			MaxAttemptsToDial:        pex.DefaultMaxAttemptsToDial,
+			RequestBurst:             pex.DefaultRequestBurst,
+			MarkGoodOnOutbound:       true,
 		},
 		Classic: ClassicConfig{
 			AddrBookFile: "config/addrbook_classic.json",
@@ -347,6 +353,9 @@ func (c *Config) Validate() error {
 			return &UsageError{What: "config key " + d.key, Value: d.v.String(), Err: errors.New("must be positive")}
 		}
 	}
+	if c.P2P.RequestBurst <= 0 {
+		return &UsageError{What: "config key p2p.request_burst", Value: strconv.Itoa(c.P2P.RequestBurst), Err: errors.New("must be positive")}
+	}
 	if c.P2P.MaxAttemptsToDial <= 0 {
 		return &UsageError{What: "config key p2p.max_attempts_to_dial", Value: strconv.Itoa(c.P2P.MaxAttemptsToDial), Err: errors.New("must be positive")}
 	}
@@ -504,6 +513,9 @@ func (c *Config) PexConfig() pex.Config {
 	pc.RequestTimeout = c.P2P.RequestTimeout.D()
 	pc.BanTime = c.P2P.BanTime.D()
 	pc.MaxAttemptsToDial = c.P2P.MaxAttemptsToDial
+	pc.MinReceiveRequestInterval = c.P2P.MinReceiveRequestInterval.D()
+	pc.RequestBurst = c.P2P.RequestBurst
+	pc.MarkGoodOnOutbound = c.P2P.MarkGoodOnOutbound
 	pc.PersistentPeersMaxDialPeriod = c.P2P.PersistentPeersMaxDialPeriod.D()
 	pc.OverLimitGrace = pc.EnsurePeersPeriod / 3
 	return pc
