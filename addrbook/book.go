@@ -409,6 +409,28 @@ func (b *Book) Size() int {
 	return b.nNew + b.nOld
 }
 
+// Counts is what the book holds, by class: cheap enough for every
+// metrics scrape (no copy of the book).
+type Counts struct {
+	New    int
+	Old    int
+	Banned int // bans not yet expired
+}
+
+// Counts returns the number of new and old addresses and live bans.
+func (b *Book) Counts() Counts {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.nowNanos()
+	c := Counts{New: b.nNew, Old: b.nOld}
+	for _, rec := range b.bans {
+		if rec.until > now {
+			c.Banned++
+		}
+	}
+	return c
+}
+
 // Empty reports Size() == 0.
 func (b *Book) Empty() bool { return b.Size() == 0 }
 

@@ -77,3 +77,28 @@ func TestAddAddressRefusals(t *testing.T) {
 	}
 	mustAdd(t, b, good, src)
 }
+
+// Counts agrees with Size, IsGood and Bans after promotions and a ban.
+func TestCounts(t *testing.T) {
+	b, clk := newTestBook(t, Options{})
+	src := routableAddr(100)
+	for i := 0; i < 6; i++ {
+		if err := b.AddAddress(routableAddr(i), src); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.MarkGood(routableAddr(1).ID)
+	b.MarkGood(routableAddr(2).ID)
+	b.MarkBad(routableAddr(3), time.Hour)
+	got := b.Counts()
+	if want := (Counts{New: 3, Old: 2, Banned: 1}); got != want {
+		t.Fatalf("Counts = %+v, want %+v", got, want)
+	}
+	if got.New+got.Old != b.Size() {
+		t.Fatalf("Counts %+v disagrees with Size %d", got, b.Size())
+	}
+	clk.Advance(2 * time.Hour)
+	if got := b.Counts().Banned; got != 0 {
+		t.Fatalf("expired ban still counted: %d", got)
+	}
+}

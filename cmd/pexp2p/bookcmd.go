@@ -74,19 +74,8 @@ type BookStats struct {
 }
 
 func statsOf(b *addrbook.Book) (BookStats, error) {
-	v, err := viewBook(b)
-	if err != nil {
-		return BookStats{}, err
-	}
-	st := BookStats{Size: len(v.Addrs), Banned: len(b.Bans())}
-	for _, e := range v.Addrs {
-		if e.BucketType == bucketTypeOld {
-			st.Old++
-		} else {
-			st.New++
-		}
-	}
-	return st, nil
+	c := b.Counts()
+	return BookStats{Size: c.New + c.Old, New: c.New, Old: c.Old, Banned: c.Banned}, nil
 }
 
 // bookTarget says which book file and ID kind a book command works on.
