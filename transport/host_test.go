@@ -22,13 +22,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// Process-wide singletons started by dependencies on first use.
-		goleak.IgnoreTopFunction("github.com/ipfs/go-log/v2/writer.(*MirrorWriter).logRoutine"),
-		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
-		goleak.IgnoreAnyFunction("github.com/libp2p/go-flow-metrics.(*sweeper).run"),
-		goleak.IgnoreAnyFunction("github.com/libp2p/go-libp2p/p2p/transport/quicreuse.(*reuse).gc"),
-	)
+	goleak.VerifyTestMain(m)
 	os.Exit(0)
 }
 
@@ -317,24 +311,24 @@ func TestInboundLimitOverLimitAndUnconditional(t *testing.T) {
 	if err := p1.connect(t, n); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "p1", func() bool { return h.has(p1.h.ID()) })
+	waitFor(t, 10*time.Second, "p1", func() bool { return h.has(p1.h.ID()) })
 	if err := p2.connect(t, n); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "p2", func() bool { return h.has(p2.h.ID()) })
+	waitFor(t, 10*time.Second, "p2", func() bool { return h.has(p2.h.ID()) })
 	added, _, _ := h.snapshot()
 	if added[p1.h.ID().String()].OverLimit || !added[p2.h.ID().String()].OverLimit {
 		t.Fatalf("OverLimit flags: p1 %v p2 %v", added[p1.h.ID().String()].OverLimit, added[p2.h.ID().String()].OverLimit)
 	}
 	_ = p3.connect(t, n)
 	time.Sleep(500 * time.Millisecond)
-	waitFor(t, 5*time.Second, "p3 refused", func() bool {
+	waitFor(t, 10*time.Second, "p3 refused", func() bool {
 		return !hasPeer(n, p3.h.ID()) && n.Host().Network().Connectedness(p3.h.ID()) != network.Connected
 	})
 	if err := uncond.connect(t, n); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "unconditional peer", func() bool { return hasPeer(n, uncond.h.ID()) })
+	waitFor(t, 10*time.Second, "unconditional peer", func() bool { return hasPeer(n, uncond.h.ID()) })
 	if out, in, _ := n.NumPeers(); out != 0 || in != 1 {
 		t.Fatalf("NumPeers = %d out, %d in; want 0, 1 (visitor and unconditional not counted)", out, in)
 	}

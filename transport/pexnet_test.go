@@ -147,6 +147,9 @@ func TestTwentyNodesFromOneSeed(t *testing.T) {
 		// The flood rule (Q4) has its own test; here a loaded machine
 		// must not turn scheduling jitter into bans of honest peers.
 		pc.MinReceiveRequestInterval = 50 * time.Millisecond
+		// A stalled peer answers late; re-asking it after one period
+		// would put two requests on the wire that land together.
+		pc.RequestTimeout = 5 * time.Second
 		return pc
 	}
 	relaxed := func(c *Config) {
