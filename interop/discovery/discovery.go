@@ -58,6 +58,10 @@ type Config struct {
 	// OnSample, if set, is called with every sample as it is taken
 	// (live display). It must not block.
 	OnSample func(stack string, s Sample)
+	// OnSnapshot, if set, receives every node's raw state (index 0 the
+	// seed) at each sample, for per-node curves. It must not block or
+	// keep the slice.
+	OnSnapshot func(stack string, elapsed time.Duration, nodes []NodeStat)
 	// Logf, if set, receives progress lines.
 	Logf func(format string, args ...any)
 }
@@ -284,7 +288,11 @@ func Run(ctx context.Context, stack Stack, cfg Config) (res *Result, err error) 
 		case <-tick.C:
 		}
 		el := time.Since(start)
-		s := summarise(net.Snapshot()[first:], cfg, el)
+		snap := net.Snapshot()
+		if cfg.OnSnapshot != nil {
+			cfg.OnSnapshot(stack.Name(), el, snap)
+		}
+		s := summarise(snap[first:], cfg, el)
 		res.Samples = append(res.Samples, s)
 		if rss := readRSS(); rss > peak {
 			peak = rss

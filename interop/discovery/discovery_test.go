@@ -82,16 +82,21 @@ func TestMeasurementsReadable(t *testing.T) {
 func TestSmallNetworksRun(t *testing.T) {
 	for _, st := range []Stack{Libp2p(), Classic()} {
 		t.Run(st.Name(), func(t *testing.T) {
-			var samples int
+			var samples, snaps int
 			r, err := Run(context.Background(), st, Config{
 				Nodes: 4, Period: 500 * time.Millisecond, Duration: 6 * time.Second,
 				OnSample: func(string, Sample) { samples++ },
+				OnSnapshot: func(_ string, _ time.Duration, nodes []NodeStat) {
+					if len(nodes) == 4 {
+						snaps++
+					}
+				},
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Logf("\n%s", r)
-			if samples != len(r.Samples) || samples < 5 || r.CPUSeconds <= 0 || r.PeakRSS == 0 {
+			if samples != len(r.Samples) || snaps != samples || samples < 5 || r.CPUSeconds <= 0 || r.PeakRSS == 0 {
 				t.Fatalf("measurements missing: %d samples, %+v", samples, r)
 			}
 			if r.Final.MeanPeers == 0 || r.Joined == 0 {
