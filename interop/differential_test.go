@@ -292,8 +292,8 @@ func TestDifferentialBookSemantics(t *testing.T) {
 	}
 }
 
-// zWithin reports whether a count of k successes in n draws is within z
-// standard deviations of probability p.
+// zScore is how many standard deviations a count of k successes in n
+// draws lies from its expectation under probability p.
 func zScore(k, n int, p float64) float64 {
 	if p <= 0 || p >= 1 {
 		if (p <= 0 && k == 0) || (p >= 1 && k == n) {
