@@ -36,6 +36,9 @@ type TestnetSpec struct {
 	MaxInbound  int
 	Duration    time.Duration
 	ChainID     string
+	// CompareClassic also runs the same topology on upstream's classic
+	// stack (issue 7 item 4) after the libp2p run.
+	CompareClassic bool
 }
 
 func (s *TestnetSpec) validate() error {
@@ -54,6 +57,10 @@ func (s *TestnetSpec) validate() error {
 		return usage("flag --max-outbound", fmt.Sprint(s.MaxOutbound), errors.New("must be positive"))
 	case s.Transport != "quic" && s.Transport != "tcp":
 		return usage("flag --transport", s.Transport, errors.New("want quic or tcp"))
+	case s.CompareClassic && s.Seeds != 1:
+		return usage("flag --seeds", fmt.Sprint(s.Seeds), errors.New("--compare-classic runs the one-seed topology only"))
+	case s.CompareClassic && s.Nodes > 250:
+		return usage("flag --nodes", fmt.Sprint(s.Nodes), errors.New("--compare-classic supports at most 250 nodes (one /16 per classic node)"))
 	}
 	return nil
 }
@@ -311,6 +318,7 @@ each criterion, PEX messages and bytes sent, and CPU and memory per node
 	f.DurationVar(&spec.Duration, "duration", 50*time.Second, "give up after this long")
 	f.StringVar(&spec.ChainID, "chain-id", "pexp2p-testnet", "chain ID of the testnet")
 	f.BoolVar(&asJSON, "json", false, "print the results (with the timeline) as JSON")
+	f.BoolVar(&spec.CompareClassic, "compare-classic", false, "also run the same topology on upstream CometBFT's classic stack (p2p.Switch + its pex.Reactor) and print both rows and their ratio")
 	f.StringVar(&plot, "plot", "", "write an SVG of the fraction of converged nodes over time to this file")
 	return cmd
 }
@@ -319,7 +327,7 @@ func (s TestnetSpec) jsonView() map[string]any {
 	return map[string]any{
 		"nodes": s.Nodes, "seeds": s.Seeds, "seed_mode": s.SeedMode, "period": s.Period.String(),
 		"transport": s.Transport, "max_outbound": s.MaxOutbound, "max_inbound": s.MaxInbound,
-		"duration": s.Duration.String(),
+		"duration": s.Duration.String(), "compare_classic": s.CompareClassic,
 	}
 }
 
@@ -334,11 +342,14 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && ws.Col > 0
 }
 
-// runTestnet measures every stack of the run, one after the other (today
-// one: pexp2p on libp2p; --compare-classic adds upstream's classic stack
-// to the list).
+// runTestnet measures every stack of the run, one after the other so CPU
+// and memory can be attributed to one stack: pexp2p on libp2p, then with
+// --compare-classic upstream's classic stack.
 func runTestnet(ctx context.Context, spec TestnetSpec, out io.Writer, live, lines bool) ([]StackResult, error) {
 	clusters := []Cluster{newLibp2pCluster(spec)}
+	if spec.CompareClassic {
+		clusters = append(clusters, newClassicCluster(spec))
+	}
 	var results []StackResult
 	for _, cl := range clusters {
 		progress, done := progressReporter(out, cl.Name(), spec, live, lines)
@@ -424,6 +435,18 @@ func printTable(out io.Writer, spec TestnetSpec, rs []StackResult) {
 			r.Stack, r.Nodes, roundsText(r.Peers), wallText(r.Peers), roundsText(r.Books), wallText(r.Books),
 			r.Traffic.Msgs, bytesText(r.Traffic.Bytes), r.CPUSecondsPerNode, r.RSSMiBPerNode)
 	}
+	if len(rs) == 2 {
+		a, b := rs[0], rs[1]
+		fmt.Fprintf(tw, "ratio %s/%s\t\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", shortName(a.Stack), shortName(b.Stack),
+			ratioText(a.Peers.Reached && b.Peers.Reached, float64(a.Peers.Rounds), float64(b.Peers.Rounds)),
+			ratioText(a.Peers.Reached && b.Peers.Reached, a.Peers.Seconds, b.Peers.Seconds),
+			ratioText(a.Books.Reached && b.Books.Reached, float64(a.Books.Rounds), float64(b.Books.Rounds)),
+			ratioText(a.Books.Reached && b.Books.Reached, a.Books.Seconds, b.Books.Seconds),
+			ratioText(true, float64(a.Traffic.Msgs), float64(b.Traffic.Msgs)),
+			ratioText(true, float64(a.Traffic.Bytes), float64(b.Traffic.Bytes)),
+			ratioText(true, a.CPUSecondsPerNode, b.CPUSecondsPerNode),
+			ratioText(true, a.RSSMiBPerNode, b.RSSMiBPerNode))
+	}
 	tw.Flush()
 	for _, r := range rs {
 		fmt.Fprintf(out, "%s: final min peers %d (mean %.1f), min book coverage %d/%d, run %.1fs\n",
@@ -436,6 +459,15 @@ func printTable(out io.Writer, spec TestnetSpec, rs []StackResult) {
 				r.Stack, spec.Duration, 100*r.Peers.Final, 100*r.Books.Final)
 		}
 	}
+}
+
+// ratioText is a/b, or "-" when either side did not reach the milestone
+// or b is zero (a ratio to "not reached" would be a made-up number).
+func ratioText(ok bool, a, b float64) string {
+	if !ok || b <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f×", a/b)
 }
 
 func roundsText(m Milestone) string {

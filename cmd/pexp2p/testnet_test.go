@@ -130,3 +130,84 @@ func TestMeasureMilestones(t *testing.T) {
 		t.Fatalf("unconverged run %+v", r)
 	}
 }
+
+// Issue 7 item 4: --compare-classic runs the same one-seed topology on
+// upstream's classic stack after the libp2p one; the JSON carries both
+// rows, the plot both pairs of curves, and the classic row has its own
+// counted PEX traffic. Bounded: 6 nodes, 300 ms rounds, 6 s per stack.
+func TestTestnetCompareClassic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-node run")
+	}
+	plot := filepath.Join(t.TempDir(), "cmp.svg")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out, errOut syncBuffer
+	code := run(ctx, []string{"testnet", "--nodes", "6", "--period", "300ms", "--duration", "6s", "--compare-classic", "--json", "--plot", plot}, &out, &errOut)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var rep struct {
+		Spec    map[string]any `json:"spec"`
+		Results []StackResult  `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(out.String()), &rep); err != nil || len(rep.Results) != 2 {
+		t.Fatalf("json: %v\n%s", err, out.String())
+	}
+	if rep.Spec["compare_classic"] != true {
+		t.Fatalf("spec %v", rep.Spec)
+	}
+	lp, cl := rep.Results[0], rep.Results[1]
+	if !strings.HasPrefix(lp.Stack, "pexp2p/") || !strings.HasPrefix(cl.Stack, "cometbft/classic") {
+		t.Fatalf("stacks %q, %q", lp.Stack, cl.Stack)
+	}
+	if !lp.Peers.Reached || !lp.Books.Reached {
+		t.Fatalf("pexp2p did not converge: %+v", lp)
+	}
+	// Same targets for both rows: seed mode, 5 measured nodes each.
+	if cl.Measured != 5 || cl.PeerTarget != lp.PeerTarget || cl.BookTarget != lp.BookTarget {
+		t.Fatalf("classic row measured %d, targets %d/%d vs %d/%d", cl.Measured, cl.PeerTarget, cl.BookTarget, lp.PeerTarget, lp.BookTarget)
+	}
+	if cl.Traffic.Msgs == 0 || cl.Traffic.Bytes < 2*cl.Traffic.Msgs || len(cl.Timeline) == 0 || cl.CPUSecondsPerNode <= 0 {
+		t.Fatalf("classic row not measured: %+v", cl)
+	}
+	svg, err := os.ReadFile(plot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(svg), "<polyline"); n != 4 {
+		t.Fatalf("SVG has %d curves, want 4", n)
+	}
+	if !strings.Contains(string(svg), "cometbft/classic") {
+		t.Fatal("SVG legend does not name the classic stack")
+	}
+}
+
+// The ratio row divides the first stack by the second, and refuses to
+// divide by a milestone that was not reached.
+func TestPrintTableRatio(t *testing.T) {
+	spec := TestnetSpec{Nodes: 3, Seeds: 1, Period: time.Second, MaxOutbound: 10, Duration: time.Minute}
+	rs := []StackResult{
+		{Stack: "pexp2p/libp2p-quic", Nodes: 3, Peers: Milestone{Reached: true, Rounds: 2, Seconds: 2}, Books: Milestone{Reached: true, Rounds: 3, Seconds: 3},
+			Traffic: Traffic{Msgs: 10, Bytes: 1000}, CPUSecondsPerNode: 0.1, RSSMiBPerNode: 3},
+		{Stack: "cometbft/classic-tcp", Nodes: 3, Peers: Milestone{Reached: true, Rounds: 8, Seconds: 8}, Books: Milestone{Final: 0.5},
+			Traffic: Traffic{Msgs: 40, Bytes: 4000}, CPUSecondsPerNode: 0.2, RSSMiBPerNode: 2},
+	}
+	var b strings.Builder
+	printTable(&b, spec, rs)
+	var ratio string
+	for _, l := range strings.Split(b.String(), "\n") {
+		if strings.Contains(l, "ratio pexp2p/cometbft") {
+			ratio = l
+		}
+	}
+	f := strings.Fields(ratio)
+	// ratio, label, peers rounds, wall, books rounds, wall, msgs, bytes, cpu, rss
+	want := []string{"ratio", "pexp2p/cometbft", "0.25×", "0.25×", "-", "-", "0.25×", "0.25×", "0.50×", "1.50×"}
+	if strings.Join(f, " ") != strings.Join(want, " ") {
+		t.Fatalf("ratio row %q, want %q\n%s", f, want, b.String())
+	}
+	if !strings.Contains(b.String(), "cometbft/classic-tcp: NOT converged") {
+		t.Fatalf("unconverged classic row not flagged:\n%s", b.String())
+	}
+}
