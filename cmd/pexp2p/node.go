@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"net"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+	madns "github.com/multiformats/go-multiaddr-dns"
 
 	"github.com/pexp2p/pexp2p/addrbook"
 	"github.com/pexp2p/pexp2p/pex"
@@ -29,6 +31,8 @@ type nodeOptions struct {
 	pexOverride func(*pex.Config)
 	// bookSeed makes book randomness reproducible (testnet); 0: random.
 	bookSeed uint64
+	// resolver resolves /dnsaddr seeds (tests: a mock); nil: the system's.
+	resolver transport.MultiaddrResolver
 }
 
 // p2pNode is a running libp2p-face node.
@@ -116,31 +120,27 @@ func (m multiObserver) Dial(r pex.DialResult) {
 	}
 }
 
-// seedStrings turns configured seeds into the reactor's "id@host:port"
-// form; a host name is kept for the reactor to resolve. /dnsaddr seeds
-// cannot be expressed that way and are refused with a clear error.
-func seedStrings(cps []transport.ConfigPeer) ([]string, error) {
-	var out []string
-	for _, cp := range cps {
-		if na, ok := cp.NetAddress(); ok {
-			out = append(out, na.String())
-			continue
-		}
-		host, port := "", ""
-		for _, c := range cp.Addrs[0] {
-			switch c.Code() {
-			case ma.P_DNS, ma.P_DNS4, ma.P_DNS6:
-				host = c.Value()
-			case ma.P_TCP, ma.P_UDP:
-				port = c.Value()
-			}
-		}
-		if host == "" || port == "" {
-			return nil, usage("config key p2p.seeds", cp.Input, errors.New("a seed needs an IP or a DNS name and a port (/dnsaddr seeds are not supported)"))
-		}
-		out = append(out, cp.ID.String()+"@"+net.JoinHostPort(host, port))
+// seedResolveTimeout bounds resolving /dnsaddr seeds at node start: a
+// slow or absent DNS server must not stop the node from starting on its
+// book (the reactor still refuses an empty book with no usable seed).
+const seedResolveTimeout = 10 * time.Second
+
+// reactorSeeds turns configured seeds into the reactor's "id@host:port"
+// strings with transport.ReactorSeeds: IP seeds as they are, /dns* seeds
+// with their host name (the reactor resolves it), /dnsaddr seeds resolved
+// now through r. A seed that cannot be used is logged and left out.
+func reactorSeeds(cps []transport.ConfigPeer, r transport.MultiaddrResolver) []string {
+	if len(cps) == 0 {
+		return nil
 	}
-	return out, nil
+	ctx, cancel := context.WithTimeout(context.Background(), seedResolveTimeout)
+	defer cancel()
+	out, errs := transport.ReactorSeeds(ctx, cps, r)
+	log := slogFor("p2p")
+	for _, err := range errs {
+		log.Warn("seed left out", "err", err)
+	}
+	return out
 }
 
 func newP2PNode(o nodeOptions) (*p2pNode, error) {
@@ -159,10 +159,6 @@ func newP2PNode(o nodeOptions) (*p2pNode, error) {
 	seeds, err := transport.ParseConfigPeers(c.P2P.Seeds)
 	if err != nil {
 		return nil, usage("config key p2p.seeds", c.P2P.Seeds, err)
-	}
-	seedList, err := seedStrings(seeds)
-	if err != nil {
-		return nil, err
 	}
 	persistent, err := transport.ParseConfigPeers(c.P2P.PersistentPeers)
 	if err != nil {
@@ -196,6 +192,7 @@ func newP2PNode(o nodeOptions) (*p2pNode, error) {
 		MaxInboundPeers:      c.P2P.MaxNumInboundPeers,
 		MaxOutboundPeers:     c.P2P.MaxNumOutboundPeers,
 		PersistentPeers:      persistent,
+		Seeds:                seeds,
 		UnconditionalPeerIDs: unconditional,
 		AllowDuplicateIP:     c.P2P.AllowDuplicateIP,
 		Bans:                 book,
@@ -212,7 +209,11 @@ func newP2PNode(o nodeOptions) (*p2pNode, error) {
 	}
 	pc := c.PexConfig()
 	pc.IDRule = transport.PeerIDs
-	pc.Seeds = seedList
+	resolver := o.resolver
+	if resolver == nil {
+		resolver = madns.DefaultResolver
+	}
+	pc.Seeds = reactorSeeds(seeds, resolver)
 	if o.pexOverride != nil {
 		o.pexOverride(&pc)
 	}
