@@ -12,6 +12,8 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 )
@@ -584,7 +586,9 @@ func appendJSONString(buf []byte, s string) []byte {
 // writeFileAtomic replaces path with data (B4, item 4).
 func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	// The PID in the name lets a later Start tell a save that was killed
+	// from one still running in another process (removeStaleTemps).
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-"+strconv.Itoa(os.Getpid())+"-*")
 	if err != nil {
 		return fmt.Errorf("%w: create temporary file in %s: %w", ErrFileIO, dir, err)
 	}
@@ -616,6 +620,70 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 		return fmt.Errorf("%w: fsync directory %s: %w", ErrFileIO, dir, serr)
 	}
 	return nil
+}
+
+// staleTempAge is how old a leftover temporary file without a readable
+// PID must be before Start removes it: a save takes well under a second,
+// so an older one was killed, not in progress.
+const staleTempAge = time.Minute
+
+// removeStaleTemps deletes the temporary files of saves that were killed
+// before their rename (SIGKILL, power loss): each is a full copy of the
+// book, and nothing else would ever remove them. A file whose writer
+// process still runs is left alone (an offline `pexp2p addrbook import`
+// may be saving the same book). It returns how many it removed; failures
+// only mean the files stay.
+func removeStaleTemps(path string, now time.Time) int {
+	prefix := "." + filepath.Base(path) + ".tmp-"
+	matches, err := filepath.Glob(filepath.Join(filepath.Dir(path), globEscape(prefix)+"*"))
+	if err != nil {
+		return 0
+	}
+	removed := 0
+	for _, m := range matches {
+		fi, err := os.Lstat(m)
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		pidText, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(m), prefix), "-")
+		pid, perr := strconv.Atoi(pidText)
+		switch {
+		case ok && perr == nil && pid > 0:
+			if pid == os.Getpid() || processAlive(pid) {
+				continue
+			}
+		case now.Sub(fi.ModTime()) < staleTempAge:
+			continue
+		}
+		if os.Remove(m) == nil {
+			removed++
+		}
+	}
+	return removed
+}
+
+// processAlive reports whether a process with this PID exists (signal 0
+// checks without sending anything; EPERM means it exists as another user).
+func processAlive(pid int) bool {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	err = p.Signal(syscall.Signal(0))
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// globEscape quotes the pattern characters of a file name for Glob.
+func globEscape(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		switch r {
+		case '*', '?', '[', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // syncDir makes a rename in dir durable.

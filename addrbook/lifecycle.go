@@ -28,6 +28,9 @@ func (b *Book) Start() error {
 		if err := b.load(); err != nil {
 			return err
 		}
+		if n := removeStaleTemps(b.filePath, time.Now()); n > 0 {
+			b.log.Warn("removed temporary files of interrupted saves", "file", b.filePath, "count", n)
+		}
 	}
 	b.loaded = true
 	b.running = true

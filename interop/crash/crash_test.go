@@ -263,11 +263,24 @@ func TestBookChildSIGKILL(t *testing.T) {
 	if totalSaves == 0 {
 		t.Fatal("no child ever completed a save: the kills tested nothing")
 	}
-	// Known gap: nothing removes the temporary file of a save the kill
-	// interrupted (addrbook/file.go writeFileAtomic; Start does not sweep
-	// them), so they pile up across crashes.
-	if os.Getenv("PEXP2P_KNOWN_GAPS") != "" && maxTmp > 0 {
-		t.Errorf("%d stale .addrbook.json.tmp-* files left next to the book", maxTmp)
+	// A kill can leave the temporary file of the save it interrupted; the
+	// next Start removes it (its writer is dead), so they never pile up:
+	// at most the one of the last kill, and none once a book started.
+	if maxTmp > 1 {
+		t.Errorf("%d stale .addrbook.json.tmp-* files piled up next to the book", maxTmp)
+	}
+	b, err := addrbook.New(addrbook.Options{FilePath: filepath.Join(dir, "addrbook.json"), Strict: false})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if tmps, _ := filepath.Glob(filepath.Join(dir, ".addrbook.json.tmp-*")); len(tmps) != 0 {
+		t.Errorf("temporary files of killed saves left after a Start: %v", tmps)
 	}
 	t.Logf("%d kills, %d completed saves in all, book up to %d addresses, up to %d stale temp files left", kills, totalSaves, maxSize, maxTmp)
 }
