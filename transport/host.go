@@ -22,6 +22,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/sec"
 	"github.com/libp2p/go-libp2p/gologshim"
+	"github.com/libp2p/go-libp2p/p2p/host/peerstore/pstoremem"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	"github.com/libp2p/go-libp2p/p2p/protocol/identify"
@@ -30,6 +31,7 @@ import (
 	"github.com/libp2p/go-libp2p/x/rate"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
+	"go.uber.org/fx"
 
 	"github.com/pexp2p/pexp2p/addrbook"
 	"github.com/pexp2p/pexp2p/internal/clock"
@@ -354,8 +356,20 @@ func (n *Node) Start() error {
 	if err != nil {
 		return fmt.Errorf("transport: resource manager: %w", err)
 	}
+	// libp2p.New does not release what it built when a listen fails (fx
+	// only stops components whose start succeeded, and the swarm's start
+	// is the listen): the peerstore and the swarm are captured here so
+	// every failure path closes them.
+	ps, err := pstoremem.NewPeerstore()
+	if err != nil {
+		_ = rm.Close()
+		return fmt.Errorf("transport: peerstore: %w", err)
+	}
+	var sw *swarm.Swarm
 	opts := []libp2p.Option{
 		libp2p.Identity(n.key.LibP2PKey()),
+		libp2p.Peerstore(ps),
+		libp2p.WithFxOption(fx.Populate(&sw)),
 		libp2p.NoTransports,
 		libp2p.Transport(libp2pquic.NewTransport),
 		libp2p.Transport(tcp.NewTCPTransport),
@@ -376,6 +390,10 @@ func (n *Node) Start() error {
 	}
 	h, err := libp2p.New(opts...)
 	if err != nil {
+		if sw != nil {
+			_ = sw.Close()
+		}
+		_ = ps.Close()
 		_ = rm.Close()
 		return fmt.Errorf("transport: starting libp2p host: %w", err)
 	}
@@ -412,6 +430,9 @@ func (n *Node) Stop() error {
 	n.stopped = true
 	h, cancel := n.host, n.cancel
 	n.mu.Unlock()
+	if h == nil {
+		return nil // Start failed and released everything itself
+	}
 	cancel()
 	h.RemoveStreamHandler(PexProtocolID)
 	h.RemoveStreamHandler(NodeInfoProtocolID)
