@@ -91,10 +91,11 @@ func newBridgeRun(g *globals, c Config, key *transport.NodeKey, lp *p2pNode, reg
 		}
 	}
 	book, err := addrbook.New(addrbook.Options{
-		FilePath: abs(g.home, c.Classic.AddrBookFile),
-		Strict:   c.P2P.AddrBookStrict,
-		IDRule:   addrbook.ClassicIDs,
-		Logger:   slogFor("addrbook"),
+		FilePath:     abs(g.home, c.Classic.AddrBookFile),
+		Strict:       c.P2P.AddrBookStrict,
+		IDRule:       addrbook.ClassicIDs,
+		Logger:       slogFor("addrbook"),
+		SaveInterval: c.P2P.AddrBookSaveInterval.D(),
 	})
 	if err != nil {
 		return nil, err

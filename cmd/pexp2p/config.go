@@ -49,8 +49,9 @@ type P2PConfig struct {
 	SeedMode    bool   `toml:"seed_mode" doc:"Crawl the network and answer each inbound peer once, then hang up"`
 	NodeKeyFile string `toml:"node_key_file" doc:"CometBFT node_key.json (relative to --home)"`
 
-	AddrBookFile   string `toml:"addr_book_file" doc:"Address book file (relative to --home)"`
-	AddrBookStrict bool   `toml:"addr_book_strict" doc:"Refuse non-routable addresses (set false for private or loopback networks)"`
+	AddrBookFile         string   `toml:"addr_book_file" doc:"Address book file (relative to --home)"`
+	AddrBookStrict       bool     `toml:"addr_book_strict" doc:"Refuse non-routable addresses (set false for private or loopback networks)"`
+	AddrBookSaveInterval Duration `toml:"addr_book_save_interval" doc:"Period of the address book's background save (CometBFT: 2m); it is also saved on shutdown"`
 
 	MaxNumInboundPeers  int  `toml:"max_num_inbound_peers" doc:"Maximum number of inbound peers"`
 	MaxNumOutboundPeers int  `toml:"max_num_outbound_peers" doc:"Maximum number of outbound peers the reactor dials"`
@@ -127,6 +128,7 @@ func DefaultConfig() Config {
 			NodeKeyFile:              "config/node_key.json",
 			AddrBookFile:             "config/addrbook.json",
 			AddrBookStrict:           true,
+			AddrBookSaveInterval:     Duration(addrbook.DefaultSaveInterval),
 			MaxNumInboundPeers:       40,
 			MaxNumOutboundPeers:      10,
 			DialTimeout:              Duration(3 * time.Second),
@@ -352,6 +354,9 @@ func (c *Config) Validate() error {
 		if d.v <= 0 {
 			return &UsageError{What: "config key " + d.key, Value: d.v.String(), Err: errors.New("must be positive")}
 		}
+	}
+	if c.P2P.AddrBookSaveInterval <= 0 {
+		return &UsageError{What: "config key p2p.addr_book_save_interval", Value: c.P2P.AddrBookSaveInterval.D().String(), Err: errors.New("must be positive")}
 	}
 	if c.P2P.RequestBurst <= 0 {
 		return &UsageError{What: "config key p2p.request_burst", Value: strconv.Itoa(c.P2P.RequestBurst), Err: errors.New("must be positive")}

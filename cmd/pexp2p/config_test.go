@@ -52,6 +52,8 @@ func TestConfigRejectsUnknownAndBadKeys(t *testing.T) {
 		"bad seed":       {"[p2p]\nseeds = \"nobody@1.2.3.4:1\"\n", "nobody@1.2.3.4:1"},
 		"seed no peerID": {"[p2p]\nseeds = \"/ip4/1.2.3.4/tcp/26656\"\n", "/ip4/1.2.3.4/tcp/26656"},
 		"bad laddr":      {"[p2p]\nladdr = \"/ip4/1.2.3.4/udp/1\"\n", "/ip4/1.2.3.4/udp/1"},
+		"zero save":      {"[p2p]\naddr_book_save_interval = \"0s\"\n", "p2p.addr_book_save_interval"},
+		"zero burst":     {"[p2p]\nrequest_burst = 0\n", "p2p.request_burst"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			home := t.TempDir()

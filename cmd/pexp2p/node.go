@@ -175,10 +175,11 @@ func newP2PNode(o nodeOptions) (*p2pNode, error) {
 
 	book, err := addrbook.New(addrbook.Options{
 		FilePath: o.bookPath,
-		Strict:   c.P2P.AddrBookStrict,
-		IDRule:   transport.PeerIDs,
-		Logger:   slogFor("addrbook"),
-		Seed:     o.bookSeed,
+		Strict:       c.P2P.AddrBookStrict,
+		IDRule:       transport.PeerIDs,
+		Logger:       slogFor("addrbook"),
+		Seed:         o.bookSeed,
+		SaveInterval: c.P2P.AddrBookSaveInterval.D(),
 	})
 	if err != nil {
 		return nil, err
