@@ -4,9 +4,12 @@ import (
 	"net"
 	"strconv"
 	"testing"
+	"time"
 
 	ma "github.com/multiformats/go-multiaddr"
 	"go.uber.org/goleak"
+
+	"github.com/pexp2p/pexp2p/addrbook"
 )
 
 // A Start that fails in libp2p.New (the listen fails) returns an error
@@ -42,5 +45,59 @@ func TestStartFailureLeaksNothing(t *testing.T) {
 				t.Fatalf("Stop after a failed Start: %v", err)
 			}
 		})
+	}
+}
+
+// Wire violations the face punishes itself (stream reset, 24 h ban in the
+// book) are reported through Config.OnWireViolation with a reason label,
+// so the command can count them with the reactor's misbehaviour.
+func TestOnWireViolationReported(t *testing.T) {
+	book, err := addrbook.New(addrbook.Options{IDRule: PeerIDs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type report struct {
+		id, reason string
+		banned     bool
+	}
+	got := make(chan report, 4)
+	v, _ := testNode(t, 120, func(c *Config) {
+		c.Bans = book
+		c.OnWireViolation = func(id, reason string, banned bool) { got <- report{id, reason, banned} }
+	})
+	bad := newRawPeer(t, 121)
+	if err := bad.connect(t, v); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "peer set up", func() bool { return hasPeer(v, bad.h.ID()) })
+	bad.sendRaw(t, v.ID(), mustHex(t, "05deadbeef00")) // garbage body
+	select {
+	case r := <-got:
+		if r.id != bad.h.ID().String() || r.reason != "wire_malformed" || !r.banned {
+			t.Fatalf("reported %+v", r)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("violation not reported")
+	}
+	if !book.IsBanned(bad.h.ID().String()) {
+		t.Fatal("reported as banned but not banned in the book")
+	}
+}
+
+func TestWireViolationReason(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{&WireError{Kind: ErrMessageTooLarge}, "wire_too_large"},
+		{&WireError{Kind: ErrMalformed}, "wire_malformed"},
+		{&WireError{Kind: ErrEmptyMessage}, "wire_empty"},
+		{&WireError{Kind: ErrUnknownMessage}, "wire_unknown_type"},
+		{&WireError{Kind: ErrSecondMessage}, "wire_second_message"},
+		{&WireError{Kind: ErrStreamIO}, ""}, // not a violation
+	} {
+		if got := WireViolationReason(c.err); got != c.want {
+			t.Errorf("%v: %q, want %q", c.err, got, c.want)
+		}
 	}
 }
