@@ -111,14 +111,6 @@ type Config struct {
 	// even if nobody bans it in the book; default 1 min.
 	StopBlockTime time.Duration
 
-	// MaxStalledStreams PEX streams of one peer that time out without a
-	// complete message within StallWindow get it stopped and banned like
-	// a wire violation (a slowloris): our writers send the whole frame at
-	// once, so an honest peer stalls only on a failing link. Defaults: 3
-	// within 10 min.
-	MaxStalledStreams int
-	StallWindow       time.Duration
-
 	// Clock stamps PeerInfo.ConnectedAt; default clock.System.
 	Clock clock.Clock
 
@@ -151,12 +143,6 @@ func (c *Config) setDefaults() {
 	}
 	if c.StreamTimeout == 0 {
 		c.StreamTimeout = DefaultStreamTimeout
-	}
-	if c.MaxStalledStreams <= 0 {
-		c.MaxStalledStreams = 3
-	}
-	if c.StallWindow <= 0 {
-		c.StallWindow = 10 * time.Minute
 	}
 	if c.HandshakeTimeout == 0 {
 		c.HandshakeTimeout = 20 * time.Second
@@ -235,8 +221,7 @@ type Node struct {
 	dialing     map[peer.ID]bool
 	blocked     map[peer.ID]time.Time // stopped for error: no reconnect until
 	blockedIPs  map[netip.Addr]time.Time
-	wrongNet    map[peer.ID]bool        // another chain: never again this run
-	stalls      map[peer.ID][]time.Time // recent stalled PEX streams per peer
+	wrongNet    map[peer.ID]bool // another chain: never again this run
 	ourNodeInfo *tmp2p.DefaultNodeInfo
 	wg          sync.WaitGroup
 
@@ -265,7 +250,6 @@ func NewNode(key *NodeKey, cfg Config) (*Node, error) {
 		blocked:       map[peer.ID]time.Time{},
 		blockedIPs:    map[netip.Addr]time.Time{},
 		wrongNet:      map[peer.ID]bool{},
-		stalls:        map[peer.ID][]time.Time{},
 	}
 	for _, p := range cfg.PersistentPeers {
 		if old, ok := n.persistent[p.ID]; ok {
@@ -1079,34 +1063,6 @@ func (n *Node) finishSetup(ps *peerState, err error) {
 
 const pexServiceName = "pexp2p.pex"
 
-// noteStall records a PEX stream of p that timed out before a complete
-// message and reports whether p has now stalled MaxStalledStreams times
-// within StallWindow. Old records are pruned on the way, so the table
-// holds only peers that stalled recently.
-func (n *Node) noteStall(p peer.ID) bool {
-	now := time.Now()
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	for id, ts := range n.stalls {
-		if now.Sub(ts[len(ts)-1]) > n.cfg.StallWindow {
-			delete(n.stalls, id)
-		}
-	}
-	recent := n.stalls[p][:0:0]
-	for _, t := range n.stalls[p] {
-		if now.Sub(t) <= n.cfg.StallWindow {
-			recent = append(recent, t)
-		}
-	}
-	recent = append(recent, now)
-	if len(recent) >= n.cfg.MaxStalledStreams {
-		delete(n.stalls, p)
-		return true
-	}
-	n.stalls[p] = recent
-	return false
-}
-
 // handlePexStream serves one inbound channel-0 message, in the manner of
 // go-libp2p's ping handler: attach to a service scope, reserve memory for
 // the largest message, bound the stream in time, reset on any error.
@@ -1136,14 +1092,9 @@ func (n *Node) handlePexStream(s network.Stream) {
 	_ = s.SetReadDeadline(time.Now().Add(n.cfg.StreamTimeout))
 	msg, size, err := readFrame(s)
 	if err != nil {
-		switch {
-		case IsProtocolViolation(err):
+		if IsProtocolViolation(err) {
 			violation(err)
-		case errors.Is(err, os.ErrDeadlineExceeded) && n.noteStall(from):
-			_ = s.Reset()
-			violation(wireErr(ErrStalledStreams, err, "%d PEX streams without a complete message within %v",
-				n.cfg.MaxStalledStreams, n.cfg.StallWindow))
-		default:
+		} else {
 			_ = s.Reset()
 			log.Debugw("PEX stream failed", "peer", from, "err", err)
 		}
@@ -1272,7 +1223,6 @@ func WireViolationReason(err error) string {
 		{ErrEmptyMessage, "wire_empty"},
 		{ErrUnknownMessage, "wire_unknown_type"},
 		{ErrSecondMessage, "wire_second_message"},
-		{ErrStalledStreams, "wire_stalled"},
 	} {
 		if errors.Is(err, k.err) {
 			return k.label
