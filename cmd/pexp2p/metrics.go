@@ -41,8 +41,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		pexRequests:   prometheus.NewCounterVec(prometheus.CounterOpts(opts("pex_requests_total", "PEX requests sent and received.")), []string{"dir"}),
 		addrsReceived: prometheus.NewCounter(prometheus.CounterOpts(opts("pex_addrs_received_total", "Addresses received in accepted PexAddrs messages."))),
-		misbehavior:   prometheus.NewCounterVec(prometheus.CounterOpts(opts("pex_misbehavior_total", "Peers stopped for a PEX protocol violation, by reason.")), []string{"reason"}),
-		bans:          prometheus.NewCounter(prometheus.CounterOpts(opts("bans_total", "Bans issued by the PEX reactor."))),
+		misbehavior:   prometheus.NewCounterVec(prometheus.CounterOpts(opts("pex_misbehavior_total", "Peers stopped for a PEX protocol violation, by reason (wire_*: the transport's own wire-format checks).")), []string{"reason"}),
+		bans:          prometheus.NewCounter(prometheus.CounterOpts(opts("bans_total", "Bans issued by the PEX reactor and by the transport for wire violations."))),
 		dials:         prometheus.NewCounterVec(prometheus.CounterOpts(opts("dials_total", "Dials attempted or refused by the PEX reactor, by result.")), []string{"result"}),
 	}
 	// Pre-create the label values so a scrape shows zeros, not absence.
@@ -51,6 +51,9 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	}
 	for _, r := range []pex.Reason{pex.ReasonRequestTooSoon, pex.ReasonUnsolicited, pex.ReasonTooManyAddrs, pex.ReasonInvalidAddr} {
 		m.misbehavior.WithLabelValues(string(r))
+	}
+	for _, r := range wireReasons {
+		m.misbehavior.WithLabelValues(r)
 	}
 	for _, r := range []pex.DialResult{pex.DialOK, pex.DialFailed, pex.DialAlready, pex.DialTooEarly, pex.DialMaxAttempts, pex.DialAuthFailure} {
 		m.dials.WithLabelValues(string(r))
@@ -102,6 +105,23 @@ func (m *Metrics) AddrsReceived(n int)           { m.addrsReceived.Add(float64(n
 func (m *Metrics) Misbehavior(reason pex.Reason) { m.misbehavior.WithLabelValues(string(reason)).Inc() }
 func (m *Metrics) Ban()                          { m.bans.Inc() }
 func (m *Metrics) Dial(result pex.DialResult)    { m.dials.WithLabelValues(string(result)).Inc() }
+
+// wireReasons are transport.WireViolationReason's labels, pre-created so a
+// scrape shows zeros.
+var wireReasons = []string{"wire_too_large", "wire_malformed", "wire_empty", "wire_unknown_type", "wire_second_message"}
+
+// WireViolation counts a peer the transport stopped (and, when banned,
+// banned) for breaking the wire protocol, under the same counters as the
+// reactor's misbehaviour.
+func (m *Metrics) WireViolation(reason string, banned bool) {
+	if reason == "" {
+		reason = "wire_other"
+	}
+	m.misbehavior.WithLabelValues(reason).Inc()
+	if banned {
+		m.bans.Inc()
+	}
+}
 
 type peersCollector struct {
 	net  peerCounter

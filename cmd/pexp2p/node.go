@@ -125,6 +125,32 @@ func (m multiObserver) Dial(r pex.DialResult) {
 // book (the reactor still refuses an empty book with no usable seed).
 const seedResolveTimeout = 10 * time.Second
 
+// wireObserver is implemented by observers that also count the peers the
+// transport stops and bans itself for wire-protocol violations (metrics,
+// testnet counters): the reactor never sees those messages.
+type wireObserver interface {
+	WireViolation(reason string, banned bool)
+}
+
+// wireViolationHook fans transport.Config.OnWireViolation out to the
+// observers that count wire violations; nil when none does.
+func wireViolationHook(obs []pex.Observer) func(peerID, reason string, banned bool) {
+	var ws []wireObserver
+	for _, o := range obs {
+		if w, ok := o.(wireObserver); ok {
+			ws = append(ws, w)
+		}
+	}
+	if len(ws) == 0 {
+		return nil
+	}
+	return func(_, reason string, banned bool) {
+		for _, w := range ws {
+			w.WireViolation(reason, banned)
+		}
+	}
+}
+
 // reactorSeeds turns configured seeds into the reactor's "id@host:port"
 // strings with transport.ReactorSeeds: IP seeds as they are, /dns* seeds
 // with their host name (the reactor resolves it), /dnsaddr seeds resolved
@@ -174,7 +200,7 @@ func newP2PNode(o nodeOptions) (*p2pNode, error) {
 	}
 
 	book, err := addrbook.New(addrbook.Options{
-		FilePath: o.bookPath,
+		FilePath:     o.bookPath,
 		Strict:       c.P2P.AddrBookStrict,
 		IDRule:       transport.PeerIDs,
 		Logger:       slogFor("addrbook"),
@@ -199,6 +225,7 @@ func newP2PNode(o nodeOptions) (*p2pNode, error) {
 		Bans:                 book,
 		HandshakeTimeout:     c.P2P.HandshakeTimeout.D(),
 		DialTimeout:          c.P2P.DialTimeout.D(),
+		OnWireViolation:      wireViolationHook(o.observers),
 	})
 	if err != nil {
 		return nil, err
@@ -316,7 +343,7 @@ func durationRounds(d, period time.Duration) int {
 
 // checkPortsFree binds and releases every fixed listen port, so that a
 // port in use is reported as such, naming the address, before the libp2p
-// host is built (a host whose listen fails also leaves goroutines behind).
+// host is built (libp2p's own error names neither key nor address clearly).
 func checkPortsFree(listen []ma.Multiaddr) error {
 	for _, m := range listen {
 		var ip, port string

@@ -502,3 +502,12 @@ type countObserver struct {
 
 func (o *countObserver) Misbehavior(pex.Reason) { o.misbehavior.Add(1) }
 func (o *countObserver) Ban()                   { o.bans.Add(1) }
+
+// WireViolation counts the transport's own stops and bans with the
+// reactor's, so the testnet's misbehaviour line covers both.
+func (o *countObserver) WireViolation(_ string, banned bool) {
+	o.misbehavior.Add(1)
+	if banned {
+		o.bans.Add(1)
+	}
+}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/pexp2p/pexp2p/pex"
+	"github.com/pexp2p/pexp2p/transport"
+)
+
+// A peer that breaks the channel-0 wire format is stopped and banned by
+// the transport itself, never reaching the reactor; the command still
+// counts it in cometbft_p2p_pex_misbehavior_total{reason="wire_*"} and
+// cometbft_p2p_bans_total (design: observability of every ban).
+func TestWireViolationCounted(t *testing.T) {
+	reg := NewRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.ChainID = "seeds-test" // seedTestNode's chain: another chain is refused at the handshake
+	cfg.P2P.AddrBookStrict = false
+	key, err := transport.GenNodeKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := ma.StringCast("/ip4/127.0.0.30/udp/0/quic-v1")
+	victim, err := newP2PNode(nodeOptions{cfg: cfg, key: key, listen: []ma.Multiaddr{l}, observers: []pex.Observer{m}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The victim has no seed and an empty book: its reactor refuses to
+	// start, so only the face runs, which is all this test needs.
+	if err := victim.node.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := victim.book.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = victim.node.Stop(); _ = victim.book.Stop() })
+	vid := key.PeerID().String()
+	as := victim.node.OurNetAddresses()
+	bad := seedTestNode(t, "127.0.0.31", as[0].String(), nil)
+	badID := bad.key.PeerID().String()
+	waitUntil(t, 15*time.Second, "the peer to connect", func() bool {
+		for _, p := range victim.node.Peers() {
+			if p.ID == badID {
+				return true
+			}
+		}
+		return false
+	})
+	// Garbage on channel 0: a 5-byte frame that is no protobuf message.
+	pid, err := peer.Decode(vid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := bad.node.Host().NewStream(ctx, pid, transport.PexProtocolID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = s.Write([]byte{0x05, 0xde, 0xad, 0xbe, 0xef, 0x00})
+	_ = s.Close()
+	waitUntil(t, 10*time.Second, "the violation to be counted", func() bool {
+		return counterValue(t, m.misbehavior.WithLabelValues("wire_malformed")) == 1
+	})
+	if b := counterValue(t, m.bans); b != 1 {
+		t.Fatalf("bans_total %v, want 1", b)
+	}
+	if !victim.book.IsBanned(badID) {
+		t.Fatal("the peer is not banned in the book")
+	}
+	// The other reasons were pre-created and stay at 0.
+	if v := counterValue(t, m.misbehavior.WithLabelValues("wire_too_large")); v != 0 {
+		t.Fatalf("wire_too_large %v", v)
+	}
+}
+
+// The hook is only installed when an observer counts wire violations,
+// and a reason-less report still lands under a label.
+func TestWireViolationHook(t *testing.T) {
+	if wireViolationHook([]pex.Observer{pex.NopObserver{}}) != nil {
+		t.Fatal("hook installed without a wire observer")
+	}
+	reg := NewRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &countObserver{}
+	h := wireViolationHook([]pex.Observer{m, c})
+	h("peer", "wire_second_message", true)
+	h("peer", "", false)
+	if counterValue(t, m.misbehavior.WithLabelValues("wire_second_message")) != 1 ||
+		counterValue(t, m.misbehavior.WithLabelValues("wire_other")) != 1 ||
+		counterValue(t, m.bans) != 1 {
+		t.Fatal("metrics not fed")
+	}
+	if c.misbehavior.Load() != 2 || c.bans.Load() != 1 {
+		t.Fatalf("testnet counters %d/%d", c.misbehavior.Load(), c.bans.Load())
+	}
+}
+
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
