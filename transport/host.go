@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"sort"
 	"sync"
@@ -111,6 +112,14 @@ type Config struct {
 	// even if nobody bans it in the book; default 1 min.
 	StopBlockTime time.Duration
 
+	// MaxStalledStreams PEX streams of one peer that time out without a
+	// complete message within StallWindow get it stopped and banned like
+	// a wire violation (a slowloris): our writers send the whole frame at
+	// once, so an honest peer stalls only on a failing link. Defaults: 3
+	// within 10 min.
+	MaxStalledStreams int
+	StallWindow       time.Duration
+
 	// Clock stamps PeerInfo.ConnectedAt; default clock.System.
 	Clock clock.Clock
 
@@ -143,6 +152,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.StreamTimeout == 0 {
 		c.StreamTimeout = DefaultStreamTimeout
+	}
+	if c.MaxStalledStreams <= 0 {
+		c.MaxStalledStreams = 3
+	}
+	if c.StallWindow <= 0 {
+		c.StallWindow = 10 * time.Minute
 	}
 	if c.HandshakeTimeout == 0 {
 		c.HandshakeTimeout = 20 * time.Second
@@ -221,7 +236,8 @@ type Node struct {
 	dialing     map[peer.ID]bool
 	blocked     map[peer.ID]time.Time // stopped for error: no reconnect until
 	blockedIPs  map[netip.Addr]time.Time
-	wrongNet    map[peer.ID]bool // another chain: never again this run
+	wrongNet    map[peer.ID]bool        // another chain: never again this run
+	stalls      map[peer.ID][]time.Time // recent stalled PEX streams per peer
 	ourNodeInfo *tmp2p.DefaultNodeInfo
 	wg          sync.WaitGroup
 
@@ -250,6 +266,7 @@ func NewNode(key *NodeKey, cfg Config) (*Node, error) {
 		blocked:       map[peer.ID]time.Time{},
 		blockedIPs:    map[netip.Addr]time.Time{},
 		wrongNet:      map[peer.ID]bool{},
+		stalls:        map[peer.ID][]time.Time{},
 	}
 	for _, p := range cfg.PersistentPeers {
 		if old, ok := n.persistent[p.ID]; ok {
@@ -1063,6 +1080,41 @@ func (n *Node) finishSetup(ps *peerState, err error) {
 
 const pexServiceName = "pexp2p.pex"
 
+// isTimeout reports a deadline expiry, whichever muxer raised it (QUIC
+// wraps os.ErrDeadlineExceeded, yamux returns a net.Error).
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// noteStall records a PEX stream of p that timed out before a complete
+// message and reports whether p has now stalled MaxStalledStreams times
+// within StallWindow. Old records are pruned on the way, so the table
+// holds only peers that stalled recently.
+func (n *Node) noteStall(p peer.ID) bool {
+	now := time.Now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for id, ts := range n.stalls {
+		if now.Sub(ts[len(ts)-1]) > n.cfg.StallWindow {
+			delete(n.stalls, id)
+		}
+	}
+	recent := n.stalls[p][:0:0]
+	for _, t := range n.stalls[p] {
+		if now.Sub(t) <= n.cfg.StallWindow {
+			recent = append(recent, t)
+		}
+	}
+	recent = append(recent, now)
+	if len(recent) >= n.cfg.MaxStalledStreams {
+		delete(n.stalls, p)
+		return true
+	}
+	n.stalls[p] = recent
+	return false
+}
+
 // handlePexStream serves one inbound channel-0 message, in the manner of
 // go-libp2p's ping handler: attach to a service scope, reserve memory for
 // the largest message, bound the stream in time, reset on any error.
@@ -1092,9 +1144,13 @@ func (n *Node) handlePexStream(s network.Stream) {
 	_ = s.SetReadDeadline(time.Now().Add(n.cfg.StreamTimeout))
 	msg, size, err := readFrame(s)
 	if err != nil {
-		if IsProtocolViolation(err) {
+		switch {
+		case IsProtocolViolation(err):
 			violation(err)
-		} else {
+		case isTimeout(err) && n.noteStall(from):
+			violation(wireErr(ErrStalledStreams, err, "%d PEX streams without a complete message within %v",
+				n.cfg.MaxStalledStreams, n.cfg.StallWindow))
+		default:
 			_ = s.Reset()
 			log.Debugw("PEX stream failed", "peer", from, "err", err)
 		}
@@ -1223,6 +1279,7 @@ func WireViolationReason(err error) string {
 		{ErrEmptyMessage, "wire_empty"},
 		{ErrUnknownMessage, "wire_unknown_type"},
 		{ErrSecondMessage, "wire_second_message"},
+		{ErrStalledStreams, "wire_stalled"},
 	} {
 		if errors.Is(err, k.err) {
 			return k.label

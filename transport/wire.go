@@ -35,12 +35,15 @@ const DefaultStreamTimeout = 10 * time.Second
 var (
 	ErrWire = errors.New("pex wire")
 
-	ErrMessageTooLarge  = errors.New("message longer than the limit")
-	ErrMalformed        = errors.New("malformed message")
-	ErrEmptyMessage     = errors.New("message without content")
-	ErrUnknownMessage   = errors.New("unknown message type")
-	ErrSecondMessage    = errors.New("more than one message on a stream")
-	ErrTruncated        = errors.New("stream ended inside a message")
+	ErrMessageTooLarge = errors.New("message longer than the limit")
+	ErrMalformed       = errors.New("malformed message")
+	ErrEmptyMessage    = errors.New("message without content")
+	ErrUnknownMessage  = errors.New("unknown message type")
+	ErrSecondMessage   = errors.New("more than one message on a stream")
+	ErrTruncated       = errors.New("stream ended inside a message")
+	// ErrStalledStreams is not about one stream: a peer kept opening PEX
+	// streams that timed out before a complete message (a slowloris).
+	ErrStalledStreams   = errors.New("too many PEX streams stalled")
 	ErrUnsupportedType  = errors.New("not a PEX message type")
 	ErrStreamIO         = errors.New("stream I/O failed")
 	ErrMissingStreamEOF = errors.New("writer did not close the stream after its message")
