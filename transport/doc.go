@@ -42,6 +42,11 @@
 //     a stalled connection release several requests at once, which the
 //     reactor's spacing rule (Q4) would punish as a flood.
 //
+// A stream that times out before a complete message is reset without
+// blame, but MaxStalledStreams of them from one peer within StallWindow
+// (3 in 10 min) are treated as a slowloris: the peer is stopped and banned
+// as for a wire violation (ErrStalledStreams).
+//
 // Every error is a *WireError wrapping ErrWire and one kind
 // (ErrMessageTooLarge, ErrMalformed, ErrEmptyMessage, ErrUnknownMessage,
 // ErrSecondMessage, ErrTruncated, ErrStreamIO, …); IsProtocolViolation
