@@ -12,10 +12,15 @@ import (
 // two polylines per stack need no plotting library.
 func plotSVG(rs []StackResult, spec TestnetSpec) []byte {
 	const (
-		w, h                   = 760.0, 420.0
-		left, right, top, bott = 60.0, 20.0, 40.0, 70.0
+		w, ph            = 760.0, 310.0
+		left, right, top = 60.0, 20.0, 40.0
+		legendRow        = 16.0
 	)
-	pw, ph := w-left-right, h-top-bott
+	// One legend row per stack: two stacks' four labels do not fit on
+	// one 760-pixel line.
+	bott := 54 + legendRow*float64(max(1, len(rs)))
+	h := top + ph + bott
+	pw := w - left - right
 	tmax := spec.Period.Seconds()
 	for _, r := range rs {
 		for _, p := range r.Timeline {
@@ -32,7 +37,7 @@ func plotSVG(rs []StackResult, spec TestnetSpec) []byte {
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" font-family="sans-serif" font-size="12">`+"\n", w, h, w, h)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
 	fmt.Fprintf(&b, `<text x="%.0f" y="20" font-size="14">%s</text>`+"\n", left,
-		html.EscapeString(fmt.Sprintf("pexp2p testnet: %d nodes, %d seed(s), period %v, %s — share of nodes converged", spec.Nodes, spec.Seeds, spec.Period, spec.Transport)))
+		html.EscapeString(fmt.Sprintf("pexp2p testnet: %d nodes, %d seed(s)%s, period %v, %s — share of nodes converged", spec.Nodes, spec.Seeds, seedModeText(spec), spec.Period, spec.Transport)))
 	// Axes and grid.
 	for i := 0; i <= 4; i++ {
 		f := float64(i) / 4
@@ -48,10 +53,10 @@ func plotSVG(rs []StackResult, spec TestnetSpec) []byte {
 	fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="none" stroke="#333"/>`+"\n", left, top, pw, ph)
 	fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">time since start</text>`+"\n", left+pw/2, top+ph+32)
 
-	legendY := h - 14
-	legendX := left
 	for i, r := range rs {
 		c := colors[i%len(colors)]
+		legendY := h - 14 - legendRow*float64(len(rs)-1-i)
+		legendX := left
 		for _, line := range []struct {
 			label string
 			dash  string
@@ -108,4 +113,11 @@ func trimFloat(f float64) string {
 		s = s[:len(s)-1]
 	}
 	return s
+}
+
+func seedModeText(spec TestnetSpec) string {
+	if spec.SeedMode {
+		return " in seed mode"
+	}
+	return " (regular)"
 }
