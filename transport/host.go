@@ -407,6 +407,7 @@ func (n *Node) Start() error {
 		libp2p.DisableMetrics(),
 		libp2p.Ping(false),
 		libp2p.UserAgent("pexp2p"),
+		libp2p.SwarmOpts(swarm.WithDialRanker(quicFirstRanker(n.cfg.DialTimeout / 3))),
 	}
 	if len(n.cfg.ExternalAddrs) > 0 {
 		ext := slices.Clone(n.cfg.ExternalAddrs)
