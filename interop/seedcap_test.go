@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,6 +50,16 @@ const (
 // runSeedChild is the child's whole life: start the seed, print its
 // address, serve until stdin closes.
 func runSeedChild(kind string) {
+	// PEXP2P_SEEDCAP_CPUPROFILE=<prefix> writes <prefix>.<kind> with the
+	// seed's own CPU profile (the -test.cpuprofile flag would profile the
+	// visitors' process instead).
+	if prefix := os.Getenv("PEXP2P_SEEDCAP_CPUPROFILE"); prefix != "" {
+		if f, err := os.Create(prefix + "." + kind); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+			}
+		}
+	}
 	stop, addr, err := startSeed(kind)
 	if err != nil {
 		fmt.Println("ERR", err)

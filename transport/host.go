@@ -616,10 +616,22 @@ func (n *Node) Send(peerID string, msg pex.Message) bool {
 			n.mu.Unlock()
 			written = true
 		}
-		if err := s.Close(); err != nil {
+		// Half-close, then hold the send open until the reader closes
+		// its side: StopPeerGracefully closes the connection once no send
+		// is in flight, and closing a QUIC connection discards stream data
+		// the reader has not read yet (the seed's one answer was lost so,
+		// about 1 visit in 300–500). Our readers and upstream lp2p's close
+		// right after reading, so this costs a round trip; a reader that
+		// never closes holds only this goroutine, for the stream timeout.
+		if err := s.CloseWrite(); err != nil {
 			_ = s.Reset()
 			log.Debugw("closing PEX stream failed", "peer", peerID, "err", err)
+			return
 		}
+		_ = s.SetReadDeadline(time.Now().Add(n.cfg.StreamTimeout))
+		var one [1]byte
+		_, _ = s.Read(one[:]) // EOF when the reader is done; any error ends the wait too
+		_ = s.Close()
 	}()
 	return true
 }
