@@ -159,11 +159,8 @@ func (c *libp2pCluster) Start(ctx context.Context) error {
 	c.seedM = make([]bool, N)
 	var seedAddrs []string
 	for i := 0; i < K; i++ {
-		n, err := c.add(i, "")
+		n, err := c.startNode(i, "", nil)
 		if err != nil {
-			return err
-		}
-		if err := n.Start(); err != nil {
 			return err
 		}
 		c.nodes[i] = n
@@ -194,17 +191,46 @@ func (c *libp2pCluster) Start(ctx context.Context) error {
 				errs[i] = err
 				return
 			}
-			errs[i] = c.nodes[i].Start()
+			n, err := c.startNode(i, seeds, c.nodes[i])
+			if err == nil {
+				c.nodes[i], c.ids[i] = n, n.key.PeerID().String()
+			}
+			errs[i] = err
 		}(i)
 	}
 	wg.Wait()
+	var first error
 	for i, err := range errs {
 		if err != nil {
 			c.nodes[i] = nil // never started: Stop must skip it
-			return fmt.Errorf("node %d: %w", i, err)
+			if first == nil {
+				first = fmt.Errorf("node %d: %w", i, err)
+			}
 		}
 	}
-	return nil
+	return first
+}
+
+// startNode starts first (built beforehand) or a new node i. An ephemeral
+// listen port can be taken by another process between the moment the
+// transport picks it (one port shared by QUIC and TCP) and the bind; that
+// says nothing about discovery, so the node is rebuilt on a new port, up
+// to three times.
+func (c *libp2pCluster) startNode(i int, seeds string, first *p2pNode) (*p2pNode, error) {
+	n := first
+	var err error
+	for try := 0; try < 3; try++ {
+		if n == nil {
+			if n, err = c.add(i, seeds); err != nil {
+				return nil, err
+			}
+		}
+		if err = n.Start(); err == nil || !strings.Contains(err.Error(), "address already in use") {
+			return n, err
+		}
+		n = nil
+	}
+	return nil, err
 }
 
 func (c *libp2pCluster) Sample() []NodeSample {
