@@ -108,7 +108,7 @@ func (m *Metrics) Dial(result pex.DialResult)    { m.dials.WithLabelValues(strin
 
 // wireReasons are transport.WireViolationReason's labels, pre-created so a
 // scrape shows zeros.
-var wireReasons = []string{"wire_too_large", "wire_malformed", "wire_empty", "wire_unknown_type", "wire_second_message"}
+var wireReasons = []string{"wire_too_large", "wire_malformed", "wire_empty", "wire_unknown_type", "wire_second_message", "wire_stalled"}
 
 // WireViolation counts a peer the transport stopped (and, when banned,
 // banned) for breaking the wire protocol, under the same counters as the
