@@ -3,13 +3,11 @@ package main
 import (
 	"context"
 	"math"
-	"os"
 	"runtime"
 	"runtime/debug"
-	"strconv"
-	"strings"
-	"syscall"
 	"time"
+
+	"github.com/pexp2p/pexp2p/interop/discovery"
 )
 
 // Cluster is one stack's N nodes as the convergence measurement sees
@@ -114,8 +112,8 @@ func Measure(ctx context.Context, cl Cluster, spec MeasureSpec, progress func(el
 	// into pages already resident and its memory reads as nearly zero.
 	runtime.GC()
 	debug.FreeOSMemory()
-	cpu0 := cpuTime()
-	rss0 := rssBytes()
+	cpu0 := discovery.CPUSeconds()
+	rss0 := int64(discovery.ReadRSS())
 	peakRSS := rss0
 	start := time.Now()
 	if err := cl.Start(ctx); err != nil {
@@ -131,7 +129,7 @@ func Measure(ctx context.Context, cl Cluster, spec MeasureSpec, progress func(el
 		el := time.Since(start)
 		s := cl.Sample()
 		last = s
-		if r := rssBytes(); r > peakRSS {
+		if r := int64(discovery.ReadRSS()); r > peakRSS {
 			peakRSS = r
 		}
 		wp, wb := 0, 0
@@ -193,35 +191,9 @@ func Measure(ctx context.Context, cl Cluster, spec MeasureSpec, progress func(el
 	// Counted before Stop: stopping many hosts costs CPU that is not
 	// discovery's.
 	if spec.Nodes > 0 {
-		res.CPUSecondsPerNode = (cpuTime() - cpu0).Seconds() / float64(spec.Nodes)
+		res.CPUSecondsPerNode = (discovery.CPUSeconds() - cpu0) / float64(spec.Nodes)
 		res.RSSMiBPerNode = float64(peakRSS-rss0) / float64(spec.Nodes) / (1 << 20)
 	}
 	err := cl.Stop()
 	return res, err
-}
-
-// cpuTime is the process's user+system CPU time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// rssBytes is the current resident set size (Linux /proc; 0 elsewhere).
-func rssBytes() int64 {
-	b, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		return 0
-	}
-	pages, err := strconv.ParseInt(f[1], 10, 64)
-	if err != nil {
-		return 0
-	}
-	return pages * int64(os.Getpagesize())
 }

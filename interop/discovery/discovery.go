@@ -250,7 +250,7 @@ func Run(ctx context.Context, stack Stack, cfg Config) (res *Result, err error) 
 	}
 	runtime.GC()
 	debug.FreeOSMemory()
-	baseRSS := readRSS()
+	baseRSS := ReadRSS()
 
 	net, err := stack.Build(cfg)
 	if err != nil {
@@ -267,9 +267,9 @@ func Run(ctx context.Context, stack Stack, cfg Config) (res *Result, err error) 
 		first = 1
 		res.Counted = cfg.Nodes - 1
 	}
-	peak := readRSS()
+	peak := ReadRSS()
 	res.LoadBefore = loadAvg()
-	cpu0 := cpuSeconds()
+	cpu0 := CPUSeconds()
 	lo0, loErr := loopbackTxBytes()
 	start := time.Now()
 	if err := net.Start(); err != nil {
@@ -294,7 +294,7 @@ func Run(ctx context.Context, stack Stack, cfg Config) (res *Result, err error) 
 		}
 		s := summarise(snap[first:], cfg, el)
 		res.Samples = append(res.Samples, s)
-		if rss := readRSS(); rss > peak {
+		if rss := ReadRSS(); rss > peak {
 			peak = rss
 		}
 		if cfg.OnSample != nil {
@@ -319,7 +319,7 @@ func Run(ctx context.Context, stack Stack, cfg Config) (res *Result, err error) 
 		}
 	}
 	res.Wall = time.Since(start)
-	res.CPUSeconds = cpuSeconds() - cpu0
+	res.CPUSeconds = CPUSeconds() - cpu0
 	if loErr == nil {
 		if lo1, err := loopbackTxBytes(); err == nil {
 			res.WireBytes = lo1 - lo0

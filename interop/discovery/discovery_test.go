@@ -59,18 +59,18 @@ func TestSummariseCriteria(t *testing.T) {
 }
 
 func TestMeasurementsReadable(t *testing.T) {
-	if readRSS() == 0 {
+	if ReadRSS() == 0 {
 		t.Fatal("no RSS from /proc/self/statm")
 	}
 	if _, err := loopbackTxBytes(); err != nil {
 		t.Fatal(err)
 	}
-	c0 := cpuSeconds()
+	c0 := CPUSeconds()
 	for x, i := 0, 0; i < 1e7; i++ {
 		x += i
 		_ = x
 	}
-	if cpuSeconds() < c0 {
+	if CPUSeconds() < c0 {
 		t.Fatal("CPU time went backwards")
 	}
 }

@@ -10,8 +10,8 @@ import (
 	"syscall"
 )
 
-// cpuSeconds is the process's user+system CPU time so far.
-func cpuSeconds() float64 {
+// CPUSeconds is the process's user+system CPU time so far.
+func CPUSeconds() float64 {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
@@ -20,10 +20,10 @@ func cpuSeconds() float64 {
 	return tv(ru.Utime) + tv(ru.Stime)
 }
 
-// readRSS is the process's resident set now, in bytes (0 when
+// ReadRSS is the process's resident set now, in bytes (0 when
 // /proc is unavailable). Sampling it, rather than reading ru_maxrss,
 // lets runs in one process each have their own peak.
-func readRSS() uint64 {
+func ReadRSS() uint64 {
 	b, err := os.ReadFile("/proc/self/statm")
 	if err != nil {
 		return 0
