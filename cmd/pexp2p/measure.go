@@ -56,6 +56,16 @@ type MeasureSpec struct {
 	Duration   time.Duration // give up after this long
 	// SampleEvery is the sampling interval (default Period/5, at least 20 ms).
 	SampleEvery time.Duration
+	// RunFull keeps sampling until Duration even after both criteria are
+	// met, so that every stack of a comparison is charged CPU and memory
+	// over the same window (a stack that converges in 3 s and one that
+	// never does would otherwise be charged 3 s and Duration).
+	RunFull bool
+	// HeapProfile, when set, is called with the stack's name once, just
+	// before Stop (or when both criteria are first met, whichever comes
+	// first), while every node still holds its state: a heap profile
+	// taken there shows what a node keeps, not what Stop freed.
+	HeapProfile func(stack string)
 }
 
 // Point is one sample of the timeline.
@@ -72,6 +82,13 @@ type Milestone struct {
 	Seconds float64 `json:"seconds"` // wall time
 	// Final is the share of nodes meeting it at the end (useful when not reached).
 	Final float64 `json:"final"`
+	// CPUSecondsPerNode is the process CPU from the start of the stack's
+	// run until the criterion was met, ÷ N; PeakRSSMiBPerNode the peak
+	// resident-set growth until then, ÷ N. Both 0 when not reached. They
+	// compare stacks over the work each needed to get there, whatever
+	// the length of its run.
+	CPUSecondsPerNode float64 `json:"cpu_seconds_per_node"`
+	PeakRSSMiBPerNode float64 `json:"peak_rss_mib_per_node"`
 }
 
 // StackResult is one row of the final table.
@@ -86,20 +103,24 @@ type StackResult struct {
 	WallTime   float64   `json:"wall_seconds"`
 	Traffic    Traffic   `json:"traffic"`
 	// CPU and memory are the process's, divided by N: all nodes share one
-	// process, so a per-node figure is the average.
+	// process, so a per-node figure is the average. They cover the whole
+	// run (WallTime): compare them across stacks only when the runs had
+	// the same window (RunFull), else use the milestones' own figures.
 	CPUSecondsPerNode float64 `json:"cpu_seconds_per_node"`
 	RSSMiBPerNode     float64 `json:"rss_mib_per_node"`
-	MinPeers          int     `json:"final_min_peers"`
-	MeanPeers         float64 `json:"final_mean_peers"`
-	MinKnown          int     `json:"final_min_known"`
-	Timeline          []Point `json:"timeline"`
+	// RunFull says the run lasted Duration whatever the milestones.
+	RunFull   bool    `json:"run_full"`
+	MinPeers  int     `json:"final_min_peers"`
+	MeanPeers float64 `json:"final_mean_peers"`
+	MinKnown  int     `json:"final_min_known"`
+	Timeline  []Point `json:"timeline"`
 }
 
 // Measure starts cl, samples it until both criteria are met by every
 // measured node or spec.Duration passes, stops it and reports. progress,
 // when set, is called after every sample.
 func Measure(ctx context.Context, cl Cluster, spec MeasureSpec, progress func(elapsed time.Duration, withPeers, withBooks, measured int)) (StackResult, error) {
-	res := StackResult{Stack: cl.Name(), Nodes: spec.Nodes, PeerTarget: spec.PeerTarget, BookTarget: spec.BookTarget}
+	res := StackResult{Stack: cl.Name(), Nodes: spec.Nodes, PeerTarget: spec.PeerTarget, BookTarget: spec.BookTarget, RunFull: spec.RunFull}
 	every := spec.SampleEvery
 	if every <= 0 {
 		every = spec.Period / 5
@@ -125,6 +146,7 @@ func Measure(ctx context.Context, cl Cluster, spec MeasureSpec, progress func(el
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	var last []NodeSample
+	profiled := false
 	for {
 		el := time.Since(start)
 		s := cl.Sample()
@@ -154,6 +176,10 @@ func Measure(ctx context.Context, cl Cluster, spec MeasureSpec, progress func(el
 			ms.Final = frac(k)
 			if !ms.Reached && m > 0 && k == m {
 				ms.Reached, ms.Seconds, ms.Rounds = true, el.Seconds(), durationRounds(el, spec.Period)
+				if spec.Nodes > 0 {
+					ms.CPUSecondsPerNode = (discovery.CPUSeconds() - cpu0) / float64(spec.Nodes)
+					ms.PeakRSSMiBPerNode = float64(peakRSS-rss0) / float64(spec.Nodes) / (1 << 20)
+				}
 			}
 		}
 		mark(&res.Peers, wp)
@@ -162,7 +188,13 @@ func Measure(ctx context.Context, cl Cluster, spec MeasureSpec, progress func(el
 			progress(el, wp, wb, m)
 		}
 		if res.Peers.Reached && res.Books.Reached {
-			break
+			if spec.HeapProfile != nil && !profiled {
+				spec.HeapProfile(cl.Name())
+				profiled = true
+			}
+			if !spec.RunFull {
+				break
+			}
 		}
 		stop := false
 		select {
@@ -193,6 +225,9 @@ func Measure(ctx context.Context, cl Cluster, spec MeasureSpec, progress func(el
 	if spec.Nodes > 0 {
 		res.CPUSecondsPerNode = (discovery.CPUSeconds() - cpu0) / float64(spec.Nodes)
 		res.RSSMiBPerNode = float64(peakRSS-rss0) / float64(spec.Nodes) / (1 << 20)
+	}
+	if spec.HeapProfile != nil && !profiled {
+		spec.HeapProfile(cl.Name())
 	}
 	err := cl.Stop()
 	return res, err

@@ -8,6 +8,8 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +23,7 @@ import (
 	"github.com/vbauerster/mpb/v8/decor"
 	"golang.org/x/sys/unix"
 
+	"github.com/pexp2p/pexp2p/interop/discovery"
 	"github.com/pexp2p/pexp2p/pex"
 	"github.com/pexp2p/pexp2p/transport"
 )
@@ -39,6 +42,13 @@ type TestnetSpec struct {
 	// CompareClassic also runs the same topology on upstream's classic
 	// stack (issue 7 item 4) after the libp2p run.
 	CompareClassic bool
+	// RunFull runs every stack for the whole Duration, converged or not,
+	// so that whole-run CPU, memory and traffic cover the same window.
+	RunFull bool
+	// MemProfile, when set, is a path prefix: each stack's heap profile
+	// is written to <prefix>-<stack>.pprof when it converges (or at the
+	// end of its run), while its nodes still hold their state.
+	MemProfile string
 }
 
 func (s *TestnetSpec) validate() error {
@@ -80,6 +90,7 @@ func (s *TestnetSpec) measureSpec() MeasureSpec {
 		PeerTarget: max(1, min(s.MaxOutbound, keepable)),
 		BookTarget: int(math.Ceil(0.9 * float64(s.Nodes-1))),
 		Duration:   s.Duration,
+		RunFull:    s.RunFull,
 	}
 }
 
@@ -346,6 +357,8 @@ each criterion, PEX messages and bytes sent, and CPU and memory per node
 	f.BoolVar(&asJSON, "json", false, "print the results (with the timeline) as JSON")
 	f.BoolVar(&spec.CompareClassic, "compare-classic", false, "also run the same topology on upstream CometBFT's classic stack (p2p.Switch + its pex.Reactor) and print both rows and their ratio")
 	f.StringVar(&plot, "plot", "", "write an SVG of the fraction of converged nodes over time to this file")
+	f.BoolVar(&spec.RunFull, "run-full", false, "run every stack for the whole --duration even after it converged, so whole-run CPU, memory and traffic compare over equal windows")
+	f.StringVar(&spec.MemProfile, "memprofile", "", "write each stack's heap profile to `PREFIX`-<stack>.pprof when it converges (or at the end of its run), before its nodes stop")
 	return cmd
 }
 
@@ -353,7 +366,7 @@ func (s TestnetSpec) jsonView() map[string]any {
 	return map[string]any{
 		"nodes": s.Nodes, "seeds": s.Seeds, "seed_mode": s.SeedMode, "period": s.Period.String(),
 		"transport": s.Transport, "max_outbound": s.MaxOutbound, "max_inbound": s.MaxInbound,
-		"duration": s.Duration.String(), "compare_classic": s.CompareClassic,
+		"duration": s.Duration.String(), "compare_classic": s.CompareClassic, "run_full": s.RunFull,
 	}
 }
 
@@ -377,16 +390,61 @@ func runTestnet(ctx context.Context, spec TestnetSpec, out io.Writer, live, line
 		clusters = append(clusters, newClassicCluster(spec))
 	}
 	var results []StackResult
+	ms := spec.measureSpec()
+	var profErr error
+	if spec.MemProfile != "" {
+		// The default rate samples one allocation per 512 KiB, too coarse
+		// to tell apart what fifty hosts each hold.
+		runtime.MemProfileRate = 16 << 10
+		ms.HeapProfile = func(stack string) {
+			if err := writeHeapProfile(spec.MemProfile, stack); err != nil && profErr == nil {
+				profErr = err
+			}
+		}
+	}
 	for _, cl := range clusters {
 		progress, done := progressReporter(out, cl.Name(), spec, live, lines)
-		res, err := Measure(ctx, cl, spec.measureSpec(), progress)
+		res, err := Measure(ctx, cl, ms, progress)
 		done()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", cl.Name(), err)
 		}
 		results = append(results, res)
 	}
+	if profErr != nil {
+		return nil, usage("flag --memprofile", spec.MemProfile, profErr)
+	}
 	return results, nil
+}
+
+// writeHeapProfile writes the live heap (after a GC, so it shows what is
+// held rather than garbage) to prefix-<stack>.pprof and the goroutines
+// to prefix-<stack>.goroutine.pprof (their stacks are resident memory
+// the heap profile does not show), the stack's name made file-safe.
+func writeHeapProfile(prefix, stack string) error {
+	base := prefix + "-" + strings.NewReplacer("/", "-", " ", "_").Replace(stack)
+	runtime.GC()
+	for _, p := range []struct{ profile, suffix string }{{"heap", ".pprof"}, {"goroutine", ".goroutine.pprof"}} {
+		f, err := os.Create(base + p.suffix)
+		if err != nil {
+			return err
+		}
+		if err := pprof.Lookup(p.profile).WriteTo(f, 0); err != nil {
+			_ = f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	// What the resident set is made of: live heap, heap spans in use
+	// (live + garbage not yet swept), goroutine stacks, and what the
+	// runtime holds from the OS.
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	summary := fmt.Sprintf("goroutines %d\nheap_alloc %d\nheap_inuse %d\nheap_idle %d\nheap_released %d\nstack_inuse %d\nsys %d\nnext_gc %d\nnum_gc %d\nrss %d\n",
+		runtime.NumGoroutine(), m.HeapAlloc, m.HeapInuse, m.HeapIdle, m.HeapReleased, m.StackInuse, m.Sys, m.NextGC, m.NumGC, discovery.ReadRSS())
+	return os.WriteFile(base+".memstats.txt", []byte(summary), 0o644)
 }
 
 // progressReporter shows discovery live: two mpb bars (nodes at the peer
@@ -455,25 +513,24 @@ func printTable(out io.Writer, spec TestnetSpec, rs []StackResult) {
 	ms := spec.measureSpec()
 	fmt.Fprintln(out)
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "stack\tnodes\tpeers≥%d rounds\twall\tbooks≥%d rounds\twall\tPEX msgs\tPEX bytes\tCPU s/node\tRSS MiB/node\t\n", ms.PeerTarget, ms.BookTarget)
+	fmt.Fprintf(tw, "stack\tnodes\tpeers≥%d rounds\twall\tbooks≥%d rounds\twall\tPEX msgs\tPEX bytes\trun\t\n", ms.PeerTarget, ms.BookTarget)
 	for _, r := range rs {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%.3f\t%.1f\t\n",
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%.1fs\t\n",
 			r.Stack, r.Nodes, roundsText(r.Peers), wallText(r.Peers), roundsText(r.Books), wallText(r.Books),
-			r.Traffic.Msgs, bytesText(r.Traffic.Bytes), r.CPUSecondsPerNode, r.RSSMiBPerNode)
+			r.Traffic.Msgs, bytesText(r.Traffic.Bytes), r.WallTime)
 	}
 	if len(rs) == 2 {
 		a, b := rs[0], rs[1]
-		fmt.Fprintf(tw, "ratio %s/%s\t\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", shortName(a.Stack), shortName(b.Stack),
+		fmt.Fprintf(tw, "ratio %s/%s\t\t%s\t%s\t%s\t%s\t%s\t%s\t\t\n", shortName(a.Stack), shortName(b.Stack),
 			ratioText(a.Peers.Reached && b.Peers.Reached, float64(a.Peers.Rounds), float64(b.Peers.Rounds)),
 			ratioText(a.Peers.Reached && b.Peers.Reached, a.Peers.Seconds, b.Peers.Seconds),
 			ratioText(a.Books.Reached && b.Books.Reached, float64(a.Books.Rounds), float64(b.Books.Rounds)),
 			ratioText(a.Books.Reached && b.Books.Reached, a.Books.Seconds, b.Books.Seconds),
-			ratioText(true, float64(a.Traffic.Msgs), float64(b.Traffic.Msgs)),
-			ratioText(true, float64(a.Traffic.Bytes), float64(b.Traffic.Bytes)),
-			ratioText(true, a.CPUSecondsPerNode, b.CPUSecondsPerNode),
-			ratioText(true, a.RSSMiBPerNode, b.RSSMiBPerNode))
+			ratioText(sameWindow(a, b), float64(a.Traffic.Msgs), float64(b.Traffic.Msgs)),
+			ratioText(sameWindow(a, b), float64(a.Traffic.Bytes), float64(b.Traffic.Bytes)))
 	}
 	tw.Flush()
+	printCostTable(out, rs)
 	for _, r := range rs {
 		fmt.Fprintf(out, "%s: final min peers %d (mean %.1f), min book coverage %d/%d, run %.1fs\n",
 			r.Stack, r.MinPeers, r.MeanPeers, r.MinKnown, spec.Nodes-1, r.WallTime)
@@ -485,6 +542,61 @@ func printTable(out io.Writer, spec TestnetSpec, rs []StackResult) {
 				r.Stack, spec.Duration, 100*r.Peers.Final, 100*r.Books.Final)
 		}
 	}
+}
+
+// printCostTable reports CPU and memory per node over two kinds of
+// window, because the whole-run figures of two stacks compare only when
+// their runs lasted equally long: a stack that converges stops early (its
+// CPU covers seconds) while one that never converges runs to --duration.
+// The milestone columns charge each stack what it spent until it met the
+// criterion, a like-for-like figure whatever the run lengths; the
+// whole-run columns are like-for-like only with --run-full (or equal
+// runs), and their ratio is printed only then.
+func printCostTable(out io.Writer, rs []StackResult) {
+	fmt.Fprintln(out)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "per node (process ÷ N)\tCPU s until peers\tuntil books\twhole run\tpeak RSS MiB until peers\tuntil books\twhole run\trun\t\n")
+	for _, r := range rs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.3f\t%s\t%s\t%.2f\t%.1fs\t\n", r.Stack,
+			atText(r.Peers, r.Peers.CPUSecondsPerNode, "%.3f"), atText(r.Books, r.Books.CPUSecondsPerNode, "%.3f"), r.CPUSecondsPerNode,
+			atText(r.Peers, r.Peers.PeakRSSMiBPerNode, "%.2f"), atText(r.Books, r.Books.PeakRSSMiBPerNode, "%.2f"), r.RSSMiBPerNode,
+			r.WallTime)
+	}
+	if len(rs) == 2 {
+		a, b := rs[0], rs[1]
+		bothP, bothB, same := a.Peers.Reached && b.Peers.Reached, a.Books.Reached && b.Books.Reached, sameWindow(a, b)
+		fmt.Fprintf(tw, "ratio %s/%s\t%s\t%s\t%s\t%s\t%s\t%s\t\t\n", shortName(a.Stack), shortName(b.Stack),
+			ratioText(bothP, a.Peers.CPUSecondsPerNode, b.Peers.CPUSecondsPerNode),
+			ratioText(bothB, a.Books.CPUSecondsPerNode, b.Books.CPUSecondsPerNode),
+			ratioText(same, a.CPUSecondsPerNode, b.CPUSecondsPerNode),
+			ratioText(bothP, a.Peers.PeakRSSMiBPerNode, b.Peers.PeakRSSMiBPerNode),
+			ratioText(bothB, a.Books.PeakRSSMiBPerNode, b.Books.PeakRSSMiBPerNode),
+			ratioText(same, a.RSSMiBPerNode, b.RSSMiBPerNode))
+		tw.Flush()
+		if !same {
+			fmt.Fprintf(out, "whole-run ratios omitted: the runs lasted %.1fs and %.1fs (use --run-full for equal windows)\n", a.WallTime, b.WallTime)
+		}
+		return
+	}
+	tw.Flush()
+}
+
+// sameWindow is true when two runs were measured over comparable
+// windows: both ran the full duration, or their lengths differ by less
+// than 10 %.
+func sameWindow(a, b StackResult) bool {
+	if a.RunFull && b.RunFull {
+		return true
+	}
+	lo, hi := min(a.WallTime, b.WallTime), max(a.WallTime, b.WallTime)
+	return hi > 0 && lo >= 0.9*hi
+}
+
+func atText(m Milestone, v float64, format string) string {
+	if !m.Reached {
+		return "-"
+	}
+	return fmt.Sprintf(format, v)
 }
 
 // ratioText is a/b, or "-" when either side did not reach the milestone

@@ -22,7 +22,8 @@ func TestTestnetConverges(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var out, errOut syncBuffer
-	code := run(ctx, []string{"testnet", "--nodes", "5", "--period", "500ms", "--duration", "40s", "--json", "--plot", plot}, &out, &errOut)
+	prof := filepath.Join(t.TempDir(), "mem")
+	code := run(ctx, []string{"testnet", "--nodes", "5", "--period", "500ms", "--duration", "40s", "--json", "--plot", plot, "--memprofile", prof}, &out, &errOut)
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
@@ -68,6 +69,12 @@ func TestTestnetConverges(t *testing.T) {
 	}
 	if polylines != 2 {
 		t.Fatalf("SVG has %d curves, want 2", polylines)
+	}
+	// --memprofile: heap and goroutine profiles and the MemStats summary.
+	for _, suffix := range []string{".pprof", ".goroutine.pprof", ".memstats.txt"} {
+		if st, err := os.Stat(prof + "-pexp2p-libp2p-quic" + suffix); err != nil || st.Size() == 0 {
+			t.Errorf("memprofile %s: %v", suffix, err)
+		}
 	}
 }
 
@@ -184,30 +191,83 @@ func TestTestnetCompareClassic(t *testing.T) {
 }
 
 // The ratio row divides the first stack by the second, and refuses to
-// divide by a milestone that was not reached.
+// divide by a milestone that was not reached, or whole-run traffic of
+// runs of different lengths (issue 7 item 4).
 func TestPrintTableRatio(t *testing.T) {
 	spec := TestnetSpec{Nodes: 3, Seeds: 1, Period: time.Second, MaxOutbound: 10, Duration: time.Minute}
 	rs := []StackResult{
-		{Stack: "pexp2p/libp2p-quic", Nodes: 3, Peers: Milestone{Reached: true, Rounds: 2, Seconds: 2}, Books: Milestone{Reached: true, Rounds: 3, Seconds: 3},
-			Traffic: Traffic{Msgs: 10, Bytes: 1000}, CPUSecondsPerNode: 0.1, RSSMiBPerNode: 3},
-		{Stack: "cometbft/classic-tcp", Nodes: 3, Peers: Milestone{Reached: true, Rounds: 8, Seconds: 8}, Books: Milestone{Final: 0.5},
-			Traffic: Traffic{Msgs: 40, Bytes: 4000}, CPUSecondsPerNode: 0.2, RSSMiBPerNode: 2},
+		{Stack: "pexp2p/libp2p-quic", Nodes: 3, Peers: Milestone{Reached: true, Rounds: 2, Seconds: 2, CPUSecondsPerNode: 0.05, PeakRSSMiBPerNode: 3},
+			Books:   Milestone{Reached: true, Rounds: 3, Seconds: 3, CPUSecondsPerNode: 0.06, PeakRSSMiBPerNode: 3.5},
+			Traffic: Traffic{Msgs: 10, Bytes: 1000}, CPUSecondsPerNode: 0.1, RSSMiBPerNode: 3, WallTime: 3},
+		{Stack: "cometbft/classic-tcp", Nodes: 3, Peers: Milestone{Reached: true, Rounds: 8, Seconds: 8, CPUSecondsPerNode: 0.1, PeakRSSMiBPerNode: 2},
+			Books:   Milestone{Final: 0.5},
+			Traffic: Traffic{Msgs: 40, Bytes: 4000}, CPUSecondsPerNode: 0.2, RSSMiBPerNode: 2, WallTime: 60},
+	}
+	rows := func(out string) (ratio, cost []string) {
+		var ratios []string
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, "ratio pexp2p/cometbft") {
+				ratios = append(ratios, l)
+			}
+		}
+		if len(ratios) != 2 {
+			t.Fatalf("want 2 ratio rows (rounds, cost):\n%s", out)
+		}
+		return strings.Fields(ratios[0]), strings.Fields(ratios[1])
 	}
 	var b strings.Builder
 	printTable(&b, spec, rs)
-	var ratio string
-	for _, l := range strings.Split(b.String(), "\n") {
-		if strings.Contains(l, "ratio pexp2p/cometbft") {
-			ratio = l
-		}
+	ratio, cost := rows(b.String())
+	// ratio, label, peers rounds, wall, books rounds, wall, msgs, bytes:
+	// the runs lasted 3 s and 60 s, so no traffic ratio.
+	want := []string{"ratio", "pexp2p/cometbft", "0.25×", "0.25×", "-", "-", "-", "-"}
+	if strings.Join(ratio, " ") != strings.Join(want, " ") {
+		t.Fatalf("ratio row %q, want %q\n%s", ratio, want, b.String())
 	}
-	f := strings.Fields(ratio)
-	// ratio, label, peers rounds, wall, books rounds, wall, msgs, bytes, cpu, rss
-	want := []string{"ratio", "pexp2p/cometbft", "0.25×", "0.25×", "-", "-", "0.25×", "0.25×", "0.50×", "1.50×"}
-	if strings.Join(f, " ") != strings.Join(want, " ") {
-		t.Fatalf("ratio row %q, want %q\n%s", f, want, b.String())
+	// CPU until peers, until books, whole run; RSS the same: only the
+	// peer milestone (both reached) divides; whole run is withheld.
+	want = []string{"ratio", "pexp2p/cometbft", "0.50×", "-", "-", "1.50×", "-", "-"}
+	if strings.Join(cost, " ") != strings.Join(want, " ") {
+		t.Fatalf("cost row %q, want %q\n%s", cost, want, b.String())
 	}
-	if !strings.Contains(b.String(), "cometbft/classic-tcp: NOT converged") {
-		t.Fatalf("unconverged classic row not flagged:\n%s", b.String())
+	if !strings.Contains(b.String(), "cometbft/classic-tcp: NOT converged") || !strings.Contains(b.String(), "whole-run ratios omitted") {
+		t.Fatalf("unconverged classic row or unequal windows not flagged:\n%s", b.String())
+	}
+
+	// With --run-full both rows cover the same window: whole-run ratios
+	// are printed.
+	rs[0].RunFull, rs[1].RunFull = true, true
+	rs[0].WallTime = 60
+	b.Reset()
+	printTable(&b, spec, rs)
+	ratio, cost = rows(b.String())
+	if ratio[6] != "0.25×" || cost[4] != "0.50×" || cost[7] != "1.50×" || strings.Contains(b.String(), "omitted") {
+		t.Fatalf("run-full ratios %q %q\n%s", ratio, cost, b.String())
+	}
+}
+
+// RunFull keeps sampling until Duration after convergence, and the
+// milestones carry the CPU and memory spent until they were met; the
+// heap-profile hook runs once, at convergence (issue 7 item 4).
+func TestMeasureRunFull(t *testing.T) {
+	f := &fakeCluster{samples: [][]NodeSample{
+		{{Peers: 0, Known: 0}},
+		{{Peers: 2, Known: 3}},
+	}}
+	var profiled []string
+	spec := MeasureSpec{Nodes: 1, Period: 100 * time.Millisecond, PeerTarget: 2, BookTarget: 3, Duration: 300 * time.Millisecond,
+		SampleEvery: 20 * time.Millisecond, RunFull: true, HeapProfile: func(s string) { profiled = append(profiled, s) }}
+	r, err := Measure(context.Background(), f, spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.RunFull || !r.Peers.Reached || !r.Books.Reached || f.i < 5 || r.WallTime < 0.3 {
+		t.Fatalf("run-full stopped early: %d samples, %.2fs, %+v", f.i, r.WallTime, r)
+	}
+	if r.Peers.CPUSecondsPerNode < 0 || r.Peers.CPUSecondsPerNode > r.CPUSecondsPerNode || r.Books.PeakRSSMiBPerNode > r.RSSMiBPerNode {
+		t.Fatalf("milestone cost exceeds the whole run's: %+v", r)
+	}
+	if len(profiled) != 1 || profiled[0] != "fake" {
+		t.Fatalf("heap profile hook called %q, want once", profiled)
 	}
 }
