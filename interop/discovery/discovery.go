@@ -212,6 +212,14 @@ type Result struct {
 	Final  Sample
 	Joined int
 
+	// CPUAtPeers and CPUAtBooks are the process CPU from Start until
+	// each criterion was met (0 when not reached); RSSAtPeers and
+	// RSSAtBooks the peak resident-set growth until then. Unlike the
+	// whole-run figures they compare stacks whose runs lasted
+	// differently long (one converging in 3 s, one running to Duration).
+	CPUAtPeers, CPUAtBooks float64
+	RSSAtPeers, RSSAtBooks uint64
+
 	Wall       time.Duration // from Start to the end of sampling
 	CPUSeconds float64       // process user+system CPU during the run
 	// RSSGrowth is the process's peak resident set during the run minus
@@ -300,11 +308,19 @@ func Run(ctx context.Context, stack Stack, cfg Config) (res *Result, err error) 
 		if cfg.OnSample != nil {
 			cfg.OnSample(stack.Name(), s)
 		}
+		growth := func() uint64 {
+			if peak > baseRSS {
+				return peak - baseRSS
+			}
+			return 0
+		}
 		if !res.PeersReached && s.AtPeerTarget == res.Counted {
 			res.PeersReached, res.PeersAt = true, el
+			res.CPUAtPeers, res.RSSAtPeers = CPUSeconds()-cpu0, growth()
 		}
 		if !res.BooksReached && s.AtBookTarget == res.Counted {
 			res.BooksReached, res.BooksAt = true, el
+			res.CPUAtBooks, res.RSSAtBooks = CPUSeconds()-cpu0, growth()
 		}
 		if el >= nextLog {
 			logf("%s: %.0f rounds: peers min %d mean %.1f, books min %.0f%% mean %.0f%%, isolated %d, bans %d",
@@ -396,8 +412,60 @@ func fmtReached(ok bool, at time.Duration, r *Result, final string) string {
 }
 
 // WriteTable prints one row per result and, for two results, the ratio
-// of the first to the second.
+// of the first to the second; then the CPU and memory each stack spent
+// until each criterion (WriteCostTable).
 func WriteTable(w io.Writer, results []*Result) error {
+	if err := writeMainTable(w, results); err != nil {
+		return err
+	}
+	return WriteCostTable(w, results)
+}
+
+// SameWindow says whether two results' whole-run figures cover
+// comparable windows: both ran to Duration (RunFull, or never
+// converged), or their lengths differ by less than 10 %.
+func SameWindow(a, b *Result) bool {
+	lo, hi := min(a.Wall, b.Wall), max(a.Wall, b.Wall)
+	return hi > 0 && float64(lo) >= 0.9*float64(hi)
+}
+
+// WriteCostTable prints CPU s/node and peak RSS MiB/node until the peer
+// criterion, until the book criterion and over the whole run, with the
+// ratio of the first result to the second where it compares like with
+// like: a milestone both reached, or whole runs of the same length.
+func WriteCostTable(w io.Writer, results []*Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "stack\tCPU s/node to peers\tto books\twhole run\tRSS MiB/node to peers\tto books\twhole run\trun")
+	n := func(r *Result, v float64, ok bool, f string) string {
+		if !ok {
+			return "-"
+		}
+		return fmt.Sprintf(f, v/float64(r.Config.Nodes))
+	}
+	for _, r := range results {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.3f\t%s\t%s\t%.2f\t%.1fs\n", r.Stack,
+			n(r, r.CPUAtPeers, r.PeersReached, "%.3f"), n(r, r.CPUAtBooks, r.BooksReached, "%.3f"), r.CPUPerNode(),
+			n(r, float64(r.RSSAtPeers)/(1<<20), r.PeersReached, "%.2f"), n(r, float64(r.RSSAtBooks)/(1<<20), r.BooksReached, "%.2f"),
+			r.RSSPerNode()/(1<<20), r.Wall.Seconds())
+	}
+	if len(results) == 2 {
+		a, b := results[0], results[1]
+		rt := func(ok bool, x, y float64) string {
+			if !ok {
+				return "-"
+			}
+			return fmtRatio(x, y)
+		}
+		bp, bb, same := a.PeersReached && b.PeersReached, a.BooksReached && b.BooksReached, SameWindow(a, b)
+		fmt.Fprintf(tw, "ratio %s/%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", a.Stack, b.Stack,
+			rt(bp, a.CPUAtPeers, b.CPUAtPeers), rt(bb, a.CPUAtBooks, b.CPUAtBooks), rt(same, a.CPUPerNode(), b.CPUPerNode()),
+			rt(bp, float64(a.RSSAtPeers), float64(b.RSSAtPeers)), rt(bb, float64(a.RSSAtBooks), float64(b.RSSAtBooks)),
+			rt(same, a.RSSPerNode(), b.RSSPerNode()))
+	}
+	return tw.Flush()
+}
+
+func writeMainTable(w io.Writer, results []*Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "stack\tN\tseed mode\tperiod\tpeers ≥ target\tbooks ≥ 90%\tjoined\tCPU s/node\tRSS MiB/node\twire MiB")
 	for _, r := range results {
@@ -412,10 +480,19 @@ func WriteTable(w io.Writer, results []*Result) error {
 		fmt.Fprintf(tw, "ratio %s/%s\t\t\t\t%s\t%s\t\t%s\t%s\t%s\n", a.Stack, b.Stack,
 			ratio(a.PeersReached, b.PeersReached, a.Rounds(a.PeersAt), b.Rounds(b.PeersAt), "rounds"),
 			ratio(a.BooksReached, b.BooksReached, a.Rounds(a.BooksAt), b.Rounds(b.BooksAt), "rounds"),
-			fmtRatio(a.CPUPerNode(), b.CPUPerNode()), fmtRatio(a.RSSPerNode(), b.RSSPerNode()),
-			fmtRatio(float64(a.WireBytes), float64(b.WireBytes)))
+			windowRatio(a, b, a.CPUPerNode(), b.CPUPerNode()), windowRatio(a, b, a.RSSPerNode(), b.RSSPerNode()),
+			windowRatio(a, b, float64(a.WireBytes), float64(b.WireBytes)))
 	}
 	return tw.Flush()
+}
+
+// windowRatio divides whole-run figures only when the runs lasted
+// equally long: otherwise "-" (see WriteCostTable for the milestones).
+func windowRatio(a, b *Result, x, y float64) string {
+	if !SameWindow(a, b) {
+		return "-"
+	}
+	return fmtRatio(x, y)
 }
 
 func fmtBytes(n int64) string {

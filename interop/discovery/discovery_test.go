@@ -110,6 +110,41 @@ func TestSmallNetworksRun(t *testing.T) {
 	}
 }
 
+// Issue 7 item 4, like-for-like CPU and memory: whole-run ratios of runs
+// of different lengths are withheld; milestone figures divide where both
+// stacks reached the criterion.
+func TestCostTableWindows(t *testing.T) {
+	mk := func(name string, wall time.Duration, books bool) *Result {
+		return &Result{Stack: name, Config: Config{Nodes: 10, Period: time.Second}, Wall: wall,
+			PeersReached: true, PeersAt: time.Second, CPUAtPeers: 1, RSSAtPeers: 10 << 20,
+			BooksReached: books, CPUAtBooks: 2, RSSAtBooks: 20 << 20,
+			CPUSeconds: 4, RSSGrowth: 40 << 20}
+	}
+	a, b := mk("a", 3*time.Second, true), mk("b", 120*time.Second, false)
+	b.CPUAtPeers, b.CPUSeconds = 2, 8
+	var sb strings.Builder
+	if err := WriteCostTable(&sb, []*Result{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(sb.String()), "\n")
+	ratio := strings.Fields(lines[len(lines)-1])
+	// ratio a/b, CPU to peers, to books, whole run, RSS to peers, to books, whole run
+	want := "ratio a/b 0.50× - - 1.00× - -"
+	if strings.Join(ratio, " ") != want {
+		t.Fatalf("ratio row %q, want %q\n%s", strings.Join(ratio, " "), want, sb.String())
+	}
+	if !strings.Contains(lines[1], "0.100") || !strings.Contains(lines[1], "0.400") {
+		t.Fatalf("per-node figures missing (1 s ÷ 10 nodes, 4 s ÷ 10):\n%s", sb.String())
+	}
+	b.Wall = 3100 * time.Millisecond
+	sb.Reset()
+	_ = WriteCostTable(&sb, []*Result{a, b})
+	lines = strings.Split(strings.TrimSpace(sb.String()), "\n")
+	if got := strings.Join(strings.Fields(lines[len(lines)-1]), " "); got != "ratio a/b 0.50× - 0.50× 1.00× - 1.00×" {
+		t.Fatalf("equal windows must divide whole-run CPU:\n%s", sb.String())
+	}
+}
+
 func TestWriteSVG(t *testing.T) {
 	mk := func(name string) *Result {
 		r := &Result{Stack: name, Counted: 4, Config: Config{Nodes: 4, Period: time.Second}}
@@ -132,7 +167,9 @@ func TestWriteSVG(t *testing.T) {
 // the same configuration; use -benchtime=1x. Sizes and modes come from
 // PEXP2P_DISCOVERY_N (default "50,100") and PEXP2P_DISCOVERY_SEED
 // (default "false,true"); PEXP2P_DISCOVERY_DURATION bounds each run
-// (default 120s). Run it under `unshare -n` for exact wire bytes.
+// (default 120s); PEXP2P_DISCOVERY_RUNFULL=true runs both stacks for the
+// whole duration (equal windows for whole-run CPU, memory and wire
+// bytes). Run it under `unshare -n` for exact wire bytes.
 func BenchmarkDiscoveryCompare(b *testing.B) {
 	sizes := envList("PEXP2P_DISCOVERY_N", "50,100")
 	modes := envList("PEXP2P_DISCOVERY_SEED", "false,true")
@@ -153,6 +190,7 @@ func BenchmarkDiscoveryCompare(b *testing.B) {
 				for i := 0; i < b.N; i++ {
 					res, err := Compare(context.Background(), Config{
 						Nodes: nodes, Period: time.Second, SeedMode: seed, Duration: dur, Logf: b.Logf,
+						RunFull: os.Getenv("PEXP2P_DISCOVERY_RUNFULL") == "true",
 					})
 					if err != nil {
 						b.Fatal(err)
@@ -193,6 +231,9 @@ func reportResult(b *testing.B, r *Result) {
 	b.ReportMetric(100*r.Final.MinBook, p+"final-min-book-%")
 	b.ReportMetric(float64(r.Joined), p+"joined")
 	b.ReportMetric(r.CPUPerNode(), p+"cpu-s/node")
+	if r.BooksReached {
+		b.ReportMetric(r.CPUAtBooks/float64(r.Config.Nodes), p+"cpu-to-books-s/node")
+	}
 	b.ReportMetric(r.RSSPerNode()/(1<<20), p+"rss-MiB/node")
 	b.ReportMetric(float64(r.WireBytes)/(1<<20), p+"wire-MiB")
 }
