@@ -336,7 +336,12 @@ func (n *Node) resourceManager() (network.ResourceManager, error) {
 	raise(&partial.System)
 	raise(&partial.Transient)
 	concrete := partial.Build(scaled)
-	var opts []rcmgr.Option
+	// Without this the resource manager turns every scope event into a
+	// timestamped trace record for a Prometheus reporter on the default
+	// registry, which pexp2p never serves (its metrics have their own
+	// registry): 2-3 % of a seed's CPU per visitor in
+	// BenchmarkSeedCapacity's profile.
+	opts := []rcmgr.Option{rcmgr.WithMetricsDisabled()}
 	if n.cfg.AllowDuplicateIP {
 		perIP := 4*peersTotal + 16
 		opts = append(opts,
