@@ -902,18 +902,34 @@ func (n *Node) peerConnected(id peer.ID) {
 
 func (n *Node) peerDisconnected(id peer.ID) {
 	n.mu.Lock()
-	ps := n.peers[id]
 	// A new connection may already be up again; only the last one counts.
-	if ps == nil || n.host.Network().Connectedness(id) == network.Connected {
+	if n.host.Network().Connectedness(id) == network.Connected {
 		n.mu.Unlock()
 		return
 	}
+	ps := n.peers[id]
 	delete(n.peers, id)
-	added := ps.added
+	forget := !n.dialing[id]
 	n.mu.Unlock()
-	if added && n.handler != nil {
+	if forget {
+		n.forgetPeer(id)
+	}
+	if ps != nil && ps.added && n.handler != nil {
 		n.handler.RemovePeer(id.String(), "disconnected")
 	}
+}
+
+// forgetPeer drops what go-libp2p's peerstore keeps of a peer that has
+// gone: its key, protocols and identify metadata, which go-libp2p keeps
+// for the life of the host. A seed meets a new identity on nearly every
+// connection, so they grew without bound (about 0.7 KB of heap per
+// visitor, measured on a peerstore of 20,000 such peers) and the GC
+// scanned them all (TestPeerstoreForgetsDisconnectedPeers).
+// Addresses are left to their own TTLs. Identify fills the rest in again
+// on the peer's next connection; a dial in flight keeps the entries
+// (peerDisconnected does not call this then).
+func (n *Node) forgetPeer(id peer.ID) {
+	n.host.Peerstore().RemovePeer(id)
 }
 
 // setupPeer waits for identify, runs the NodeInfo exchange and decides
