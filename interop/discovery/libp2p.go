@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	tmp2p "github.com/cometbft/cometbft/proto/tendermint/p2p"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/pexp2p/pexp2p/addrbook"
@@ -24,6 +25,20 @@ type libp2pStack struct {
 	// logger, when set, gives node i's reactor its own logger
 	// (diagnostics: which node sent and received what).
 	logger func(i int) pex.Logger
+	// trace, when set, hears what the face hands node i's reactor
+	// (diagnostics: a per-node timeline of peers and answers).
+	trace func(i int, ev traceEvent)
+	// wrapNet, when set, stands between node i's reactor and its face
+	// (diagnostics: dial latencies and errors).
+	wrapNet func(i int, n pex.Network) pex.Network
+}
+
+// traceEvent is one hand-over from the face to a reactor.
+type traceEvent struct {
+	Kind     string // "add", "remove", "addrs", "request"
+	Peer     string
+	Outbound bool
+	Addrs    int // entries of a PexAddrs
 }
 
 func (libp2pStack) Name() string { return "pexp2p" }
@@ -45,7 +60,7 @@ func (st libp2pStack) Build(cfg Config) (Network, error) {
 	n := &libp2pNet{}
 	var seed string
 	for i := 0; i < cfg.Nodes; i++ {
-		nd, err := newLibp2pNode(cfg, i, seed, st.logger)
+		nd, err := newLibp2pNode(cfg, i, seed, st)
 		if err != nil {
 			_ = n.Stop()
 			return nil, fmt.Errorf("pexp2p node %d: %w", i, err)
@@ -58,7 +73,7 @@ func (st libp2pStack) Build(cfg Config) (Network, error) {
 	return n, nil
 }
 
-func newLibp2pNode(cfg Config, i int, seed string, logger func(int) pex.Logger) (*libp2pNode, error) {
+func newLibp2pNode(cfg Config, i int, seed string, st libp2pStack) (*libp2pNode, error) {
 	key, err := transport.GenNodeKey(rand.Reader)
 	if err != nil {
 		return nil, err
@@ -86,6 +101,9 @@ func newLibp2pNode(cfg Config, i int, seed string, logger func(int) pex.Logger) 
 	// The reactor needs the seed's address, known only once its node
 	// listens, and the node needs its handler before it starts.
 	proxy := &handlerProxy{}
+	if st.trace != nil {
+		proxy.trace = func(ev traceEvent) { st.trace(i, ev) }
+	}
 	node.SetHandler(proxy)
 	if err := node.Start(); err != nil {
 		return nil, err
@@ -110,10 +128,14 @@ func newLibp2pNode(cfg Config, i int, seed string, logger func(int) pex.Logger) 
 	}
 	pc.Seeds = []string{seed}
 	var opts []pex.Option
-	if logger != nil {
-		opts = append(opts, pex.WithLogger(logger(i)))
+	if st.logger != nil {
+		opts = append(opts, pex.WithLogger(st.logger(i)))
 	}
-	r := pex.NewReactor(book, node, pc, opts...)
+	var pn pex.Network = node
+	if st.wrapNet != nil {
+		pn = st.wrapNet(i, node)
+	}
+	r := pex.NewReactor(book, pn, pc, opts...)
 	proxy.r.Store(r)
 	return &libp2pNode{node: node, book: book, reactor: r}, nil
 }
@@ -152,21 +174,43 @@ func (n *libp2pNet) Stop() error {
 
 // handlerProxy hands peers and messages to the reactor once it exists;
 // nothing arrives before then, since no node dials before Start.
-type handlerProxy struct{ r atomic.Pointer[pex.Reactor] }
+type handlerProxy struct {
+	r     atomic.Pointer[pex.Reactor]
+	trace func(traceEvent)
+}
 
 func (h *handlerProxy) AddPeer(p pex.PeerInfo) {
+	if h.trace != nil {
+		h.trace(traceEvent{Kind: "add", Peer: p.ID, Outbound: p.Outbound})
+	}
 	if r := h.r.Load(); r != nil {
 		r.AddPeer(p)
 	}
 }
 
 func (h *handlerProxy) RemovePeer(id string, reason any) {
+	if h.trace != nil {
+		h.trace(traceEvent{Kind: "remove", Peer: id})
+	}
 	if r := h.r.Load(); r != nil {
 		r.RemovePeer(id, reason)
 	}
 }
 
 func (h *handlerProxy) Receive(id string, msg pex.Message) {
+	if h.trace != nil {
+		ev := traceEvent{Kind: "request", Peer: id}
+		m := msg
+		if w, ok := m.(*tmp2p.Message); ok {
+			if inner, err := w.Unwrap(); err == nil {
+				m = inner
+			}
+		}
+		if a, ok := m.(*tmp2p.PexAddrs); ok {
+			ev.Kind, ev.Addrs = "addrs", len(a.Addrs)
+		}
+		h.trace(ev)
+	}
 	if r := h.r.Load(); r != nil {
 		r.Receive(id, msg)
 	}
