@@ -49,7 +49,7 @@ const (
 	seedChildEnv   = "PEXP2P_SEEDCAP_CHILD"
 	seedChain      = "seedcap-bench"
 	seedBookSize   = 200
-	seedClientConc = 8
+	seedClientConc = 8 // PEXP2P_SEEDCAP_CONC overrides (see clientConc)
 )
 
 // runSeedChild is the child's whole life: start the seed, print its
@@ -426,11 +426,22 @@ func selfCPU(b *testing.B) float64 {
 // of the measured visit phases, for both stacks alike.
 const seedBatch = 200
 
-// eachParallel runs f(i) for i in [0,n) on seedClientConc goroutines.
+// clientConc is how many visitors run at once: seedClientConc, or
+// PEXP2P_SEEDCAP_CONC when set to a positive number. With 8, upstream's
+// seed is held back by each visit's latency (MConnection's flush
+// throttle) more than by CPU; more visitors at once saturate both seeds.
+func clientConc() int {
+	if v, err := strconv.Atoi(os.Getenv("PEXP2P_SEEDCAP_CONC")); err == nil && v > 0 {
+		return v
+	}
+	return seedClientConc
+}
+
+// eachParallel runs f(i) for i in [0,n) on clientConc() goroutines.
 func eachParallel(n int, f func(i int)) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for w := 0; w < seedClientConc; w++ {
+	for w := 0; w < clientConc(); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -443,7 +454,7 @@ func eachParallel(n int, f func(i int)) {
 }
 
 // BenchmarkSeedCapacity: item 5. Each op is one fresh peer served by the
-// seed; seedClientConc visitors run at once. Visitors are built before
+// seed; clientConc() visitors run at once. Visitors are built before
 // their batch's visit phase and torn down after it (seedBatch), on both
 // stacks alike, so that the load generator's own set-up does not compete
 // with the seed for the 2 cores while it is measured.
