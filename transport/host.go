@@ -236,14 +236,18 @@ type Node struct {
 	dialing     map[peer.ID]bool
 	blocked     map[peer.ID]time.Time // stopped for error: no reconnect until
 	blockedIPs  map[netip.Addr]time.Time
-	wrongNet    map[peer.ID]bool        // another chain: never again this run
-	stalls      map[peer.ID][]time.Time // recent stalled PEX streams per peer
+	wrongNet    map[peer.ID]bool           // another chain: never again this run
+	stalls      map[peer.ID][]time.Time    // recent stalled PEX streams per peer
+	dialConns   map[peer.ID][]network.Conn // connections of the current dial attempt (busy.go)
 	ourNodeInfo *tmp2p.DefaultNodeInfo
 	wg          sync.WaitGroup
 
 	// beforeEvent, set by tests before Start, runs in eventLoop ahead of
 	// each connectedness event (to hold events back deterministically).
 	beforeEvent func(event.EvtPeerConnectednessChanged)
+	// onBusyRetry, set by tests before Start, runs before Dial retries a
+	// peer whose accept queue was full (busy.go).
+	onBusyRetry func(peer.ID)
 }
 
 var _ pex.Network = (*Node)(nil)
@@ -267,6 +271,7 @@ func NewNode(key *NodeKey, cfg Config) (*Node, error) {
 		blockedIPs:    map[netip.Addr]time.Time{},
 		wrongNet:      map[peer.ID]bool{},
 		stalls:        map[peer.ID][]time.Time{},
+		dialConns:     map[peer.ID][]network.Conn{},
 	}
 	for _, p := range cfg.PersistentPeers {
 		if old, ok := n.persistent[p.ID]; ok {
@@ -438,6 +443,7 @@ func (n *Node) Start() error {
 	n.ourNodeInfo = n.buildNodeInfo(h)
 	n.mu.Unlock()
 
+	h.Network().Notify(&network.NotifyBundle{ConnectedF: n.connOpened})
 	h.SetStreamHandler(PexProtocolID, n.handlePexStream)
 	h.SetStreamHandler(NodeInfoProtocolID, n.handleNodeInfoStream)
 
@@ -678,6 +684,7 @@ func (n *Node) Dial(ctx context.Context, addr addrbook.NetAddress) error {
 	defer func() {
 		n.mu.Lock()
 		delete(n.dialing, id)
+		delete(n.dialConns, id)
 		n.mu.Unlock()
 	}()
 
@@ -705,8 +712,29 @@ func (n *Node) Dial(ctx context.Context, addr addrbook.NetAddress) error {
 	defer cancel()
 	stop := context.AfterFunc(nctx, cancel)
 	defer stop()
+	for attempt := 0; ; attempt++ {
+		err := n.connectAndSetup(dctx, h, id, addr, addrs)
+		if err == nil || attempt == busyRetries || !n.refusedBusy(id) {
+			return err
+		}
+		log.Debugw("redialing a peer whose accept queue was full", "peer", id, "attempt", attempt+1)
+		if n.onBusyRetry != nil {
+			n.onBusyRetry(id)
+		}
+		if werr := waitBusyBackoff(dctx, attempt); werr != nil {
+			return err
+		}
+		if sw, ok := h.Network().(*swarm.Swarm); ok {
+			sw.Backoff().Clear(id)
+		}
+	}
+}
+
+// connectAndSetup is one attempt of Dial: connect, then wait for the
+// peer's setup.
+func (n *Node) connectAndSetup(dctx context.Context, h host.Host, id peer.ID, addr addrbook.NetAddress, addrs []ma.Multiaddr) error {
 	cctx, ccancel := context.WithTimeout(dctx, n.cfg.DialTimeout)
-	err = h.Connect(network.WithDialPeerTimeout(cctx, n.cfg.DialTimeout), peer.AddrInfo{ID: id, Addrs: addrs})
+	err := h.Connect(network.WithDialPeerTimeout(cctx, n.cfg.DialTimeout), peer.AddrInfo{ID: id, Addrs: addrs})
 	ccancel()
 	if err != nil {
 		var mismatch sec.ErrPeerIDMismatch

@@ -542,7 +542,7 @@ func TestHostilePeers(t *testing.T) {
 					break
 				}
 				stalls.Add(1)
-				t.Logf("hostile peer %d (%s): connected (victim side %v) but not handed to the reactor within 15 s; reconnecting", i, k, v.connected(rp.h.ID()))
+				t.Logf("hostile peer %d (%s, %s): connected (victim side %v) but not handed to the reactor within 15 s; reconnecting", i, k, rp.h.ID(), v.connected(rp.h.ID()))
 				_ = rp.h.Network().ClosePeer(v.node.ID())
 				time.Sleep(200 * time.Millisecond)
 			}
