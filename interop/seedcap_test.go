@@ -428,8 +428,9 @@ const seedBatch = 200
 
 // clientConc is how many visitors run at once: seedClientConc, or
 // PEXP2P_SEEDCAP_CONC when set to a positive number. With 8, upstream's
-// seed is held back by each visit's latency (MConnection's flush
-// throttle) more than by CPU; more visitors at once saturate both seeds.
+// classic stack is held back by latency more than by CPU (MConnection
+// flushes at most every 10 ms, on the visitor's request and again on the
+// seed's answer, ~15 ms a visit); 32 at once keep both seeds busier.
 func clientConc() int {
 	if v, err := strconv.Atoi(os.Getenv("PEXP2P_SEEDCAP_CONC")); err == nil && v > 0 {
 		return v
@@ -461,7 +462,8 @@ func eachParallel(n int, f func(i int)) {
 //
 // Reported: seed-cpu-ms/req, the seed's own CPU per served request,
 // exact from its process's /proc stat over every phase (the primary
-// figure: it does not depend on the visitors' cost); req/s,
+// figure: the seed's work alone, though contention for the cores still
+// inflates it on a busy machine); req/s,
 // requests served per second of visit phase (wall time, the visitors'
 // connect/handshake/request still sharing the machine with the seed);
 // visitor-cpu-ms/visit, this process's CPU per visit over all phases
