@@ -71,6 +71,9 @@ type peerState struct {
 	// recvAllowedAt is the theoretical arrival time of the peer's next
 	// request under the Q4 rate (a GCRA, see handleRequest).
 	recvAllowedAt time.Time
+	// lastArrival is the latest arrival time a face reported for one of
+	// the peer's requests (ReceiveAt).
+	lastArrival time.Time
 	// answered is set once a seed or over-limit peer got its one answer.
 	answered bool
 	grace    clock.Timer
@@ -449,6 +452,16 @@ func (r *Reactor) RemovePeer(peerID string, reason any) {
 
 // Receive handles one PEX message from a connected peer (Q3, Q5).
 func (r *Reactor) Receive(peerID string, msg Message) {
+	r.ReceiveAt(peerID, msg, time.Time{})
+}
+
+// ReceiveAt is Receive for a face that knows when the message reached the
+// node (for libp2p, when its stream was accepted), before the face's own
+// goroutines and protocol negotiation delayed it. Q4 measures a peer's
+// request rate from that time, so a node that is slow to handle its
+// streams does not take an honest peer's requests, queued on its side,
+// for a burst. A zero time, or one after the reactor's clock, means now.
+func (r *Reactor) ReceiveAt(peerID string, msg Message, arrived time.Time) {
 	if w, ok := msg.(*tmp2p.Message); ok {
 		inner, err := w.Unwrap()
 		if err != nil {
@@ -459,7 +472,7 @@ func (r *Reactor) Receive(peerID string, msg Message) {
 	}
 	switch m := msg.(type) {
 	case *tmp2p.PexRequest:
-		r.handleRequest(peerID)
+		r.handleRequest(peerID, arrived)
 	case *tmp2p.PexAddrs:
 		r.handleAddrs(peerID, m)
 	default:
@@ -468,7 +481,7 @@ func (r *Reactor) Receive(peerID string, msg Message) {
 	}
 }
 
-func (r *Reactor) handleRequest(peerID string) {
+func (r *Reactor) handleRequest(peerID string, arrived time.Time) {
 	r.mu.Lock()
 	ps := r.peers[peerID]
 	if ps == nil || r.stopped {
@@ -512,6 +525,16 @@ func (r *Reactor) handleRequest(peerID string) {
 	// RequestBurst (upstream's "first two free"): a steady requester
 	// sees exactly upstream's rule, a flood is still caught at once.
 	now := r.clk.Now()
+	if !arrived.IsZero() && arrived.Before(now) {
+		// Streams are handled concurrently, so arrival times can reach
+		// us out of order; an earlier one than already seen counts as
+		// arriving with the latest, never as a gap that was not there.
+		now = arrived
+		if now.Before(ps.lastArrival) {
+			now = ps.lastArrival
+		}
+		ps.lastArrival = now
+	}
 	interval := r.cfg.minReceiveInterval()
 	allowedAt := ps.recvAllowedAt
 	if allowedAt.Before(now) {

@@ -138,6 +138,56 @@ func TestRequestRateLimit(t *testing.T) {
 	}
 }
 
+// Q4 measured at arrival (ReceiveAt): requests that reached the node one
+// interval apart but were handled together, because the face was slow to
+// get to its streams, are a steady requester, not a burst; arrival times
+// that come out of order never make a gap; a bunch that also arrived
+// together is still punished at its third request.
+func TestRequestRateFromArrivalTime(t *testing.T) {
+	e := newEnv(t)
+	cfg := testConfig()
+	cfg.EnsurePeersPeriod = 3 * time.Second
+	interval := time.Second
+	n := e.reactorNode(0, cfg, nil)
+	e.start(n)
+	e.settle()
+	p := e.peer(1, nil)
+	e.dial(p.node, n.addr)
+
+	t0 := e.clk.Now()
+	e.clk.Run(4 * interval) // the face was busy; four requests queued meanwhile
+	for i := 0; i < 4; i++ {
+		n.r.ReceiveAt(p.addr.ID, &tmp2p.PexRequest{}, t0.Add(time.Duration(i)*interval))
+	}
+	e.settle()
+	if !n.node.Connected(p.addr.ID) || n.book.IsBanned(p.addr.ID) {
+		t.Fatal("requests that arrived one interval apart were punished when handled together")
+	}
+	if got := len(p.rec.answers(n.addr.ID)); got != 4 {
+		t.Fatalf("answers %d, want 4", got)
+	}
+
+	e.clk.Run(3 * interval)
+	t1 := e.clk.Now()
+	// Out of order: the later one is handled first; the earlier one then
+	// counts as arriving with it (a pair, within the burst).
+	n.r.ReceiveAt(p.addr.ID, &tmp2p.PexRequest{}, t1.Add(-interval/2))
+	n.r.ReceiveAt(p.addr.ID, &tmp2p.PexRequest{}, t1.Add(-interval))
+	e.settle()
+	if !n.node.Connected(p.addr.ID) {
+		t.Fatal("two requests with out-of-order arrival times were punished")
+	}
+	// A third that arrived together with them is a burst beyond 2.
+	n.r.ReceiveAt(p.addr.ID, &tmp2p.PexRequest{}, t1.Add(-interval/2))
+	e.settle()
+	if n.node.Connected(p.addr.ID) || !n.book.IsBanned(p.addr.ID) {
+		t.Fatal("a third request arriving in the same bunch was not punished")
+	}
+	if got := len(p.rec.answers(n.addr.ID)); got != 6 {
+		t.Fatalf("answers %d, want 6 (none to the abusive request)", got)
+	}
+}
+
 // Q1 fix: an unanswered request times out, so the peer is asked again at
 // the next round; late answers to both requests are accepted, a third
 // answer is unsolicited.

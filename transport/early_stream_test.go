@@ -2,12 +2,15 @@ package transport
 
 import (
 	"crypto/rand"
+	"sync"
 	"testing"
 	"time"
 
 	tmp2p "github.com/cometbft/cometbft/proto/tendermint/p2p"
 	"github.com/libp2p/go-libp2p/core/event"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/pexp2p/pexp2p/pex"
 )
 
 // P1/Q-seed regression (issue 7, seed capacity): a PexRequest whose
@@ -71,5 +74,75 @@ func TestPexStreamBeforeConnectednessEvent(t *testing.T) {
 	}
 	if _, ok := rec[0].msg.(*tmp2p.PexRequest); !ok {
 		t.Fatalf("handler got %T, want *PexRequest", rec[0].msg)
+	}
+}
+
+// arrivalHandler records when messages arrived (ReceiveAt) and when they
+// were delivered; its AddPeer is slow, as a busy reactor's can be.
+type arrivalHandler struct {
+	*fakeHandler
+	addDelay time.Duration
+	mu       sync.Mutex
+	arrived  []time.Time
+	handled  []time.Time
+}
+
+func (a *arrivalHandler) AddPeer(p pex.PeerInfo) {
+	time.Sleep(a.addDelay)
+	a.fakeHandler.AddPeer(p)
+}
+
+func (a *arrivalHandler) ReceiveAt(id string, msg pex.Message, arrived time.Time) {
+	a.mu.Lock()
+	a.arrived = append(a.arrived, arrived)
+	a.handled = append(a.handled, time.Now())
+	a.mu.Unlock()
+	a.fakeHandler.Receive(id, msg)
+}
+
+// Q4 at arrival on the libp2p face: a request that waited for the peer's
+// setup reaches the handler with the time its stream was accepted, not
+// the time the face got round to it, so the reactor does not count the
+// wait as a burst.
+func TestPexMessageCarriesArrivalTime(t *testing.T) {
+	const delay = 300 * time.Millisecond
+	h := &arrivalHandler{fakeHandler: newFakeHandler(), addDelay: delay}
+	key, err := GenNodeKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := NewNode(key, Config{
+		ListenAddrs:      []ma.Multiaddr{ma.StringCast("/ip4/127.33.0.1/tcp/0")},
+		Network:          "test-chain",
+		HandshakeTimeout: 5 * time.Second,
+		StreamTimeout:    2 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.SetHandler(h)
+	if err := n.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Stop() })
+	rp := newRawPeer(t, 34)
+	before := time.Now()
+	if err := rp.connect(t, n); err != nil {
+		t.Fatal(err)
+	}
+	rp.send(t, n.ID(), &tmp2p.PexRequest{})
+	waitFor(t, 10*time.Second, "the request to reach the handler", func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return len(h.arrived) > 0
+	})
+	h.mu.Lock()
+	arrived, handled := h.arrived[0], h.handled[0]
+	h.mu.Unlock()
+	if arrived.Before(before) || arrived.After(handled) {
+		t.Fatalf("arrival %v not between the send (%v) and the delivery (%v)", arrived, before, handled)
+	}
+	if wait := handled.Sub(arrived); wait < delay/2 {
+		t.Fatalf("delivered %v after arrival; the request should have waited for the slow setup (%v)", wait, delay)
 	}
 }

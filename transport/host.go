@@ -57,6 +57,25 @@ type Handler interface {
 	Receive(peerID string, msg pex.Message)
 }
 
+// ArrivalReceiver is a Handler that takes the time a message reached the
+// node: the moment libp2p accepted its stream, before protocol
+// negotiation and the face's own goroutines. *pex.Reactor is one; it
+// measures a peer's request rate (Q4) from that time.
+type ArrivalReceiver interface {
+	ReceiveAt(peerID string, msg pex.Message, arrived time.Time)
+}
+
+// DeliverAt hands msg to h with its arrival time if h takes it, else
+// through Receive. Handlers that wrap another one call it to pass the
+// time on.
+func DeliverAt(h Handler, peerID string, msg pex.Message, arrived time.Time) {
+	if ar, ok := h.(ArrivalReceiver); ok {
+		ar.ReceiveAt(peerID, msg, arrived)
+		return
+	}
+	h.Receive(peerID, msg)
+}
+
 // BanList is the part of the address book the connection gater consults.
 // *addrbook.Book implements it.
 type BanList interface {
@@ -1194,6 +1213,7 @@ func (n *Node) handlePexStream(s network.Stream) {
 	defer s.Scope().ReleaseMemory(MaxMsgSize)
 
 	from := s.Conn().RemotePeer()
+	arrived := s.Stat().Opened
 	violation := func(err error) {
 		_ = s.ResetWithError(network.StreamProtocolViolation)
 		log.Infow("peer broke the PEX wire protocol", "peer", from, "err", err)
@@ -1286,7 +1306,7 @@ func (n *Node) handlePexStream(s network.Stream) {
 	if ps.err != nil || n.handler == nil {
 		return
 	}
-	n.handler.Receive(from.String(), msg)
+	DeliverAt(n.handler, from.String(), msg, arrived)
 }
 
 // OwnAddressBook is implemented by a ban list that also records our own

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	cmtcfg "github.com/cometbft/cometbft/config"
 	"github.com/cometbft/cometbft/crypto/ed25519"
@@ -72,7 +73,11 @@ func (h bridgeHandler) AddPeer(p pex.PeerInfo) {
 }
 
 func (h bridgeHandler) Receive(peerID string, msg pex.Message) {
-	h.Handler.Receive(peerID, msg)
+	h.ReceiveAt(peerID, msg, time.Time{})
+}
+
+func (h bridgeHandler) ReceiveAt(peerID string, msg pex.Message, arrived time.Time) {
+	transport.DeliverAt(h.Handler, peerID, msg, arrived)
 	if m, ok := msg.(*tmp2p.PexAddrs); ok {
 		for _, pb := range m.Addrs {
 			if na, err := pex.NetAddressFromWire(transport.PeerIDs, pb); err == nil {

@@ -83,6 +83,11 @@ func (c countingHandler) Receive(peerID string, msg pex.Message) {
 	c.Handler.Receive(peerID, msg)
 }
 
+func (c countingHandler) ReceiveAt(peerID string, msg pex.Message, arrived time.Time) {
+	c.t.count(&c.t.recvMsgs, &c.t.recvBytes, msg)
+	transport.DeliverAt(c.Handler, peerID, msg, arrived)
+}
+
 // nopHandler stands in for the reactor when PEX is off: peers still
 // connect (persistent peers), nothing is exchanged.
 type nopHandler struct{}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	tmp2p "github.com/cometbft/cometbft/proto/tendermint/p2p"
 	ma "github.com/multiformats/go-multiaddr"
@@ -198,6 +199,12 @@ func (h *handlerProxy) RemovePeer(id string, reason any) {
 }
 
 func (h *handlerProxy) Receive(id string, msg pex.Message) {
+	h.ReceiveAt(id, msg, time.Time{})
+}
+
+// ReceiveAt passes the face's arrival time on to the reactor (Q4 is
+// measured from it, see transport.ArrivalReceiver).
+func (h *handlerProxy) ReceiveAt(id string, msg pex.Message, arrived time.Time) {
 	if h.trace != nil {
 		ev := traceEvent{Kind: "request", Peer: id}
 		m := msg
@@ -212,6 +219,6 @@ func (h *handlerProxy) Receive(id string, msg pex.Message) {
 		h.trace(ev)
 	}
 	if r := h.r.Load(); r != nil {
-		r.Receive(id, msg)
+		r.ReceiveAt(id, msg, arrived)
 	}
 }
