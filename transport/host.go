@@ -114,6 +114,9 @@ type Config struct {
 	Seeds                []ConfigPeer
 	UnconditionalPeerIDs []string
 	AllowDuplicateIP     bool
+	// ipRuleOnLoopback, for tests, applies the IP rule to loopback too
+	// (tests use loopback only).
+	ipRuleOnLoopback bool
 
 	// Bans is consulted at connection time (usually the address book).
 	Bans BanList
@@ -897,7 +900,7 @@ func (n *Node) IsPersistent(addr addrbook.NetAddress) bool {
 // source address, and when the operator allows duplicate IPs, because
 // many honest peers then share one IP. Caller holds n.mu or needs none.
 func (n *Node) ipBanApplies(ip netip.Addr) bool {
-	return ip.IsValid() && !ip.IsLoopback() && !n.cfg.AllowDuplicateIP
+	return ip.IsValid() && (!ip.IsLoopback() || n.cfg.ipRuleOnLoopback) && !n.cfg.AllowDuplicateIP
 }
 
 // ---- peer lifecycle ----
