@@ -75,15 +75,16 @@ func growBook(t *testing.T, path string, from, n int, keys seededReader) []strin
 }
 
 // TestStartSIGKILL (item 2, the command): `pexp2p start` is killed with
-// SIGKILL at random moments, most of them while it writes its address
-// book. pexp2p offers no flag for the periodic save interval (fixed at
-// addrbook.DefaultSaveInterval, 2 min), so the save under attack is the
-// one on SIGTERM: the test sends SIGTERM and then SIGKILL after a random
-// delay within the measured shutdown time; one kill in four is a plain
-// SIGKILL while running. After each kill the file loads, is not corrupt
-// and holds every address it held before the run. Slow (a process start
-// per kill): PEXP2P_CRASH_START=1 enables it, PEXP2P_CRASH_KILLS sets the
-// number of kills (default 50).
+// SIGKILL at random moments while it writes its address book. Half the
+// runs attack the periodic save: the node runs with
+// addr_book_save_interval = 5ms, killed 0–400 ms into the run: most runs
+// complete saves before the kill (the file's modification time tells) and
+// some are killed inside one (the temporary file it leaves tells). The
+// other half attack the save on SIGTERM: SIGTERM, then SIGKILL after a
+// random delay within the measured shutdown time. After each kill the file loads, is
+// not corrupt and holds every address it held before the run. Slow (a
+// process start per kill): PEXP2P_CRASH_START=1 enables it,
+// PEXP2P_CRASH_KILLS sets the number of kills (default 50).
 func TestStartSIGKILL(t *testing.T) {
 	if os.Getenv("PEXP2P_CRASH_START") == "" {
 		t.Skip("slow; set PEXP2P_CRASH_START=1")
@@ -117,30 +118,42 @@ func TestStartSIGKILL(t *testing.T) {
 	}()
 	t.Logf("clean SIGTERM shutdown with a %d-address book took %v", len(want), shutdown)
 
-	during, plain := 0, 0
+	during, plain, periodicSaves, midSave := 0, 0, 0, 0
 	for k := range kills {
 		if k > 0 && k%10 == 0 {
 			want = growBook(t, path, len(want), 200, keys)
 		}
-		cmd, _ := startNode(t, bin, home)
-		if k%4 == 3 {
+		if k%2 == 1 {
 			plain++
-			time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
+			before, _ := os.Stat(path)
+			cmd, _ := startNode(t, bin, home, "--p2p.addr_book_save_interval", "5ms")
+			time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			_ = cmd.Wait()
+			if after, err := os.Stat(path); err == nil && before != nil && !after.ModTime().Equal(before.ModTime()) {
+				periodicSaves++
+			}
+			// A save cut short leaves its temporary file (the next start
+			// removes it): proof the kill landed inside a save.
+			if tmps, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".addrbook.json.tmp-*")); len(tmps) > 0 {
+				midSave++
+			}
 		} else {
+			cmd, _ := startNode(t, bin, home)
 			during++
 			_ = cmd.Process.Signal(syscall.SIGTERM)
 			time.Sleep(time.Duration(rng.Int64N(int64(shutdown) * 12 / 10)))
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			_ = cmd.Wait()
 		}
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		_ = cmd.Wait()
 		size, _ := checkDir(t, filepath.Dir(path), want, transport.PeerIDs, false)
 		if size < len(want) {
 			t.Fatalf("kill %d: book shrank to %d from %d", k, size, len(want))
 		}
 	}
 	tmps, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".addrbook.json.tmp-*"))
-	t.Logf("%d kills (%d during the shutdown save window, %d while running); book of %d addresses intact each time; %d stale temp files left",
-		kills, during, plain, len(want), len(tmps))
+	t.Logf("%d kills (%d in the shutdown save window; %d while running with a 5 ms periodic save, %d of those runs completed at least one save before the kill, %d were killed inside a save); book of %d addresses intact each time; %d stale temp files left",
+		kills, during, plain, periodicSaves, midSave, len(want), len(tmps))
 }
 
 func envKills(def int) int {
@@ -155,11 +168,12 @@ func envKills(def int) int {
 
 // startNode runs `pexp2p start` on loopback with no HTTP server and
 // returns once it printed its addresses (its book is loaded by then).
-func startNode(t *testing.T, bin, home string) (*exec.Cmd, string) {
+func startNode(t *testing.T, bin, home string, extra ...string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(bin, "start", "--home", home,
+	args := append([]string{"start", "--home", home,
 		"--p2p.laddr", "/ip4/127.0.0.1/tcp/0", "--rpc.laddr", "",
-		"--p2p.addr_book_strict=false", "--p2p.max_num_outbound_peers", "2")
+		"--p2p.addr_book_strict=false", "--p2p.max_num_outbound_peers", "2"}, extra...)
+	cmd := exec.Command(bin, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
