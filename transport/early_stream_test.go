@@ -21,31 +21,15 @@ import (
 // never got its one answer. Here eventLoop is held back for the whole
 // exchange, which makes the race certain rather than rare.
 func TestPexStreamBeforeConnectednessEvent(t *testing.T) {
-	key, err := GenNodeKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := NewNode(key, Config{
-		ListenAddrs:      []ma.Multiaddr{ma.StringCast("/ip4/127.31.0.1/tcp/0")},
-		Network:          "test-chain",
-		HandshakeTimeout: 5 * time.Second,
-		StreamTimeout:    2 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	h := newFakeHandler()
-	n.SetHandler(h)
 	release := make(chan struct{})
 	held := make(chan struct{}, 16)
-	n.beforeEvent = func(event.EvtPeerConnectednessChanged) {
-		held <- struct{}{}
-		<-release
-	}
-	if err := n.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = n.Stop() })
+	n := startTCPNode(t, "127.31.0.1", h, func(n *Node) {
+		n.beforeEvent = func(event.EvtPeerConnectednessChanged) {
+			held <- struct{}{}
+			<-release
+		}
+	})
 	// Runs before Stop (cleanups are LIFO), so eventLoop can exit.
 	t.Cleanup(func() { close(release) })
 
@@ -107,24 +91,7 @@ func (a *arrivalHandler) ReceiveAt(id string, msg pex.Message, arrived time.Time
 func TestPexMessageCarriesArrivalTime(t *testing.T) {
 	const delay = 300 * time.Millisecond
 	h := &arrivalHandler{fakeHandler: newFakeHandler(), addDelay: delay}
-	key, err := GenNodeKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := NewNode(key, Config{
-		ListenAddrs:      []ma.Multiaddr{ma.StringCast("/ip4/127.33.0.1/tcp/0")},
-		Network:          "test-chain",
-		HandshakeTimeout: 5 * time.Second,
-		StreamTimeout:    2 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.SetHandler(h)
-	if err := n.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = n.Stop() })
+	n := startTCPNode(t, "127.33.0.1", h, nil)
 	rp := newRawPeer(t, 34)
 	before := time.Now()
 	if err := rp.connect(t, n); err != nil {
@@ -145,4 +112,32 @@ func TestPexMessageCarriesArrivalTime(t *testing.T) {
 	if wait := handled.Sub(arrived); wait < delay/2 {
 		t.Fatalf("delivered %v after arrival; the request should have waited for the slow setup (%v)", wait, delay)
 	}
+}
+
+// startTCPNode starts a TCP-only node on ip with handler h; before, if
+// set, runs between NewNode and Start (to install test hooks).
+func startTCPNode(t *testing.T, ip string, h Handler, before func(*Node)) *Node {
+	t.Helper()
+	key, err := GenNodeKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := NewNode(key, Config{
+		ListenAddrs:      []ma.Multiaddr{ma.StringCast("/ip4/" + ip + "/tcp/0")},
+		Network:          "test-chain",
+		HandshakeTimeout: 5 * time.Second,
+		StreamTimeout:    2 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.SetHandler(h)
+	if before != nil {
+		before(n)
+	}
+	if err := n.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Stop() })
+	return n
 }
