@@ -45,6 +45,9 @@ type Traffic struct {
 	// issued: between honest nodes both should stay 0.
 	Misbehavior int64 `json:"misbehavior"`
 	Bans        int64 `json:"bans"`
+	// Reasons counts Misbehavior by reason (the reactor's reason labels,
+	// wire_* for the transport's own stops), so a run with bans says why.
+	Reasons map[string]int64 `json:"misbehavior_reasons,omitempty"`
 }
 
 // MeasureSpec says what convergence means for a run.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -262,7 +263,7 @@ func (c *libp2pCluster) Sample() []NodeSample {
 }
 
 func (c *libp2pCluster) Traffic() Traffic {
-	t := Traffic{Misbehavior: c.obs.misbehavior.Load(), Bans: c.obs.bans.Load()}
+	t := Traffic{Misbehavior: c.obs.misbehavior.Load(), Bans: c.obs.bans.Load(), Reasons: c.obs.reasonCounts()}
 	for _, n := range c.nodes {
 		if n != nil {
 			t.Msgs += n.traffic.sentMsgs.Load()
@@ -535,7 +536,7 @@ func printTable(out io.Writer, spec TestnetSpec, rs []StackResult) {
 		fmt.Fprintf(out, "%s: final min peers %d (mean %.1f), min book coverage %d/%d, run %.1fs\n",
 			r.Stack, r.MinPeers, r.MeanPeers, r.MinKnown, spec.Nodes-1, r.WallTime)
 		if r.Traffic.Misbehavior > 0 {
-			fmt.Fprintf(out, "%s: %d peers were stopped for PEX misbehaviour (%d bans) during the run\n", r.Stack, r.Traffic.Misbehavior, r.Traffic.Bans)
+			fmt.Fprintf(out, "%s: %d peers were stopped for PEX misbehaviour (%d bans) during the run, by reason: %s\n", r.Stack, r.Traffic.Misbehavior, r.Traffic.Bans, reasonsText(r.Traffic.Reasons))
 		}
 		if !r.Peers.Reached || !r.Books.Reached {
 			fmt.Fprintf(out, "%s: NOT converged within %v (peers: %.0f%% of nodes, books: %.0f%% of nodes)\n",
@@ -579,6 +580,23 @@ func printCostTable(out io.Writer, rs []StackResult) {
 		return
 	}
 	tw.Flush()
+}
+
+// reasonsText lists reason=count sorted by reason.
+func reasonsText(m map[string]int64) string {
+	if len(m) == 0 {
+		return "not recorded"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
 }
 
 // sameWindow is true when two runs were measured over comparable
@@ -636,16 +654,45 @@ func bytesText(b int64) string {
 type countObserver struct {
 	pex.NopObserver
 	misbehavior, bans atomic.Int64
+	mu                sync.Mutex
+	reasons           map[string]int64
 }
 
-func (o *countObserver) Misbehavior(pex.Reason) { o.misbehavior.Add(1) }
-func (o *countObserver) Ban()                   { o.bans.Add(1) }
+func (o *countObserver) Misbehavior(r pex.Reason) {
+	o.misbehavior.Add(1)
+	o.count(string(r))
+}
+func (o *countObserver) Ban() { o.bans.Add(1) }
 
 // WireViolation counts the transport's own stops and bans with the
 // reactor's, so the testnet's misbehaviour line covers both.
-func (o *countObserver) WireViolation(_ string, banned bool) {
+func (o *countObserver) WireViolation(reason string, banned bool) {
 	o.misbehavior.Add(1)
+	o.count(reason)
 	if banned {
 		o.bans.Add(1)
 	}
+}
+
+func (o *countObserver) count(reason string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.reasons == nil {
+		o.reasons = map[string]int64{}
+	}
+	o.reasons[reason]++
+}
+
+// reasonCounts is a copy of the per-reason counts, nil when none.
+func (o *countObserver) reasonCounts() map[string]int64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.reasons) == 0 {
+		return nil
+	}
+	out := make(map[string]int64, len(o.reasons))
+	for k, v := range o.reasons {
+		out[k] = v
+	}
+	return out
 }

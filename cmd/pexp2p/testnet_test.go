@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pexp2p/pexp2p/pex"
 )
 
 // A small testnet of real libp2p hosts on loopback converges: every node
@@ -269,5 +271,28 @@ func TestMeasureRunFull(t *testing.T) {
 	}
 	if len(profiled) != 1 || profiled[0] != "fake" {
 		t.Fatalf("heap profile hook called %q, want once", profiled)
+	}
+}
+
+// Misbehaviour is counted per reason, the reactor's and the transport's
+// alike, and the table names them, so that a run with bans says why.
+func TestCountObserverReasons(t *testing.T) {
+	o := &countObserver{}
+	if o.reasonCounts() != nil {
+		t.Fatal("reasons before any misbehaviour")
+	}
+	o.Misbehavior(pex.ReasonRequestTooSoon)
+	o.Misbehavior(pex.ReasonRequestTooSoon)
+	o.WireViolation("wire_oversized", true)
+	got := o.reasonCounts()
+	if got[string(pex.ReasonRequestTooSoon)] != 2 || got["wire_oversized"] != 1 || o.misbehavior.Load() != 3 || o.bans.Load() != 1 {
+		t.Fatalf("counts %v, misbehaviour %d, bans %d", got, o.misbehavior.Load(), o.bans.Load())
+	}
+	var b strings.Builder
+	spec := TestnetSpec{Nodes: 3, Seeds: 1, Period: time.Second, MaxOutbound: 10, Duration: time.Minute}
+	printTable(&b, spec, []StackResult{{Stack: "pexp2p/libp2p-quic", Nodes: 3, Traffic: Traffic{Misbehavior: 3, Bans: 1, Reasons: got}}})
+	want := "by reason: " + string(pex.ReasonRequestTooSoon) + "=2, wire_oversized=1"
+	if !strings.Contains(b.String(), want) {
+		t.Fatalf("table does not say %q:\n%s", want, b.String())
 	}
 }
