@@ -121,9 +121,17 @@ type Config struct {
 	// Bans is consulted at connection time (usually the address book).
 	Bans BanList
 
-	StreamTimeout    time.Duration // one PEX message stream; default 10 s
-	HandshakeTimeout time.Duration // identify + NodeInfo; default 20 s
-	DialTimeout      time.Duration // default 3 s (CometBFT's dial_timeout)
+	StreamTimeout time.Duration // one PEX message stream; default 10 s
+	// HandshakeTimeout bounds the security handshake, identify and the
+	// NodeInfo exchange of a connection; default 20 s (CometBFT's
+	// handshake_timeout).
+	HandshakeTimeout time.Duration
+	// DialTimeout bounds a TCP connect; default 3 s (CometBFT's
+	// dial_timeout, which bounds only the connect, too). QUIC has no
+	// connect apart from its handshake: an unreachable QUIC address fails
+	// after quic-go's handshake idle timeout (5 s) or at once on an ICMP
+	// error. A whole Dial may take DialTimeout + HandshakeTimeout.
+	DialTimeout time.Duration
 	// PersistentDialPeriod is how often disconnected persistent peers are
 	// redialed; default 5 s.
 	PersistentDialPeriod time.Duration
@@ -428,7 +436,7 @@ func (n *Node) Start() error {
 		libp2p.WithFxOption(fx.Populate(&sw)),
 		libp2p.NoTransports,
 		libp2p.Transport(libp2pquic.NewTransport),
-		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(tcp.NewTCPTransport, tcp.WithConnectionTimeout(n.cfg.DialTimeout)),
 		libp2p.ListenAddrs(n.cfg.ListenAddrs...),
 		libp2p.ConnectionGater((*gater)(n)),
 		libp2p.ResourceManager(rm),
@@ -755,9 +763,11 @@ func (n *Node) Dial(ctx context.Context, addr addrbook.NetAddress) error {
 // connectAndSetup is one attempt of Dial: connect, then wait for the
 // peer's setup.
 func (n *Node) connectAndSetup(dctx context.Context, h host.Host, id peer.ID, addr addrbook.NetAddress, addrs []ma.Multiaddr) error {
-	cctx, ccancel := context.WithTimeout(dctx, n.cfg.DialTimeout)
-	err := h.Connect(network.WithDialPeerTimeout(cctx, n.cfg.DialTimeout), peer.AddrInfo{ID: id, Addrs: addrs})
-	ccancel()
+	// The connect alone is bounded by DialTimeout (the TCP transport's
+	// connection timeout); the handshake gets the rest of the budget, as
+	// upstream gives it handshake_timeout: a loaded remote that is slow to
+	// handshake is not a dead one.
+	err := h.Connect(network.WithDialPeerTimeout(dctx, n.cfg.DialTimeout+n.cfg.HandshakeTimeout), peer.AddrInfo{ID: id, Addrs: addrs})
 	if err != nil {
 		var mismatch sec.ErrPeerIDMismatch
 		if errors.As(err, &mismatch) {
