@@ -73,9 +73,9 @@ type BookStats struct {
 	Banned int `json:"banned"`
 }
 
-func statsOf(b *addrbook.Book) (BookStats, error) {
+func statsOf(b *addrbook.Book) BookStats {
 	c := b.Counts()
-	return BookStats{Size: c.New + c.Old, New: c.New, Old: c.Old, Banned: c.Banned}, nil
+	return BookStats{Size: c.New + c.Old, New: c.New, Old: c.Old, Banned: c.Banned}
 }
 
 // bookTarget says which book file and ID kind a book command works on.
@@ -140,24 +140,26 @@ func newAddrbookCmd(g *globals) *cobra.Command {
 	pf.BoolVar(&asJSON, "json", false, "JSON output")
 	cf = addConfigFlags(pf)
 	target := func() (bookTarget, error) { return resolveBookTarget(g, cf, classic, file) }
+	// open resolves the book file and loads it read-only.
+	open := func() (bookTarget, *addrbook.Book, addrbook.LoadStats, error) {
+		t, err := target()
+		if err != nil {
+			return t, nil, addrbook.LoadStats{}, err
+		}
+		b, ls, err := openReadOnly(t)
+		return t, b, ls, err
+	}
 
 	stats := &cobra.Command{
 		Use:   "stats",
 		Short: "Print the number of addresses (new, old) and bans",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := target()
+			t, b, ls, err := open()
 			if err != nil {
 				return err
 			}
-			b, ls, err := openReadOnly(t)
-			if err != nil {
-				return err
-			}
-			st, err := statsOf(b)
-			if err != nil {
-				return err
-			}
+			st := statsOf(b)
 			out := cmd.OutOrStdout()
 			if asJSON {
 				return json.NewEncoder(out).Encode(st)
@@ -173,11 +175,7 @@ func newAddrbookCmd(g *globals) *cobra.Command {
 		Short: "List every address with its bucket type, attempts and last success",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := target()
-			if err != nil {
-				return err
-			}
-			b, ls, err := openReadOnly(t)
+			t, b, ls, err := open()
 			if err != nil {
 				return err
 			}
@@ -333,11 +331,7 @@ libp2p peer ID without the node's key.`,
   --format peers     one peer string per line (usable as seeds or for import)`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := target()
-			if err != nil {
-				return err
-			}
-			b, _, err := openReadOnly(t)
+			t, b, _, err := open()
 			if err != nil {
 				return err
 			}

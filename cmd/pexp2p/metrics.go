@@ -144,11 +144,7 @@ type bookCollector struct {
 
 func (c *bookCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc; ch <- c.banned }
 func (c *bookCollector) Collect(ch chan<- prometheus.Metric) {
-	st, err := statsOf(c.book)
-	if err != nil {
-		ch <- prometheus.NewInvalidMetric(c.desc, err)
-		return
-	}
+	st := statsOf(c.book)
 	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(st.New), "new")
 	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(st.Old), "old")
 	ch <- prometheus.MustNewConstMetric(c.banned, prometheus.GaugeValue, float64(st.Banned))

@@ -79,12 +79,7 @@ func (s *rpcServer) netInfo(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *rpcServer) addrBook(w http.ResponseWriter, r *http.Request) {
-	st, err := statsOf(s.book)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	writeJSON(w, st)
+	writeJSON(w, statsOf(s.book))
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
