@@ -93,15 +93,11 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// testNode starts a node on 127.<i>.0.1 with QUIC and TCP on one free port.
-func testNode(t testing.TB, i int, mod func(*Config)) (*Node, *fakeHandler) {
-	t.Helper()
-	key, err := GenNodeKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+// testNodeConfig is the configuration of test node i: QUIC and TCP on
+// 127.<i>.0.1, short timeouts.
+func testNodeConfig(i int) Config {
 	ip := fmt.Sprintf("127.%d.0.1", i)
-	cfg := Config{
+	return Config{
 		ListenAddrs: []ma.Multiaddr{
 			ma.StringCast("/ip4/" + ip + "/udp/0/quic-v1"),
 			ma.StringCast("/ip4/" + ip + "/tcp/0"),
@@ -112,6 +108,16 @@ func testNode(t testing.TB, i int, mod func(*Config)) (*Node, *fakeHandler) {
 		StreamTimeout:    2 * time.Second,
 		BanSweepPeriod:   100 * time.Millisecond,
 	}
+}
+
+// testNode starts a node on 127.<i>.0.1 with QUIC and TCP on one free port.
+func testNode(t testing.TB, i int, mod func(*Config)) (*Node, *fakeHandler) {
+	t.Helper()
+	key, err := GenNodeKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testNodeConfig(i)
 	if mod != nil {
 		mod(&cfg)
 	}

@@ -55,20 +55,9 @@ func prepareFull(t testing.TB, i int, pc pex.Config, mod func(*Config)) *fullNod
 	if err != nil {
 		t.Fatal(err)
 	}
-	ip := fmt.Sprintf("127.%d.0.1", i)
-	cfg := Config{
-		ListenAddrs: []ma.Multiaddr{
-			ma.StringCast("/ip4/" + ip + "/udp/0/quic-v1"),
-			ma.StringCast("/ip4/" + ip + "/tcp/0"),
-		},
-		Network:          "test-chain",
-		Moniker:          fmt.Sprintf("node%d", i),
-		Bans:             book,
-		HandshakeTimeout: 5 * time.Second,
-		StreamTimeout:    2 * time.Second,
-		DialTimeout:      3 * time.Second,
-		BanSweepPeriod:   100 * time.Millisecond,
-	}
+	cfg := testNodeConfig(i)
+	cfg.Bans = book
+	cfg.DialTimeout = 3 * time.Second
 	if mod != nil {
 		mod(&cfg)
 	}
