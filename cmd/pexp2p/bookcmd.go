@@ -447,20 +447,11 @@ func parsePeerString(rule addrbook.IDRule, s string) (addrbook.NetAddress, error
 }
 
 // cometFile is upstream's addrbook.json, and nothing more.
+// cometFile is upstream's file: the entries have exactly upstream's
+// fields (entryView), nothing of ours beside them.
 type cometFile struct {
-	Key   string       `json:"key"`
-	Addrs []cometEntry `json:"addrs"`
-}
-
-type cometEntry struct {
-	Addr        addrView  `json:"addr"`
-	Src         addrView  `json:"src"`
-	Buckets     []int     `json:"buckets"`
-	Attempts    int32     `json:"attempts"`
-	BucketType  byte      `json:"bucket_type"`
-	LastAttempt time.Time `json:"last_attempt"`
-	LastSuccess time.Time `json:"last_success"`
-	LastBanTime time.Time `json:"last_ban_time"`
+	Key   string      `json:"key"`
+	Addrs []entryView `json:"addrs"`
 }
 
 // exportCometBFT writes the book in upstream's format. Bucket indices are
@@ -482,7 +473,7 @@ func exportCometBFT(b *addrbook.Book, rule addrbook.IDRule) ([]byte, error) {
 		a.ID = cid
 		return a, nil
 	}
-	f := cometFile{Key: v.Key, Addrs: make([]cometEntry, 0, len(v.Addrs))}
+	f := cometFile{Key: v.Key, Addrs: make([]entryView, 0, len(v.Addrs))}
 	for _, e := range v.Addrs {
 		addr, err := conv(e.Addr)
 		if err != nil {
@@ -494,10 +485,8 @@ func exportCometBFT(b *addrbook.Book, rule addrbook.IDRule) ([]byte, error) {
 		if err != nil {
 			src = addr
 		}
-		f.Addrs = append(f.Addrs, cometEntry{
-			Addr: addr, Src: src, Buckets: e.Buckets, Attempts: e.Attempts, BucketType: e.BucketType,
-			LastAttempt: e.LastAttempt, LastSuccess: e.LastSuccess, LastBanTime: e.LastBanTime,
-		})
+		e.Addr, e.Src = addr, src
+		f.Addrs = append(f.Addrs, e)
 	}
 	out, err := json.MarshalIndent(f, "", "\t")
 	if err != nil {
