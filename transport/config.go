@@ -1,0 +1,157 @@
+package transport
+
+import (
+	"time"
+
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/internal/clock"
+)
+
+// BanList is the part of the address book the connection gater consults.
+// *addrbook.Book implements it.
+type BanList interface {
+	IsBanned(id string) bool
+	Bans() []addrbook.Ban
+}
+
+// Config configures a libp2p Node. Zero fields take the defaults noted.
+type Config struct {
+	// ListenAddrs default to QUIC v1 and TCP on 0.0.0.0:26656.
+	ListenAddrs []ma.Multiaddr
+	// ExternalAddrs, when set, replace what we advertise (identify and
+	// NodeInfo), as CometBFT's external_address does.
+	ExternalAddrs []ma.Multiaddr
+
+	// Network is the chain ID exchanged in NodeInfo; peers of another
+	// network are dropped and not dialed again.
+	Network string
+	Moniker string
+	Version string
+	// StrictNodeInfo drops peers that do not speak the NodeInfo protocol
+	// (upstream lp2p nodes); by default they are accepted.
+	StrictNodeInfo bool
+
+	MaxInboundPeers  int // default 40 (CometBFT's max_num_inbound_peers)
+	MaxOutboundPeers int // default 10
+	// OverLimitSlots inbound peers may connect beyond MaxInboundPeers;
+	// they are handed over with PeerInfo.OverLimit, get one answer and
+	// are let go. Negative disables; default 2.
+	OverLimitSlots int
+
+	PersistentPeers []ConfigPeer
+	// Seeds are remembered so that a dial of a seed's ID also tries its
+	// configured (possibly /dns or /dnsaddr) multiaddrs, which libp2p
+	// resolves at dial time. Pass ReactorSeeds(…) to pex.Config.Seeds.
+	Seeds                []ConfigPeer
+	UnconditionalPeerIDs []string
+	AllowDuplicateIP     bool
+	// ipRuleOnLoopback, for tests, applies the IP rule to loopback too
+	// (tests use loopback only).
+	ipRuleOnLoopback bool
+
+	// Bans is consulted at connection time (usually the address book).
+	Bans BanList
+
+	StreamTimeout time.Duration // one PEX message stream; default 10 s
+	// HandshakeTimeout bounds the security handshake, identify and the
+	// NodeInfo exchange of a connection; default 20 s (CometBFT's
+	// handshake_timeout).
+	HandshakeTimeout time.Duration
+	// DialTimeout bounds a TCP connect; default 3 s (CometBFT's
+	// dial_timeout, which bounds only the connect, too). QUIC has no
+	// connect apart from its handshake: an unreachable QUIC address fails
+	// after quic-go's handshake idle timeout (5 s) or at once on an ICMP
+	// error. A whole Dial may take DialTimeout + HandshakeTimeout.
+	DialTimeout time.Duration
+	// PersistentDialPeriod is how often disconnected persistent peers are
+	// redialed; default 5 s.
+	PersistentDialPeriod time.Duration
+	// BanSweepPeriod is how often live connections are checked against
+	// the ban list, closing those of newly banned peers; default 1 s.
+	BanSweepPeriod time.Duration
+	// StopBlockTime keeps a peer stopped for an error from reconnecting
+	// even if nobody bans it in the book; default 1 min.
+	StopBlockTime time.Duration
+
+	// MaxStalledStreams PEX streams of one peer that time out without a
+	// complete message within StallWindow get it stopped and banned like
+	// a wire violation (a slowloris): our writers send the whole frame at
+	// once, so an honest peer stalls only on a failing link. Defaults: 3
+	// within 10 min.
+	MaxStalledStreams int
+	StallWindow       time.Duration
+
+	// Clock stamps PeerInfo.ConnectedAt; default clock.System.
+	Clock clock.Clock
+
+	// OnWireViolation, when set, is called for every peer stopped for
+	// breaking the channel-0 wire protocol, with WireViolationReason's
+	// label and whether a ban was recorded in Bans: the reactor never sees
+	// these peers' bad messages, so its observer cannot count them. It is
+	// called synchronously and must not block.
+	OnWireViolation func(peerID, reason string, banned bool)
+}
+
+func (c *Config) setDefaults() {
+	if len(c.ListenAddrs) == 0 {
+		c.ListenAddrs = []ma.Multiaddr{
+			ma.StringCast("/ip4/0.0.0.0/udp/26656/quic-v1"),
+			ma.StringCast("/ip4/0.0.0.0/tcp/26656"),
+		}
+	}
+	if c.MaxInboundPeers == 0 {
+		c.MaxInboundPeers = 40
+	}
+	if c.MaxOutboundPeers == 0 {
+		c.MaxOutboundPeers = 10
+	}
+	if c.OverLimitSlots == 0 {
+		c.OverLimitSlots = 2
+	}
+	if c.OverLimitSlots < 0 {
+		c.OverLimitSlots = 0
+	}
+	if c.StreamTimeout == 0 {
+		c.StreamTimeout = DefaultStreamTimeout
+	}
+	if c.MaxStalledStreams <= 0 {
+		c.MaxStalledStreams = 3
+	}
+	if c.StallWindow <= 0 {
+		c.StallWindow = 10 * time.Minute
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = 20 * time.Second
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = 3 * time.Second
+	}
+	if c.PersistentDialPeriod == 0 {
+		c.PersistentDialPeriod = 5 * time.Second
+	}
+	if c.BanSweepPeriod == 0 {
+		c.BanSweepPeriod = time.Second
+	}
+	if c.StopBlockTime == 0 {
+		c.StopBlockTime = time.Minute
+	}
+	if c.Clock == nil {
+		c.Clock = clock.System
+	}
+}
+
+// OwnAddressBook is implemented by a ban list that also records our own
+// addresses (the address book); a dial of our own ID feeds it (W3).
+type OwnAddressBook interface {
+	RemoveAddress(id string)
+	AddOurAddress(addr addrbook.NetAddress)
+}
+
+// WireBanner is implemented by a ban list that can record bans (the
+// address book): a peer that breaks the wire protocol is banned there
+// for WireBanTime, as the reactor bans other misbehaviour.
+type WireBanner interface {
+	MarkBad(addr addrbook.NetAddress, d time.Duration)
+}

@@ -1,0 +1,132 @@
+package transport
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/control"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
+)
+
+// allowPeer: not banned in the book, not recently stopped for an error.
+func (n *Node) allowPeer(id peer.ID) bool {
+	n.mu.Lock()
+	until, blocked := n.blocked[id]
+	now := n.cfg.Clock.Now()
+	if blocked && !now.Before(until) {
+		delete(n.blocked, id)
+		blocked = false
+	}
+	bans := n.cfg.Bans
+	n.mu.Unlock()
+	if blocked {
+		return false
+	}
+	return bans == nil || !bans.IsBanned(id.String())
+}
+
+// allowAddr: the IP is not the IP of a banned peer (loopback and
+// allow_duplicate_ip exempt, see ipBanApplies).
+func (n *Node) allowAddr(m ma.Multiaddr) bool {
+	ip0, err := manet.ToIP(m)
+	if err != nil {
+		return true
+	}
+	ip, _ := netip.AddrFromSlice(ip0)
+	ip = ip.Unmap()
+	if !n.ipBanApplies(ip) {
+		return true
+	}
+	n.mu.Lock()
+	until, blocked := n.blockedIPs[ip]
+	now := n.cfg.Clock.Now()
+	if blocked && !now.Before(until) {
+		delete(n.blockedIPs, ip)
+		blocked = false
+	}
+	bans := n.cfg.Bans
+	n.mu.Unlock()
+	if blocked {
+		return false
+	}
+	if bans != nil {
+		for _, b := range bans.Bans() {
+			if b.Addr.IP == ip {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// gater is the Node seen as a libp2p connection gater.
+type gater Node
+
+func (g *gater) InterceptPeerDial(p peer.ID) bool {
+	n := (*Node)(g)
+	n.mu.Lock()
+	wrong := n.wrongNet[p]
+	n.mu.Unlock()
+	return !wrong && n.allowPeer(p)
+}
+
+func (g *gater) InterceptAddrDial(_ peer.ID, m ma.Multiaddr) bool {
+	return (*Node)(g).allowAddr(m)
+}
+
+func (g *gater) InterceptAccept(cm network.ConnMultiaddrs) bool {
+	return (*Node)(g).allowAddr(cm.RemoteMultiaddr())
+}
+
+func (g *gater) InterceptSecured(dir network.Direction, p peer.ID, cm network.ConnMultiaddrs) bool {
+	n := (*Node)(g)
+	if !n.allowPeer(p) {
+		return false
+	}
+	if dir != network.DirInbound {
+		return true
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.wrongNet[p] {
+		return false
+	}
+	// Another connection of a known peer is the same peer.
+	if n.peers[p] != nil || n.unconditional[p] || n.persistent[p].ID != "" {
+		return true
+	}
+	// A cheap early refusal; setupPeer makes the exact decision once the
+	// direction of every pending peer is known.
+	in := 0
+	for id, ps := range n.peers {
+		if ps.added && !n.unconditional[id] && !ps.info.Outbound {
+			in++
+		}
+	}
+	return in < n.cfg.MaxInboundPeers+n.cfg.OverLimitSlots
+}
+
+func (g *gater) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) { return true, 0 }
+
+// banSweep closes connections of peers banned since they connected.
+func (n *Node) banSweep() {
+	defer n.wg.Done()
+	t := time.NewTicker(n.cfg.BanSweepPeriod)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, c := range n.host.Network().Conns() {
+			if !n.allowPeer(c.RemotePeer()) || !n.allowAddr(c.RemoteMultiaddr()) {
+				log.Infow("closing connection of banned peer", "peer", c.RemotePeer())
+				_ = c.Close()
+			}
+		}
+	}
+}

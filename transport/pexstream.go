@@ -1,0 +1,211 @@
+package transport
+
+import (
+	"errors"
+	"net"
+	"os"
+	"time"
+
+	tmp2p "github.com/cometbft/cometbft/proto/tendermint/p2p"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/pexp2p/pexp2p/addrbook"
+)
+
+const pexServiceName = "pexp2p.pex"
+
+// isTimeout reports a deadline expiry, whichever muxer raised it (QUIC
+// wraps os.ErrDeadlineExceeded, yamux returns a net.Error).
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// noteStall records a PEX stream of p that timed out before a complete
+// message and reports whether p has now stalled MaxStalledStreams times
+// within StallWindow. Old records are pruned on the way, so the table
+// holds only peers that stalled recently.
+func (n *Node) noteStall(p peer.ID) bool {
+	now := time.Now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for id, ts := range n.stalls {
+		if now.Sub(ts[len(ts)-1]) > n.cfg.StallWindow {
+			delete(n.stalls, id)
+		}
+	}
+	recent := n.stalls[p][:0:0]
+	for _, t := range n.stalls[p] {
+		if now.Sub(t) <= n.cfg.StallWindow {
+			recent = append(recent, t)
+		}
+	}
+	recent = append(recent, now)
+	if len(recent) >= n.cfg.MaxStalledStreams {
+		delete(n.stalls, p)
+		return true
+	}
+	n.stalls[p] = recent
+	return false
+}
+
+// handlePexStream serves one inbound channel-0 message, in the manner of
+// go-libp2p's ping handler: attach to a service scope, reserve memory for
+// the largest message, bound the stream in time, reset on any error.
+func (n *Node) handlePexStream(s network.Stream) {
+	if err := s.Scope().SetService(pexServiceName); err != nil {
+		log.Debugw("attaching PEX stream to service", "err", err)
+		_ = s.ResetWithError(network.StreamResourceLimitExceeded)
+		return
+	}
+	if err := s.Scope().ReserveMemory(MaxMsgSize, network.ReservationPriorityAlways); err != nil {
+		log.Debugw("reserving memory for PEX stream", "err", err)
+		_ = s.ResetWithError(network.StreamResourceLimitExceeded)
+		return
+	}
+	defer s.Scope().ReleaseMemory(MaxMsgSize)
+
+	from := s.Conn().RemotePeer()
+	arrived := s.Stat().Opened
+	violation := func(err error) {
+		_ = s.ResetWithError(network.StreamProtocolViolation)
+		log.Infow("peer broke the PEX wire protocol", "peer", from, "err", err)
+		banned := n.banForWire(from)
+		if f := n.cfg.OnWireViolation; f != nil {
+			f(from.String(), WireViolationReason(err), banned)
+		}
+		n.StopPeerForError(from.String(), err)
+	}
+	_ = s.SetReadDeadline(time.Now().Add(n.cfg.StreamTimeout))
+	msg, size, err := readFrame(s)
+	if err != nil {
+		switch {
+		case IsProtocolViolation(err):
+			violation(err)
+		case isTimeout(err) && n.noteStall(from):
+			violation(wireErr(ErrStalledStreams, err, "%d PEX streams without a complete message within %v",
+				n.cfg.MaxStalledStreams, n.cfg.StallWindow))
+		default:
+			_ = s.Reset()
+			log.Debugw("PEX stream failed", "peer", from, "err", err)
+		}
+		return
+	}
+	// The message is delivered as soon as it is complete and the end of
+	// the stream is checked afterwards: waiting for the writer's close
+	// first lets a stalled connection release several streams at once,
+	// which the reactor would take for a request flood (Q4). A second
+	// message is still caught, and still a violation.
+	defer func() {
+		_ = s.SetReadDeadline(time.Now().Add(n.cfg.StreamTimeout))
+		switch err := checkEnd(s, size); {
+		case err == nil:
+			_ = s.Close()
+		case IsProtocolViolation(err):
+			violation(err)
+		default:
+			_ = s.Reset()
+		}
+	}()
+	// A message may beat our own setup of the peer (its setup finished
+	// first); wait for ours rather than lose it. It may even beat the
+	// connectedness event to eventLoop (the bus delivers it
+	// asynchronously, late on a loaded host): the stream proves the
+	// connection, so start the setup here, as Dial does; peerConnected
+	// is idempotent. Dropping the message instead cost a seed's visitor
+	// its only answer (about 1 in 150 under BenchmarkSeedCapacity).
+	n.mu.Lock()
+	ps := n.peers[from]
+	if ps == nil {
+		n.mu.Unlock()
+		n.peerConnected(from)
+		n.mu.Lock()
+		ps = n.peers[from]
+	}
+	held := false
+	if ps != nil && !ps.added && ps.err == nil {
+		if _, isReq := msg.(*tmp2p.PexRequest); isReq {
+			if ps.waitingRequest {
+				// The sender re-asked after its request timeout while our
+				// setup was slow. Delivering both at once would look like
+				// a flood (Q4) and ban an honest peer; they are the same
+				// question, so one answer serves both.
+				n.mu.Unlock()
+				log.Debugw("dropping repeated PexRequest held during setup", "peer", from)
+				return
+			}
+			ps.waitingRequest, held = true, true
+		}
+	}
+	n.mu.Unlock()
+	if ps == nil {
+		log.Debugw("PEX message from a peer without setup", "peer", from)
+		return
+	}
+	if held {
+		defer func() {
+			n.mu.Lock()
+			ps.waitingRequest = false
+			n.mu.Unlock()
+		}()
+	}
+	select {
+	case <-ps.ready:
+	case <-time.After(n.cfg.HandshakeTimeout):
+		return
+	case <-n.ctx.Done():
+		return
+	}
+	if ps.err != nil || n.handler == nil {
+		return
+	}
+	DeliverAt(n.handler, from.String(), msg, arrived)
+}
+
+// WireBanTime is how long a peer that sends undecodable channel-0 data is
+// banned; upstream's defaultBanTime.
+const WireBanTime = 24 * time.Hour
+
+// banForWire bans the peer in the book, reporting whether it could.
+func (n *Node) banForWire(id peer.ID) bool {
+	wb, ok := n.cfg.Bans.(WireBanner)
+	if !ok {
+		return false
+	}
+	n.mu.Lock()
+	addr := addrbook.NetAddress{ID: id.String()}
+	if ps := n.peers[id]; ps != nil {
+		if !ps.info.ListenAddr.IsZero() {
+			addr = ps.info.ListenAddr
+		} else {
+			addr.IP = ps.info.RemoteIP
+		}
+	}
+	n.mu.Unlock()
+	wb.MarkBad(addr, WireBanTime)
+	return true
+}
+
+// WireViolationReason labels a protocol violation for metrics (the
+// reason label of cometbft_p2p_pex_misbehavior_total): "wire_too_large",
+// "wire_malformed", "wire_empty", "wire_unknown_type" or
+// "wire_second_message"; "" when err is not a violation.
+func WireViolationReason(err error) string {
+	for _, k := range []struct {
+		err   error
+		label string
+	}{
+		{ErrMessageTooLarge, "wire_too_large"},
+		{ErrMalformed, "wire_malformed"},
+		{ErrEmptyMessage, "wire_empty"},
+		{ErrUnknownMessage, "wire_unknown_type"},
+		{ErrSecondMessage, "wire_second_message"},
+		{ErrStalledStreams, "wire_stalled"},
+	} {
+		if errors.Is(err, k.err) {
+			return k.label
+		}
+	}
+	return ""
+}
