@@ -151,8 +151,8 @@ func newBridgeRun(g *globals, c Config, key *transport.NodeKey, lp *p2pNode, reg
 	}
 	br, err := bridge.New(bridge.Config{
 		Classic: bridge.Side{Book: book, Prober: face, Self: face.NetAddress},
-		Libp2p: bridge.Side{Book: lp.book, Prober: prober, Self: func() addrbook.NetAddress {
-			if as := lp.node.OurNetAddresses(); len(as) > 0 {
+		Libp2p: bridge.Side{Book: lp.Book, Prober: prober, Self: func() addrbook.NetAddress {
+			if as := lp.Transport.OurNetAddresses(); len(as) > 0 {
 				return as[0]
 			}
 			return addrbook.NetAddress{}
@@ -164,8 +164,8 @@ func newBridgeRun(g *globals, c Config, key *transport.NodeKey, lp *p2pNode, reg
 		return nil, err
 	}
 	face.SetPeerObserver(br)
-	if lp.reactor != nil {
-		lp.node.SetHandler(bridgeHandler{Handler: countingHandler{Handler: lp.reactor, t: lp.traffic}, b: br})
+	if lp.Reactor != nil {
+		lp.WrapHandler(func(h transport.Handler) transport.Handler { return bridgeHandler{Handler: h, b: br} })
 	}
 	return &bridgeRun{book: book, face: face, reactor: reactor, bridge: br, prober: prober, lp: lp}, nil
 }

@@ -101,8 +101,11 @@ are dropped during the NodeInfo exchange.`,
 			if err != nil {
 				return err
 			}
-			seen := &seenHandler{Handler: countingHandler{Handler: n.reactor, t: n.traffic}, seen: map[string]bool{}}
-			n.node.SetHandler(seen)
+			var seen *seenHandler
+			n.WrapHandler(func(h transport.Handler) transport.Handler {
+				seen = &seenHandler{Handler: h, seen: map[string]bool{}}
+				return seen
+			})
 			if err := n.Start(); err != nil {
 				return err
 			}
@@ -110,7 +113,7 @@ are dropped during the NodeInfo exchange.`,
 			// crawler's book is also its report, where seeds belong.
 			for _, sp := range seedPeers {
 				if na, ok := sp.NetAddress(); ok {
-					_ = n.book.AddAddress(na, na)
+					_ = n.Book.AddAddress(na, na)
 				}
 			}
 			if !asJSON {
@@ -120,7 +123,7 @@ are dropped during the NodeInfo exchange.`,
 			case <-cmd.Context().Done():
 			case <-time.After(duration):
 			}
-			v, verr := viewBook(n.book)
+			v, verr := viewBook(n.Book)
 			if err := n.Stop(); err != nil {
 				log.Warnw("stopping crawler", "err", err)
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	madns "github.com/multiformats/go-multiaddr-dns"
 
+	"github.com/pexp2p/pexp2p/pexnode"
 	"github.com/pexp2p/pexp2p/transport"
 )
 
@@ -51,8 +53,8 @@ func seedTestNode(t *testing.T, ip, seeds string, r transport.MultiaddrResolver)
 // its seeds). The node connects to the loopback seed in every case.
 func TestSeedsFromConfig(t *testing.T) {
 	seed := seedTestNode(t, "127.0.0.1", "", nil)
-	id := seed.key.PeerID().String()
-	as := seed.node.OurNetAddresses()
+	id := seed.Key.PeerID().String()
+	as := seed.Transport.OurNetAddresses()
 	if len(as) == 0 {
 		t.Fatal("seed has no address")
 	}
@@ -71,7 +73,7 @@ func TestSeedsFromConfig(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			n := seedTestNode(t, "127.0.0."+itoa(uint16(i+2)), tc.seeds, r)
 			waitUntil(t, 15*time.Second, "connection to the seed", func() bool {
-				for _, p := range n.node.Peers() {
+				for _, p := range n.Transport.Peers() {
 					if p.ID == id {
 						return true
 					}
@@ -108,12 +110,12 @@ func TestReactorSeedsStrings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := strings.Join(reactorSeeds(cps, r), ",")
+	got := strings.Join(pexnode.ReactorSeeds(cps, r, slog.Default()), ",")
 	want := strings.Join([]string{id + "@10.0.0.1:26656", id + "@seed.example:26657", id + "@10.1.2.3:26656"}, ",")
 	if got != want {
 		t.Fatalf("reactor seeds\n got %s\nwant %s", got, want)
 	}
-	if reactorSeeds(nil, r) != nil {
+	if pexnode.ReactorSeeds(nil, r, slog.Default()) != nil {
 		t.Fatal("no seeds must give none")
 	}
 }

@@ -77,10 +77,10 @@ func runNode(cmd *cobra.Command, g *globals, c Config, classic bool) error {
 	if err != nil {
 		return err
 	}
-	if err := RegisterGauges(lreg, n.node, n.book); err != nil {
+	if err := RegisterGauges(lreg, n.Transport, n.Book); err != nil {
 		return err
 	}
-	rpc.peers, rpc.book, rpc.remoteAddr = n.node, n.book, n.remoteAddr
+	rpc.peers, rpc.book, rpc.remoteAddr = n.Transport, n.Book, n.RemoteAddr
 
 	var br *bridgeRun
 	if classic {
@@ -91,7 +91,7 @@ func runNode(cmd *cobra.Command, g *globals, c Config, classic bool) error {
 	if err := n.Start(); err != nil {
 		return err
 	}
-	reportBookLoad(cmd.ErrOrStderr(), n.book.FilePath(), n.book.LoadStats())
+	reportBookLoad(cmd.ErrOrStderr(), n.Book.FilePath(), n.Book.LoadStats())
 	if br != nil {
 		if err := br.start(); err != nil {
 			_ = n.Stop()
@@ -103,7 +103,7 @@ func runNode(cmd *cobra.Command, g *globals, c Config, classic bool) error {
 		mode = "seed"
 	}
 	fmt.Fprintf(out, "pexp2p %s started\nid: %s\npeer_id: %s\nListening on:\n", mode, key.CometID(), key.PeerID())
-	for _, a := range n.node.FullAddrs() {
+	for _, a := range n.Transport.FullAddrs() {
 		fmt.Fprintf(out, "  %s\n", a)
 	}
 	if br != nil {
@@ -124,7 +124,7 @@ func runNode(cmd *cobra.Command, g *globals, c Config, classic bool) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Saved %s; bye\n", n.book.FilePath())
+	fmt.Fprintf(out, "Saved %s; bye\n", n.Book.FilePath())
 	return nil
 }
 

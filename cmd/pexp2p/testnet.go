@@ -176,9 +176,9 @@ func (c *libp2pCluster) Start(ctx context.Context) error {
 			return err
 		}
 		c.nodes[i] = n
-		c.ids[i] = n.key.PeerID().String()
+		c.ids[i] = n.Key.PeerID().String()
 		c.seedM[i] = c.spec.SeedMode
-		as := n.node.OurNetAddresses()
+		as := n.Transport.OurNetAddresses()
 		if len(as) == 0 {
 			return fmt.Errorf("seed %d has no address", i)
 		}
@@ -193,7 +193,7 @@ func (c *libp2pCluster) Start(ctx context.Context) error {
 			return err
 		}
 		c.nodes[i] = n
-		c.ids[i] = n.key.PeerID().String()
+		c.ids[i] = n.Key.PeerID().String()
 	}
 	for i := K; i < N; i++ {
 		wg.Add(1)
@@ -205,7 +205,7 @@ func (c *libp2pCluster) Start(ctx context.Context) error {
 			}
 			n, err := c.startNode(i, seeds, c.nodes[i])
 			if err == nil {
-				c.nodes[i], c.ids[i] = n, n.key.PeerID().String()
+				c.nodes[i], c.ids[i] = n, n.Key.PeerID().String()
 			}
 			errs[i] = err
 		}(i)
@@ -251,9 +251,9 @@ func (c *libp2pCluster) Sample() []NodeSample {
 		if n == nil || c.seedM[i] {
 			continue
 		}
-		s := NodeSample{Peers: len(n.node.Peers())}
+		s := NodeSample{Peers: len(n.Transport.Peers())}
 		for j, id := range c.ids {
-			if j != i && n.book.HasAddress(id) {
+			if j != i && n.Book.HasAddress(id) {
 				s.Known++
 			}
 		}
@@ -266,8 +266,9 @@ func (c *libp2pCluster) Traffic() Traffic {
 	t := Traffic{Misbehavior: c.obs.misbehavior.Load(), Bans: c.obs.bans.Load(), Reasons: c.obs.reasonCounts()}
 	for _, n := range c.nodes {
 		if n != nil {
-			t.Msgs += n.traffic.sentMsgs.Load()
-			t.Bytes += n.traffic.sentBytes.Load()
+			msgs, bytes := n.Traffic.Sent()
+			t.Msgs += msgs
+			t.Bytes += bytes
 		}
 	}
 	return t

@@ -11,6 +11,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/pexp2p/pexp2p/pex"
+	"github.com/pexp2p/pexp2p/pexnode"
 	"github.com/pexp2p/pexp2p/transport"
 )
 
@@ -38,19 +39,19 @@ func TestWireViolationCounted(t *testing.T) {
 	}
 	// The victim has no seed and an empty book: its reactor refuses to
 	// start, so only the face runs, which is all this test needs.
-	if err := victim.node.Start(); err != nil {
+	if err := victim.Transport.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if err := victim.book.Start(); err != nil {
+	if err := victim.Book.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = victim.node.Stop(); _ = victim.book.Stop() })
+	t.Cleanup(func() { _ = victim.Transport.Stop(); _ = victim.Book.Stop() })
 	vid := key.PeerID().String()
-	as := victim.node.OurNetAddresses()
+	as := victim.Transport.OurNetAddresses()
 	bad := seedTestNode(t, "127.0.0.31", as[0].String(), nil)
-	badID := bad.key.PeerID().String()
+	badID := bad.Key.PeerID().String()
 	waitUntil(t, 15*time.Second, "the peer to connect", func() bool {
-		for _, p := range victim.node.Peers() {
+		for _, p := range victim.Transport.Peers() {
 			if p.ID == badID {
 				return true
 			}
@@ -64,7 +65,7 @@ func TestWireViolationCounted(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s, err := bad.node.Host().NewStream(ctx, pid, transport.PexProtocolID)
+	s, err := bad.Transport.Host().NewStream(ctx, pid, transport.PexProtocolID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +77,7 @@ func TestWireViolationCounted(t *testing.T) {
 	if b := counterValue(t, m.bans); b != 1 {
 		t.Fatalf("bans_total %v, want 1", b)
 	}
-	if !victim.book.IsBanned(badID) {
+	if !victim.Book.IsBanned(badID) {
 		t.Fatal("the peer is not banned in the book")
 	}
 	// The other reasons were pre-created and stay at 0.
@@ -88,7 +89,7 @@ func TestWireViolationCounted(t *testing.T) {
 // The hook is only installed when an observer counts wire violations,
 // and a reason-less report still lands under a label.
 func TestWireViolationHook(t *testing.T) {
-	if wireViolationHook([]pex.Observer{pex.NopObserver{}}) != nil {
+	if pexnode.WireViolationHook([]pex.Observer{pex.NopObserver{}}) != nil {
 		t.Fatal("hook installed without a wire observer")
 	}
 	reg := NewRegistry()
@@ -97,7 +98,7 @@ func TestWireViolationHook(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := &countObserver{}
-	h := wireViolationHook([]pex.Observer{m, c})
+	h := pexnode.WireViolationHook([]pex.Observer{m, c})
 	h("peer", "wire_second_message", true)
 	h("peer", "", false)
 	if counterValue(t, m.misbehavior.WithLabelValues("wire_second_message")) != 1 ||

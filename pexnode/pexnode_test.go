@@ -1,0 +1,140 @@
+package pexnode_test
+
+import (
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	ma "github.com/multiformats/go-multiaddr"
+	"go.uber.org/goleak"
+
+	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/pex"
+	"github.com/pexp2p/pexp2p/pexnode"
+	"github.com/pexp2p/pexp2p/transport"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, goleak.IgnoreCurrent()) }
+
+func loopbackQUIC(t *testing.T, ip string) []ma.Multiaddr {
+	t.Helper()
+	return []ma.Multiaddr{ma.StringCast("/ip4/" + ip + "/udp/0/quic-v1")}
+}
+
+func newNode(t *testing.T, ip string, pc *pex.Config, seeds []transport.ConfigPeer) *pexnode.Node {
+	t.Helper()
+	key, err := transport.GenNodeKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := pexnode.New(pexnode.Options{
+		Key:       key,
+		Transport: transport.Config{ListenAddrs: loopbackQUIC(t, ip), Network: "pexnode-test", AllowDuplicateIP: true, Seeds: seeds},
+		PEX:       pc,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func fastPEX() *pex.Config {
+	pc := pex.DefaultConfig()
+	pc.EnsurePeersPeriod = 200 * time.Millisecond
+	return &pc
+}
+
+// A node whose only address is a seed's learns the seed's other visitor
+// from it and connects: the book, reactor and face are wired to each other.
+func TestNodesDiscoverEachOtherThroughSeed(t *testing.T) {
+	seedCfg := fastPEX()
+	seedCfg.SeedMode = true
+	seed := newNode(t, "127.0.0.1", seedCfg, nil)
+	if err := seed.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer seed.Stop()
+	seedAddrs := seed.Transport.FullAddrs()
+	cps, err := transport.ParseConfigPeers(seedAddrs[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newNode(t, "127.0.0.2", fastPEX(), cps)
+	b := newNode(t, "127.0.0.3", fastPEX(), cps)
+	for _, n := range []*pexnode.Node{a, b} {
+		if err := n.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer n.Stop()
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !connected(a, b) {
+		if time.Now().After(deadline) {
+			t.Fatalf("a and b did not connect through the seed: a has %d peers, b %d", len(a.Transport.Peers()), len(b.Transport.Peers()))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if msgs, _ := a.Traffic.Sent(); msgs == 0 {
+		t.Fatal("traffic counter saw no PEX message sent")
+	}
+	if a.RemoteAddr(b.Key.PeerID().String()) == "" {
+		t.Fatal("no remote address for a connected peer")
+	}
+}
+
+func connected(a, b *pexnode.Node) bool {
+	for _, p := range a.Transport.Peers() {
+		if p.ID == b.Key.PeerID().String() {
+			return true
+		}
+	}
+	return false
+}
+
+// A port in use fails Start before the book file is written.
+func TestStartOnBusyPortLeavesBookFileAbsent(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	key, _ := transport.GenNodeKey(nil)
+	bookPath := filepath.Join(t.TempDir(), "addrbook.json")
+	n, err := pexnode.New(pexnode.Options{
+		Key:       key,
+		Transport: transport.Config{ListenAddrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/udp/" + strconv.Itoa(port) + "/quic-v1")}},
+		Book:      addrbook.Options{FilePath: bookPath},
+		PEX:       fastPEX(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(); err == nil {
+		n.Stop()
+		t.Fatal("started on a port in use")
+	}
+	if _, err := os.Stat(bookPath); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("book file touched by a failed start: %v", err)
+	}
+}
+
+// A reactor configuration that cannot run is a ConfigError, and a
+// missing key a transport.NodeKeyError.
+func TestNewRejectsBadInput(t *testing.T) {
+	if _, err := pexnode.New(pexnode.Options{}); !errors.Is(err, transport.ErrNodeKey) {
+		t.Fatalf("no key: %v", err)
+	}
+	key, _ := transport.GenNodeKey(nil)
+	bad := fastPEX()
+	bad.EnsurePeersPeriod = -time.Second
+	_, err := pexnode.New(pexnode.Options{Key: key, PEX: bad})
+	var cerr *pexnode.ConfigError
+	if !errors.As(err, &cerr) {
+		t.Fatalf("bad reactor config: %v", err)
+	}
+}
