@@ -42,7 +42,7 @@ func benchInputs() []benchInput {
 			if a.RFC1918() || a.Local() || !a.Routable() {
 				a.IP = netip.AddrFrom4([4]byte{198, byte(n % 256), byte(n / 256), 9})
 			}
-			in = append(in, benchInput{addr: a, src: src, uaddr: a.ToUpstream(), usrc: src.ToUpstream()})
+			in = append(in, benchInput{addr: a, src: src, uaddr: upAddr(a), usrc: upAddr(src)})
 		}
 	}
 	return in

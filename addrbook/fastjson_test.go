@@ -27,7 +27,7 @@ func TestFastDecodeAcceptsBothWriters(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "addrbook.json")
 	up := cmtpex.NewAddrBook(path, false)
 	for i := 0; i < 20; i++ {
-		if err := up.AddAddress(routableAddr(i).ToUpstream(), routableAddr(500).ToUpstream()); err != nil {
+		if err := up.AddAddress(upAddr(routableAddr(i)), upAddr(routableAddr(500))); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -168,12 +168,12 @@ func TestUpstreamFileLoads(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "addrbook.json")
 	up := cmtpex.NewAddrBook(path, false)
 	for i := 0; i < 200; i++ {
-		if err := up.AddAddress(routableAddr(i).ToUpstream(), routableAddr(100000+i%5).ToUpstream()); err != nil {
+		if err := up.AddAddress(upAddr(routableAddr(i)), upAddr(routableAddr(100000+i%5))); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for i := 0; i < 30; i++ {
-		up.MarkGood(routableAddr(i).ToUpstream().ID)
+		up.MarkGood(upAddr(routableAddr(i)).ID)
 	}
 	up.Save()
 	b, _ := fileBook(t, path, Options{})
@@ -214,7 +214,7 @@ func TestFileLoadsInUpstream(t *testing.T) {
 		t.Fatalf("upstream loaded %d, we hold %d", up.Size(), b.Size())
 	}
 	for i := 0; i < 299; i++ {
-		u := routableAddr(i).ToUpstream()
+		u := upAddr(routableAddr(i))
 		if !up.HasAddress(u) || up.IsGood(u) != (i < 50) {
 			t.Fatalf("%d: has=%v", i, up.HasAddress(u))
 		}

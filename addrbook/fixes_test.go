@@ -25,7 +25,7 @@ func TestFixBucketCapacityExactly64(t *testing.T) {
 	src := addrAt(5000, 44, 1, 1, 1)
 	for i := 0; i < 100; i++ {
 		a := addrAt(i, 77, 7, byte(i/200), byte(i%200+1))
-		if err := up.AddAddress(a.ToUpstream(), src.ToUpstream()); err != nil {
+		if err := up.AddAddress(upAddr(a), upAddr(src)); err != nil {
 			t.Fatal(err)
 		}
 		mustAdd(t, b, a, src)
@@ -51,7 +51,7 @@ func TestFixDemotionKeepsAddress(t *testing.T) {
 	for i := 0; i < 400; i++ {
 		a := addrAt(i, 77, 7, byte(i/200), byte(i%200+1))
 		src := addrAt(10000+i, byte(11+i/200), byte(i%200), 1, 1)
-		if err := up.AddAddress(a.ToUpstream(), src.ToUpstream()); err != nil {
+		if err := up.AddAddress(upAddr(a), upAddr(src)); err != nil {
 			t.Fatal(err)
 		}
 		mustAdd(t, b, a, src)
@@ -61,7 +61,7 @@ func TestFixDemotionKeepsAddress(t *testing.T) {
 	}
 	for i := 0; i < 400; i++ {
 		a := addrAt(i, 77, 7, byte(i/200), byte(i%200+1))
-		up.MarkGood(a.ToUpstream().ID)
+		up.MarkGood(upAddr(a).ID)
 		clk.Advance(time.Second)
 		b.MarkGood(a.ID)
 		mustInvariants(t, b)
@@ -97,13 +97,13 @@ func TestFixReinstateFormerlyOldKeepsAddress(t *testing.T) {
 	a, src := routableAddr(1), routableAddr(2)
 
 	up := newUpstreamBook(t, false)
-	if err := up.AddAddress(a.ToUpstream(), src.ToUpstream()); err != nil {
+	if err := up.AddAddress(upAddr(a), upAddr(src)); err != nil {
 		t.Fatal(err)
 	}
-	up.MarkGood(a.ToUpstream().ID)
-	up.MarkBad(a.ToUpstream(), -time.Second) // already expired: no sleep needed
+	up.MarkGood(upAddr(a).ID)
+	up.MarkBad(upAddr(a), -time.Second) // already expired: no sleep needed
 	up.ReinstateBadPeers()
-	if up.HasAddress(a.ToUpstream()) || up.Size() != 0 {
+	if up.HasAddress(upAddr(a)) || up.Size() != 0 {
 		t.Errorf("upstream: expected the formerly-old address to be lost, size %d", up.Size())
 	}
 
@@ -133,7 +133,7 @@ func TestFixIsGoodUnknownIsFalse(t *testing.T) {
 	up := newUpstreamBook(t, false)
 	panicked := func() (p bool) {
 		defer func() { p = recover() != nil }()
-		up.IsGood(routableAddr(1).ToUpstream())
+		up.IsGood(upAddr(routableAddr(1)))
 		return false
 	}()
 	if !panicked {
@@ -151,15 +151,15 @@ func TestFixExpiredBanNoLongerBlocks(t *testing.T) {
 	a, src := routableAddr(1), routableAddr(2)
 
 	up := newUpstreamBook(t, false)
-	if err := up.AddAddress(a.ToUpstream(), src.ToUpstream()); err != nil {
+	if err := up.AddAddress(upAddr(a), upAddr(src)); err != nil {
 		t.Fatal(err)
 	}
-	up.MarkBad(a.ToUpstream(), -time.Second)
-	if !up.IsBanned(a.ToUpstream()) {
+	up.MarkBad(upAddr(a), -time.Second)
+	if !up.IsBanned(upAddr(a)) {
 		t.Error("upstream: expected the stale ban to still report banned")
 	}
 	var upErr cmtpex.ErrAddressBanned
-	if err := up.AddAddress(a.ToUpstream(), src.ToUpstream()); !errors.As(err, &upErr) {
+	if err := up.AddAddress(upAddr(a), upAddr(src)); !errors.As(err, &upErr) {
 		t.Errorf("upstream: expected ErrAddressBanned after expiry, got %v", err)
 	}
 
@@ -183,11 +183,11 @@ func TestFixExpiredBanNoLongerBlocks(t *testing.T) {
 func TestFixMarkBadUnknownID(t *testing.T) {
 	a, src := routableAddr(1), routableAddr(2)
 	up := newUpstreamBook(t, false)
-	up.MarkBad(a.ToUpstream(), time.Hour)
-	if up.IsBanned(a.ToUpstream()) {
+	up.MarkBad(upAddr(a), time.Hour)
+	if up.IsBanned(upAddr(a)) {
 		t.Error("upstream: expected a peer outside the book not to be banned")
 	}
-	if err := up.AddAddress(a.ToUpstream(), src.ToUpstream()); err != nil {
+	if err := up.AddAddress(upAddr(a), upAddr(src)); err != nil {
 		t.Errorf("upstream: expected the address to be accepted, got %v", err)
 	}
 

@@ -21,13 +21,13 @@ func TestParityWithUpstream(t *testing.T) {
 		const n = 150
 		addr := func(i int) NetAddress { return routableAddr(i) }
 		src := func(j int) NetAddress { return addrAt(20000+j, 203, byte(j), 0, 1) }
-		upID := func(i int) *p2p.NetAddress { return addr(i).ToUpstream() }
+		upID := func(i int) *p2p.NetAddress { return upAddr(addr(i)) }
 		for step := 0; step < 3000; step++ {
 			i := r.IntN(n)
 			switch r.IntN(10) {
 			case 0, 1, 2, 3:
 				a, s := addr(i), src(r.IntN(40))
-				upErr := up.AddAddress(a.ToUpstream(), s.ToUpstream())
+				upErr := up.AddAddress(upAddr(a), upAddr(s))
 				ourErr := b.AddAddress(a, s)
 				if (upErr == nil) != (ourErr == nil) {
 					t.Fatalf("add %s: upstream %v, ours %v", a, upErr, ourErr)
@@ -38,7 +38,7 @@ func TestParityWithUpstream(t *testing.T) {
 				if !strict {
 					bad = addrAt(i, 0, 0, 0, 0)
 				}
-				if up.AddAddress(bad.ToUpstream(), src(0).ToUpstream()) == nil || b.AddAddress(bad, src(0)) == nil {
+				if up.AddAddress(upAddr(bad), upAddr(src(0))) == nil || b.AddAddress(bad, src(0)) == nil {
 					t.Fatalf("%s accepted", bad)
 				}
 			case 5, 6:

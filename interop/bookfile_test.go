@@ -15,6 +15,7 @@ import (
 	upex "github.com/cometbft/cometbft/p2p/pex"
 
 	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/interop/upstreamconv"
 )
 
 // addrPool returns n routable addresses with classic IDs spread over many
@@ -41,7 +42,7 @@ func addrPool(seed uint64, n int) []addrbook.NetAddress {
 	return out
 }
 
-func up(a addrbook.NetAddress) *p2p.NetAddress { return a.ToUpstream() }
+func up(a addrbook.NetAddress) *p2p.NetAddress { return upstreamconv.ToUpstream(a) }
 
 // upstreamFileEntry is the part of upstream's addrbook.json the tests look at.
 type upstreamFileEntry struct {
@@ -191,7 +192,7 @@ func TestBookFileToUpstream(t *testing.T) {
 		want[a.ID] = a
 	}
 	for _, u := range ub.GetSelection() {
-		a, err := addrbook.FromUpstream(addrbook.ClassicIDs, u)
+		a, err := upstreamconv.FromUpstream(addrbook.ClassicIDs, u)
 		if err != nil || want[a.ID] != a {
 			t.Fatalf("upstream returned %v (%v), stored %v", u, err, want[a.ID])
 		}

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/interop/upstreamconv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -55,10 +56,12 @@ func (o ours) selection() []string {
 
 type theirs struct{ b upex.AddrBook }
 
-func (u theirs) add(a, src addrbook.NetAddress) { _ = u.b.AddAddress(a.ToUpstream(), src.ToUpstream()) }
-func (u theirs) good(a addrbook.NetAddress)     { u.b.MarkGood(p2p.ID(a.ID)) }
-func (u theirs) attempt(a addrbook.NetAddress)  { u.b.MarkAttempt(a.ToUpstream()) }
-func (u theirs) size() int                      { return u.b.Size() }
+func (u theirs) add(a, src addrbook.NetAddress) {
+	_ = u.b.AddAddress(upstreamconv.ToUpstream(a), upstreamconv.ToUpstream(src))
+}
+func (u theirs) good(a addrbook.NetAddress)    { u.b.MarkGood(p2p.ID(a.ID)) }
+func (u theirs) attempt(a addrbook.NetAddress) { u.b.MarkAttempt(upstreamconv.ToUpstream(a)) }
+func (u theirs) size() int                     { return u.b.Size() }
 func (u theirs) pick(bias int) (string, bool) {
 	a := u.b.PickAddress(bias)
 	if a == nil {
