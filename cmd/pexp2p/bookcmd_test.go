@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/cometbft/cometbft/p2p"
 	upex "github.com/cometbft/cometbft/p2p/pex"
 
+	"github.com/pexp2p/pexp2p/addrbook"
 	"github.com/pexp2p/pexp2p/transport"
 )
 
@@ -192,4 +195,87 @@ func TestAddrbookBadInput(t *testing.T) {
 func mustEd25519(t *testing.T) ed25519.PrivKey {
 	t.Helper()
 	return ed25519.GenPrivKey()
+}
+
+// list --json shows, per address, the entry as the book file stores it
+// (buckets, bucket type, attempts, times, source), and export --format
+// peers lists every address once.
+func TestAddrbookListJSONAndPeersExportShowTheFileEntries(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "addrbook.json")
+	b, err := addrbook.New(addrbook.Options{FilePath: file, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := addrbook.NetAddress{ID: fmt.Sprintf("%040x", 999), IP: netip.MustParseAddr("99.1.1.1"), Port: 26656}
+	for i := 0; i < 10; i++ {
+		a := addrbook.NetAddress{ID: fmt.Sprintf("%040x", i+1), IP: netip.AddrFrom4([4]byte{byte(20 + i), 1, 1, 1}), Port: 26656}
+		if err := b.AddAddress(a, src); err != nil {
+			t.Fatal(err)
+		}
+		if i < 3 {
+			b.MarkGood(a.ID)
+		} else if i < 5 {
+			b.MarkAttempt(a.ID)
+		}
+	}
+	if err := b.Save(); err != nil {
+		t.Fatal(err)
+	}
+	var want struct {
+		Addrs []entryView `json:"addrs"`
+	}
+	if err := json.Unmarshal(b.Marshal(), &want); err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]entryView{}
+	for _, e := range want.Addrs {
+		byID[e.Addr.ID] = e
+	}
+
+	code, out, errOut := runCmd(t, "addrbook", "list", "--classic", "--json", "--file", file)
+	var rows []listRow
+	if code != exitOK || json.Unmarshal([]byte(out), &rows) != nil {
+		t.Fatalf("list: exit %d, %q %q", code, out, errOut)
+	}
+	if len(rows) != len(want.Addrs) {
+		t.Fatalf("listed %d rows, the file has %d entries", len(rows), len(want.Addrs))
+	}
+	old := 0
+	for i, r := range rows {
+		w := byID[r.Addr.ID]
+		if !reflect.DeepEqual(r.entryView, w) {
+			t.Fatalf("row %+v\nfile entry %+v", r.entryView, w)
+		}
+		if i > 0 && rows[i-1].Addr.ID >= r.Addr.ID {
+			t.Fatalf("rows not sorted by ID: %s before %s", rows[i-1].Addr.ID, r.Addr.ID)
+		}
+		if (r.Type == "old") != (r.BucketType == bucketTypeOld) {
+			t.Fatalf("row type %q with bucket_type %d", r.Type, r.BucketType)
+		}
+		if r.Type == "old" {
+			old++
+		}
+	}
+	if old != 3 {
+		t.Fatalf("%d old rows, want 3", old)
+	}
+
+	code, out, errOut = runCmd(t, "addrbook", "export", "--classic", "--format", "peers", "--file", file)
+	lines := strings.Fields(out)
+	if code != exitOK || len(lines) != len(want.Addrs) {
+		t.Fatalf("export peers: exit %d, %q %q", code, out, errOut)
+	}
+	for _, l := range lines {
+		a, err := addrbook.ParseNetAddress(addrbook.ClassicIDs, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := byID[a.ID]; w.Addr.IP != a.IP.String() || w.Addr.Port != a.Port {
+			t.Fatalf("exported %s, the file has %+v", l, w.Addr)
+		}
+		delete(byID, a.ID)
+	}
+	if len(byID) != 0 {
+		t.Fatalf("not exported: %v", byID)
+	}
 }

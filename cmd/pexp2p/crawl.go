@@ -123,14 +123,11 @@ are dropped during the NodeInfo exchange.`,
 			case <-cmd.Context().Done():
 			case <-time.After(duration):
 			}
-			v, verr := viewBook(n.Book)
+			entries := n.Book.Entries()
 			if err := n.Stop(); err != nil {
 				log.Warnw("stopping crawler", "err", err)
 			}
-			if verr != nil {
-				return verr
-			}
-			nodes := crawlReport(v, seen.wasSeen)
+			nodes := crawlReport(entries, seen.wasSeen)
 			out := cmd.OutOrStdout()
 			if asJSON {
 				enc := json.NewEncoder(out)
@@ -161,15 +158,13 @@ are dropped during the NodeInfo exchange.`,
 	return cmd
 }
 
-func crawlReport(v bookView, seen func(string) bool) []CrawlNode {
-	out := make([]CrawlNode, 0, len(v.Addrs))
-	for _, e := range v.Addrs {
+func crawlReport(entries []addrbook.Entry, seen func(string) bool) []CrawlNode {
+	out := make([]CrawlNode, 0, len(entries))
+	for _, e := range entries {
 		x := CrawlNode{PeerID: e.Addr.ID, Status: "not tried"}
 		x.ID, _ = transport.CometIDFromPeerIDText(e.Addr.ID)
-		if na, err := addrbook.ParseNetAddress(transport.PeerIDs, hostPort(e.Addr)); err == nil {
-			if mas, err := transport.NetAddressToMultiaddrs(na); err == nil && len(mas) > 0 {
-				x.Multiaddr = mas[0].String()
-			}
+		if mas, err := transport.NetAddressToMultiaddrs(e.Addr); err == nil && len(mas) > 0 {
+			x.Multiaddr = mas[0].String()
 		}
 		switch {
 		case seen(e.Addr.ID):
