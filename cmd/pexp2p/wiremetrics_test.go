@@ -12,6 +12,7 @@ import (
 
 	"github.com/pexp2p/pexp2p/pex"
 	"github.com/pexp2p/pexp2p/pexnode"
+	"github.com/pexp2p/pexp2p/testnet"
 	"github.com/pexp2p/pexp2p/transport"
 )
 
@@ -97,7 +98,7 @@ func TestWireViolationHook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &countObserver{}
+	c := &testnet.Counter{}
 	h := pexnode.WireViolationHook([]pex.Observer{m, c})
 	h("peer", "wire_second_message", true)
 	h("peer", "", false)
@@ -106,8 +107,8 @@ func TestWireViolationHook(t *testing.T) {
 		counterValue(t, m.bans) != 1 {
 		t.Fatal("metrics not fed")
 	}
-	if c.misbehavior.Load() != 2 || c.bans.Load() != 1 {
-		t.Fatalf("testnet counters %d/%d", c.misbehavior.Load(), c.bans.Load())
+	if tr := c.Traffic(); tr.Misbehavior != 2 || tr.Bans != 1 {
+		t.Fatalf("testnet counters %d/%d", tr.Misbehavior, tr.Bans)
 	}
 }
 

@@ -1,4 +1,4 @@
-package main
+package testnet
 
 import (
 	"context"
@@ -6,58 +6,18 @@ import (
 	"runtime"
 	"runtime/debug"
 	"time"
-
-	"github.com/pexp2p/pexp2p/interop/discovery"
 )
 
-// Cluster is one stack's N nodes as the convergence measurement sees
-// them. The libp2p testnet (libp2pCluster) implements it; a cluster of
-// upstream's classic p2p.Switch + pex.Reactor (testnet --compare-classic)
-// implements the same four methods and is measured by the same code, so
-// the two rows of the table are comparable by construction.
-type Cluster interface {
-	// Name labels the row ("pexp2p/libp2p", "cometbft/classic").
-	Name() string
-	// Start starts every node; discovery begins. It returns once all are
-	// running.
-	Start(ctx context.Context) error
-	// Sample reads the current state of every measured node (seed-mode
-	// nodes are excluded: they let their peers go by design).
-	Sample() []NodeSample
-	// Traffic is what the nodes sent so far on the PEX channel.
-	Traffic() Traffic
-	// Stop stops every node and waits for them.
-	Stop() error
-}
-
-// NodeSample is one node at one instant.
-type NodeSample struct {
-	Peers int // connected peers
-	Known int // how many of the other N-1 nodes its book holds
-}
-
-// Traffic counts PEX messages and bytes (framed payload, without the
-// transport's own overhead) sent by all nodes together.
-type Traffic struct {
-	Msgs  int64 `json:"msgs"`
-	Bytes int64 `json:"bytes"`
-	// Misbehavior counts peers stopped for a PEX violation, Bans the bans
-	// issued: between honest nodes both should stay 0.
-	Misbehavior int64 `json:"misbehavior"`
-	Bans        int64 `json:"bans"`
-	// Reasons counts Misbehavior by reason (the reactor's reason labels,
-	// wire_* for the transport's own stops), so a run with bans says why.
-	Reasons map[string]int64 `json:"misbehavior_reasons,omitempty"`
-}
-
-// MeasureSpec says what convergence means for a run.
-type MeasureSpec struct {
+// Criteria says what convergence means for a run (Spec.Criteria derives
+// it) and how long to wait for it.
+type Criteria struct {
 	Nodes      int           // N
 	Period     time.Duration // the ensure-peers period: a round
-	PeerTarget int           // min(max_outbound, N-1)
-	BookTarget int           // ceil(0.9 * (N-1))
+	PeerTarget int           // peers every measured node must reach
+	BookTarget int           // other nodes every measured book must hold
 	Duration   time.Duration // give up after this long
-	// SampleEvery is the sampling interval (default Period/5, at least 20 ms).
+	// SampleEvery is the sampling interval (default Period/5, at least
+	// 20 ms).
 	SampleEvery time.Duration
 	// RunFull keeps sampling until Duration even after both criteria are
 	// met, so that every stack of a comparison is charged CPU and memory
@@ -83,10 +43,11 @@ type Milestone struct {
 	Reached bool    `json:"reached"`
 	Rounds  int     `json:"rounds"`  // whole periods, rounded up
 	Seconds float64 `json:"seconds"` // wall time
-	// Final is the share of nodes meeting it at the end (useful when not reached).
+	// Final is the share of nodes meeting it at the end (useful when not
+	// reached).
 	Final float64 `json:"final"`
-	// CPUSecondsPerNode is the process CPU from the start of the stack's
-	// run until the criterion was met, ÷ N; PeakRSSMiBPerNode the peak
+	// CPUSecondsPerNode is the CPU from the start of the stack's run
+	// until the criterion was met, ÷ N; PeakRSSMiBPerNode the peak
 	// resident-set growth until then, ÷ N. Both 0 when not reached. They
 	// compare stacks over the work each needed to get there, whatever
 	// the length of its run.
@@ -94,7 +55,7 @@ type Milestone struct {
 	PeakRSSMiBPerNode float64 `json:"peak_rss_mib_per_node"`
 }
 
-// StackResult is one row of the final table.
+// StackResult is one stack's run: one row of the tables.
 type StackResult struct {
 	Stack      string    `json:"stack"`
 	Nodes      int       `json:"nodes"`
@@ -119,32 +80,38 @@ type StackResult struct {
 	Timeline  []Point `json:"timeline"`
 }
 
+// Progress hears every sample: the time since start and how many of the
+// measured nodes meet each criterion.
+type Progress func(elapsed time.Duration, withPeers, withBooks, measured int)
+
 // Measure starts cl, samples it until both criteria are met by every
-// measured node or spec.Duration passes, stops it and reports. progress,
-// when set, is called after every sample.
-func Measure(ctx context.Context, cl Cluster, spec MeasureSpec, progress func(elapsed time.Duration, withPeers, withBooks, measured int)) (StackResult, error) {
-	res := StackResult{Stack: cl.Name(), Nodes: spec.Nodes, PeerTarget: spec.PeerTarget, BookTarget: spec.BookTarget, RunFull: spec.RunFull}
-	every := spec.SampleEvery
+// measured node or c.Duration passes or ctx ends, stops it and reports.
+// progress, when set, is called after every sample.
+func Measure(ctx context.Context, cl Cluster, c Criteria, progress Progress) (StackResult, error) {
+	res := StackResult{Stack: cl.Name(), Nodes: c.Nodes, PeerTarget: c.PeerTarget, BookTarget: c.BookTarget, RunFull: c.RunFull}
+	every := c.SampleEvery
 	if every <= 0 {
-		every = spec.Period / 5
+		every = c.Period / 5
 	}
-	if every < 20*time.Millisecond {
-		every = 20 * time.Millisecond
+	every = max(every, 20*time.Millisecond)
+	perNode := func(v float64) float64 {
+		if c.Nodes <= 0 {
+			return 0
+		}
+		return v / float64(c.Nodes)
 	}
 	// Stacks run one after the other in this process: hand the previous
 	// stack's freed heap back to the OS first, or the next stack grows
 	// into pages already resident and its memory reads as nearly zero.
 	runtime.GC()
 	debug.FreeOSMemory()
-	cpu0 := discovery.CPUSeconds()
-	rss0 := int64(discovery.ReadRSS())
-	peakRSS := rss0
+	m := newMeter(cl)
 	start := time.Now()
 	if err := cl.Start(ctx); err != nil {
 		_ = cl.Stop()
 		return res, err
 	}
-	deadline := time.NewTimer(spec.Duration)
+	deadline := time.NewTimer(c.Duration)
 	defer deadline.Stop()
 	tick := time.NewTicker(every)
 	defer tick.Stop()
@@ -154,48 +121,44 @@ func Measure(ctx context.Context, cl Cluster, spec MeasureSpec, progress func(el
 		el := time.Since(start)
 		s := cl.Sample()
 		last = s
-		if r := int64(discovery.ReadRSS()); r > peakRSS {
-			peakRSS = r
-		}
+		m.sample()
 		wp, wb := 0, 0
 		for _, x := range s {
-			if x.Peers >= spec.PeerTarget {
+			if x.Peers >= c.PeerTarget {
 				wp++
 			}
-			if x.Known >= spec.BookTarget {
+			if x.Known >= c.BookTarget {
 				wb++
 			}
 		}
-		m := len(s)
-		res.Measured = m
+		n := len(s)
+		res.Measured = n
 		frac := func(k int) float64 {
-			if m == 0 {
+			if n == 0 {
 				return 0
 			}
-			return float64(k) / float64(m)
+			return float64(k) / float64(n)
 		}
 		res.Timeline = append(res.Timeline, Point{T: el.Seconds(), PeersFrac: frac(wp), BooksFrac: frac(wb)})
 		mark := func(ms *Milestone, k int) {
 			ms.Final = frac(k)
-			if !ms.Reached && m > 0 && k == m {
-				ms.Reached, ms.Seconds, ms.Rounds = true, el.Seconds(), durationRounds(el, spec.Period)
-				if spec.Nodes > 0 {
-					ms.CPUSecondsPerNode = (discovery.CPUSeconds() - cpu0) / float64(spec.Nodes)
-					ms.PeakRSSMiBPerNode = float64(peakRSS-rss0) / float64(spec.Nodes) / (1 << 20)
-				}
+			if !ms.Reached && n > 0 && k == n {
+				ms.Reached, ms.Seconds, ms.Rounds = true, el.Seconds(), Rounds(el, c.Period)
+				cpu, rss := m.spent()
+				ms.CPUSecondsPerNode, ms.PeakRSSMiBPerNode = perNode(cpu), perNode(float64(rss)/(1<<20))
 			}
 		}
 		mark(&res.Peers, wp)
 		mark(&res.Books, wb)
 		if progress != nil {
-			progress(el, wp, wb, m)
+			progress(el, wp, wb, n)
 		}
 		if res.Peers.Reached && res.Books.Reached {
-			if spec.HeapProfile != nil && !profiled {
-				spec.HeapProfile(cl.Name())
+			if c.HeapProfile != nil && !profiled {
+				c.HeapProfile(cl.Name())
 				profiled = true
 			}
-			if !spec.RunFull {
+			if !c.RunFull {
 				break
 			}
 		}
@@ -223,14 +186,13 @@ func Measure(ctx context.Context, cl Cluster, spec MeasureSpec, progress func(el
 		}
 		res.MeanPeers = float64(sum) / float64(len(last))
 	}
-	// Counted before Stop: stopping many hosts costs CPU that is not
+	// Read before Stop: stopping many hosts costs CPU that is not
 	// discovery's.
-	if spec.Nodes > 0 {
-		res.CPUSecondsPerNode = (discovery.CPUSeconds() - cpu0) / float64(spec.Nodes)
-		res.RSSMiBPerNode = float64(peakRSS-rss0) / float64(spec.Nodes) / (1 << 20)
-	}
-	if spec.HeapProfile != nil && !profiled {
-		spec.HeapProfile(cl.Name())
+	m.sample()
+	cpu, rss := m.spent()
+	res.CPUSecondsPerNode, res.RSSMiBPerNode = perNode(cpu), perNode(float64(rss)/(1<<20))
+	if c.HeapProfile != nil && !profiled {
+		c.HeapProfile(cl.Name())
 	}
 	err := cl.Stop()
 	return res, err

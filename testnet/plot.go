@@ -1,16 +1,18 @@
-package main
+package testnet
 
 import (
 	"bytes"
 	"fmt"
 	"html"
 	"math"
+	"strconv"
 )
 
-// plotSVG draws, for every stack, the share of nodes at the peer target
-// (solid) and at the book target (dashed) over time. Hand-written SVG:
-// two polylines per stack need no plotting library.
-func plotSVG(rs []StackResult, spec TestnetSpec) []byte {
+// SVG draws, for every stack, the share of measured nodes at the peer
+// target (solid) and at the book target (dashed) over time, as a
+// self-contained SVG document. Two polylines per stack need no plotting
+// library.
+func SVG(spec Spec, rs []StackResult) []byte {
 	const (
 		w, ph            = 760.0, 310.0
 		left, right, top = 60.0, 20.0, 40.0
@@ -31,30 +33,33 @@ func plotSVG(rs []StackResult, spec TestnetSpec) []byte {
 	x := func(t float64) float64 { return left + pw*t/tmax }
 	y := func(f float64) float64 { return top + ph*(1-f) }
 	colors := []string{"#1f77b4", "#d62728", "#2ca02c", "#9467bd"}
-	ms := spec.measureSpec()
+	c := spec.Criteria()
+	mode := " (regular)"
+	if spec.SeedMode {
+		mode = " in seed mode"
+	}
 
 	var b bytes.Buffer
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" font-family="sans-serif" font-size="12">`+"\n", w, h, w, h)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
 	fmt.Fprintf(&b, `<text x="%.0f" y="20" font-size="14">%s</text>`+"\n", left,
-		html.EscapeString(fmt.Sprintf("pexp2p testnet: %d nodes, %d seed(s)%s, period %v, %s — share of nodes converged", spec.Nodes, spec.Seeds, seedModeText(spec), spec.Period, spec.Transport)))
-	// Axes and grid.
+		html.EscapeString(fmt.Sprintf("pexp2p testnet: %d nodes, %d seed(s)%s, period %v, %s — share of nodes converged", spec.Nodes, spec.Seeds, mode, spec.Period, spec.Transport)))
 	for i := 0; i <= 4; i++ {
 		f := float64(i) / 4
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#ddd"/>`+"\n", left, y(f), left+pw, y(f))
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="end">%d%%</text>`+"\n", left-6, y(f)+4, i*25)
 	}
-	ticks := 5
+	const ticks = 5
 	for i := 0; i <= ticks; i++ {
-		t := tmax * float64(i) / float64(ticks)
+		t := tmax * float64(i) / ticks
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#ddd"/>`+"\n", x(t), top, x(t), top+ph)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`+"\n", x(t), top+ph+16, trimFloat(t)+"s")
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">%ss</text>`+"\n", x(t), top+ph+16, strconv.FormatFloat(math.Round(t*100)/100, 'f', -1, 64))
 	}
 	fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="none" stroke="#333"/>`+"\n", left, top, pw, ph)
 	fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">time since start</text>`+"\n", left+pw/2, top+ph+32)
 
 	for i, r := range rs {
-		c := colors[i%len(colors)]
+		color := colors[i%len(colors)]
 		legendY := h - 14 - legendRow*float64(len(rs)-1-i)
 		legendX := left
 		for _, line := range []struct {
@@ -62,14 +67,14 @@ func plotSVG(rs []StackResult, spec TestnetSpec) []byte {
 			dash  string
 			get   func(Point) float64
 		}{
-			{fmt.Sprintf("%s: peers ≥ %d", r.Stack, ms.PeerTarget), "", func(p Point) float64 { return p.PeersFrac }},
-			{fmt.Sprintf("%s: book ≥ %d others", r.Stack, ms.BookTarget), "6 4", func(p Point) float64 { return p.BooksFrac }},
+			{fmt.Sprintf("%s: peers ≥ %d", r.Stack, c.PeerTarget), "", func(p Point) float64 { return p.PeersFrac }},
+			{fmt.Sprintf("%s: book ≥ %d others", r.Stack, c.BookTarget), "6 4", func(p Point) float64 { return p.BooksFrac }},
 		} {
-			fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2"`, c)
+			dash := ""
 			if line.dash != "" {
-				fmt.Fprintf(&b, ` stroke-dasharray="%s"`, line.dash)
+				dash = fmt.Sprintf(` stroke-dasharray="%s"`, line.dash)
 			}
-			b.WriteString(` points="`)
+			fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2"%s points="`, color, dash)
 			for j, p := range r.Timeline {
 				if j > 0 {
 					b.WriteByte(' ')
@@ -77,11 +82,7 @@ func plotSVG(rs []StackResult, spec TestnetSpec) []byte {
 				fmt.Fprintf(&b, "%.1f,%.1f", x(p.T), y(line.get(p)))
 			}
 			b.WriteString(`"/>` + "\n")
-			fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="2"`, legendX, legendY-4, legendX+24, legendY-4, c)
-			if line.dash != "" {
-				fmt.Fprintf(&b, ` stroke-dasharray="%s"`, line.dash)
-			}
-			b.WriteString("/>\n")
+			fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="2"%s/>`+"\n", legendX, legendY-4, legendX+24, legendY-4, color, dash)
 			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f">%s</text>`+"\n", legendX+30, legendY, html.EscapeString(line.label))
 			legendX += 30 + 7*float64(len([]rune(line.label))) + 20
 		}
@@ -90,7 +91,8 @@ func plotSVG(rs []StackResult, spec TestnetSpec) []byte {
 	return b.Bytes()
 }
 
-// niceCeil rounds up to 1, 2 or 5 times a power of ten.
+// niceCeil rounds up to 1, 2 or 5 times a power of ten, so axis ticks
+// fall on round numbers.
 func niceCeil(v float64) float64 {
 	if v <= 0 {
 		return 1
@@ -102,22 +104,4 @@ func niceCeil(v float64) float64 {
 		}
 	}
 	return 10 * p
-}
-
-func trimFloat(f float64) string {
-	s := fmt.Sprintf("%.2f", f)
-	for len(s) > 1 && s[len(s)-1] == '0' {
-		s = s[:len(s)-1]
-	}
-	if s[len(s)-1] == '.' {
-		s = s[:len(s)-1]
-	}
-	return s
-}
-
-func seedModeText(spec TestnetSpec) string {
-	if spec.SeedMode {
-		return " in seed mode"
-	}
-	return " (regular)"
 }
