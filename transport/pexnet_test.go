@@ -3,7 +3,6 @@ package transport
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -17,7 +16,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
-	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/pexp2p/pexp2p/addrbook"
 	"github.com/pexp2p/pexp2p/pex"
@@ -357,39 +355,6 @@ func TestHostilePeersDisconnectedAndBanned(t *testing.T) {
 	}
 }
 
-// A peer banned in the book while connected is disconnected by the ban
-// sweep and can neither reconnect nor be dialed.
-func TestBannedPeerCannotReconnect(t *testing.T) {
-	a, _ := testNode(t, 71, nil)
-	book, err := addrbook.New(addrbook.Options{IDRule: PeerIDs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, hb := testNode(t, 72, func(c *Config) { c.Bans = book })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := a.Dial(ctx, netAddrOf(t, b)); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 5*time.Second, "b to add a", func() bool { return hasPeer(b, a.ID()) })
-	book.MarkBad(netAddrOf(t, a), time.Hour)
-	waitFor(t, 5*time.Second, "ban sweep to close a", func() bool {
-		_, removed, _ := hb.snapshot()
-		return removed[a.ID().String()] == 1 && b.Host().Network().Connectedness(a.ID()) != network.Connected
-	})
-	if err := a.Dial(ctx, netAddrOf(t, b)); err == nil {
-		t.Fatal("banned peer dialed in")
-	}
-	if err := b.Dial(ctx, netAddrOf(t, a)); err == nil {
-		t.Fatal("dialed a banned peer")
-	}
-	if hasPeer(b, a.ID()) {
-		t.Fatal("banned peer handed to the reactor again")
-	}
-}
-
-type fakeBans struct{ bans []addrbook.Ban }
-
 func (f fakeBans) IsBanned(id string) bool {
 	for _, b := range f.bans {
 		if b.ID == id {
@@ -399,104 +364,3 @@ func (f fakeBans) IsBanned(id string) bool {
 	return false
 }
 func (f fakeBans) Bans() []addrbook.Ban { return f.bans }
-
-// The gater's decisions without a network: IP bans apply to public IPs,
-// not to loopback, and not when duplicate IPs are allowed.
-func TestGaterDecisions(t *testing.T) {
-	banned := testPeer(t, 7)
-	bans := fakeBans{[]addrbook.Ban{{ID: banned.String(), Addr: addrbook.NetAddress{ID: banned.String(), IP: netip.MustParseAddr("203.0.113.5"), Port: 1}}}}
-	mk := func(dup bool) *gater {
-		n, err := NewNode(goldenKey(t), Config{Bans: bans, AllowDuplicateIP: dup})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return (*gater)(n)
-	}
-	g := mk(false)
-	if g.InterceptPeerDial(banned) || g.InterceptSecured(network.DirInbound, banned, nil) {
-		t.Fatal("banned ID allowed")
-	}
-	if !g.InterceptPeerDial(testPeer(t, 8)) {
-		t.Fatal("unbanned ID refused")
-	}
-	if g.InterceptAddrDial(testPeer(t, 8), ma.StringCast("/ip4/203.0.113.5/tcp/1")) {
-		t.Fatal("banned IP allowed")
-	}
-	if !g.InterceptAddrDial(testPeer(t, 8), ma.StringCast("/ip4/203.0.113.6/tcp/1")) {
-		t.Fatal("other IP refused")
-	}
-	if !mk(true).InterceptAddrDial(testPeer(t, 8), ma.StringCast("/ip4/203.0.113.5/tcp/1")) {
-		t.Fatal("allow_duplicate_ip must disable IP bans")
-	}
-	loop := fakeBans{[]addrbook.Ban{{ID: banned.String(), Addr: addrbook.NetAddress{ID: banned.String(), IP: netip.MustParseAddr("127.0.0.1"), Port: 1}}}}
-	n, _ := NewNode(goldenKey(t), Config{Bans: loop})
-	if !(*gater)(n).InterceptAddrDial(testPeer(t, 8), ma.StringCast("/ip4/127.0.0.1/tcp/1")) {
-		t.Fatal("loopback must be exempt from IP bans")
-	}
-}
-
-// A peer of another chain is dropped and never dialed again; a peer of
-// ours is not affected (NodeInfo, design brief).
-func TestWrongNetworkDropped(t *testing.T) {
-	a, ha := testNode(t, 81, nil)
-	b, _ := testNode(t, 82, func(c *Config) { c.Network = "other-chain" })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err := a.Dial(ctx, netAddrOf(t, b))
-	if err == nil {
-		t.Fatal("peer of another network accepted")
-	}
-	if hasPeer(a, b.ID()) || hasPeer(b, a.ID()) {
-		t.Fatal("peer handed to a reactor")
-	}
-	if added, _, _ := ha.snapshot(); len(added) != 0 {
-		t.Fatalf("handler saw %v", added)
-	}
-	err2 := a.Dial(ctx, netAddrOf(t, b))
-	if err2 == nil || !isRefused(err2) {
-		t.Fatalf("second dial must be refused outright, got %v", err2)
-	}
-}
-
-func isRefused(err error) bool {
-	_, ok := err.(*PeerRefusedError)
-	return ok
-}
-
-// Strict mode drops a peer without the NodeInfo protocol; by default it
-// is accepted with its listen address from identify.
-func TestPeerWithoutNodeInfo(t *testing.T) {
-	lenient, h := testNode(t, 91, nil)
-	strict, _ := testNode(t, 92, func(c *Config) { c.StrictNodeInfo = true })
-	raw := newRawPeer(t, 93)
-	if err := raw.connect(t, lenient); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 5*time.Second, "lenient node accepts raw peer", func() bool { return h.has(raw.h.ID()) })
-	added, _, _ := h.snapshot()
-	la := added[raw.h.ID().String()].ListenAddr
-	if la.IP.String() != "127.93.0.1" || la.ID != raw.h.ID().String() {
-		t.Fatalf("listen address from identify: %v", la)
-	}
-	_ = raw.connect(t, strict)
-	time.Sleep(500 * time.Millisecond)
-	waitFor(t, 5*time.Second, "strict node to drop raw peer", func() bool {
-		return !hasPeer(strict, raw.h.ID()) && strict.Host().Network().Connectedness(raw.h.ID()) != network.Connected
-	})
-	_ = hex.EncodeToString
-}
-
-// W3: dialing our own ID (an address of ours gossiped back) is refused
-// and the address is recorded as ours in the book.
-func TestDialSelfRecordsOurAddress(t *testing.T) {
-	f := prepareFull(t, 110, fastPexConfig(), nil)
-	self := addrbook.NetAddress{ID: f.node.ID().String(), IP: netip.MustParseAddr("127.110.0.7"), Port: 7}
-	_ = f.book.AddAddress(self, fakeAddr(t, 111))
-	err := f.node.Dial(context.Background(), self)
-	if !isRefused(err) {
-		t.Fatalf("self dial: %v", err)
-	}
-	if !f.book.OurAddress(self) || f.book.HasAddress(self.ID) {
-		t.Fatal("our address not recorded as ours")
-	}
-}

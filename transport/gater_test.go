@@ -2,12 +2,14 @@ package transport
 
 import (
 	"context"
+	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+	"github.com/pexp2p/pexp2p/addrbook"
 )
 
 // Issue 8 item 3, "banned by ID, and by IP where the IP rule applies":
@@ -98,4 +100,72 @@ func TestIPRuleOffOnLoopback(t *testing.T) {
 		_, ok := a[sameIP.h.ID().String()]
 		return ok
 	})
+}
+
+type fakeBans struct{ bans []addrbook.Ban }
+
+// The gater's decisions without a network: IP bans apply to public IPs,
+// not to loopback, and not when duplicate IPs are allowed.
+func TestGaterDecisions(t *testing.T) {
+	banned := testPeer(t, 7)
+	bans := fakeBans{[]addrbook.Ban{{ID: banned.String(), Addr: addrbook.NetAddress{ID: banned.String(), IP: netip.MustParseAddr("203.0.113.5"), Port: 1}}}}
+	mk := func(dup bool) *gater {
+		n, err := NewNode(goldenKey(t), Config{Bans: bans, AllowDuplicateIP: dup})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return (*gater)(n)
+	}
+	g := mk(false)
+	if g.InterceptPeerDial(banned) || g.InterceptSecured(network.DirInbound, banned, nil) {
+		t.Fatal("banned ID allowed")
+	}
+	if !g.InterceptPeerDial(testPeer(t, 8)) {
+		t.Fatal("unbanned ID refused")
+	}
+	if g.InterceptAddrDial(testPeer(t, 8), ma.StringCast("/ip4/203.0.113.5/tcp/1")) {
+		t.Fatal("banned IP allowed")
+	}
+	if !g.InterceptAddrDial(testPeer(t, 8), ma.StringCast("/ip4/203.0.113.6/tcp/1")) {
+		t.Fatal("other IP refused")
+	}
+	if !mk(true).InterceptAddrDial(testPeer(t, 8), ma.StringCast("/ip4/203.0.113.5/tcp/1")) {
+		t.Fatal("allow_duplicate_ip must disable IP bans")
+	}
+	loop := fakeBans{[]addrbook.Ban{{ID: banned.String(), Addr: addrbook.NetAddress{ID: banned.String(), IP: netip.MustParseAddr("127.0.0.1"), Port: 1}}}}
+	n, _ := NewNode(goldenKey(t), Config{Bans: loop})
+	if !(*gater)(n).InterceptAddrDial(testPeer(t, 8), ma.StringCast("/ip4/127.0.0.1/tcp/1")) {
+		t.Fatal("loopback must be exempt from IP bans")
+	}
+}
+
+// A peer banned in the book while connected is disconnected by the ban
+// sweep and can neither reconnect nor be dialed.
+func TestBannedPeerCannotReconnect(t *testing.T) {
+	a, _ := testNode(t, 71, nil)
+	book, err := addrbook.New(addrbook.Options{IDRule: PeerIDs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, hb := testNode(t, 72, func(c *Config) { c.Bans = book })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Dial(ctx, netAddrOf(t, b)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "b to add a", func() bool { return hasPeer(b, a.ID()) })
+	book.MarkBad(netAddrOf(t, a), time.Hour)
+	waitFor(t, 5*time.Second, "ban sweep to close a", func() bool {
+		_, removed, _ := hb.snapshot()
+		return removed[a.ID().String()] == 1 && b.Host().Network().Connectedness(a.ID()) != network.Connected
+	})
+	if err := a.Dial(ctx, netAddrOf(t, b)); err == nil {
+		t.Fatal("banned peer dialed in")
+	}
+	if err := b.Dial(ctx, netAddrOf(t, a)); err == nil {
+		t.Fatal("dialed a banned peer")
+	}
+	if hasPeer(b, a.ID()) {
+		t.Fatal("banned peer handed to the reactor again")
+	}
 }
