@@ -83,30 +83,20 @@ func (g *gater) InterceptAccept(cm network.ConnMultiaddrs) bool {
 
 func (g *gater) InterceptSecured(dir network.Direction, p peer.ID, cm network.ConnMultiaddrs) bool {
 	n := (*Node)(g)
-	if !n.allowPeer(p) {
-		return false
-	}
-	if dir != network.DirInbound {
-		return true
-	}
+	// allowPeer consults the ban list, which may lock the book: it runs
+	// before n.mu is taken.
+	f := securedFacts{Inbound: dir == network.DirInbound, Banned: !n.allowPeer(p)}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.wrongNet[p] {
-		return false
-	}
-	// Another connection of a known peer is the same peer.
-	if n.peers[p] != nil || n.unconditional[p] || n.persistent[p].ID != "" {
-		return true
-	}
-	// A cheap early refusal; setupPeer makes the exact decision once the
-	// direction of every pending peer is known.
-	in := 0
+	f.WrongNetwork = n.wrongNet[p]
+	f.Known = n.peers[p] != nil
+	f.Exempt = n.unconditional[p] || n.persistent[p].ID != ""
 	for id, ps := range n.peers {
 		if ps.added && !n.unconditional[id] && !ps.info.Outbound {
-			in++
+			f.InboundPeers++
 		}
 	}
-	return in < n.cfg.MaxInboundPeers+n.cfg.OverLimitSlots
+	return admitSecured(f, n.cfg.admissionLimits()).admitted()
 }
 
 func (g *gater) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) { return true, 0 }

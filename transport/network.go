@@ -350,12 +350,9 @@ func (n *Node) IsPersistent(addr addrbook.NetAddress) bool {
 	return ok
 }
 
-// ipBanApplies: IP-based rules (duplicate IPs, IP bans) are skipped for
-// loopback, where every in-process test node and QUIC dial share one
-// source address, and when the operator allows duplicate IPs, because
-// many honest peers then share one IP. Caller holds n.mu or needs none.
+// ipBanApplies is ipRuleApplies under this node's configuration.
 func (n *Node) ipBanApplies(ip netip.Addr) bool {
-	return ip.IsValid() && (!ip.IsLoopback() || n.cfg.ipRuleOnLoopback) && !n.cfg.AllowDuplicateIP
+	return ipRuleApplies(ip, n.cfg.admissionLimits())
 }
 
 // Peer IDs of the peers handed to the handler, for tests and tools.

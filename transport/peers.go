@@ -187,42 +187,50 @@ func (n *Node) setupPeer(ps *peerState) error {
 		RemoteIP:    remoteIP,
 		ConnectedAt: n.cfg.Clock.Now(),
 	}
-	exempt := info.Persistent || n.unconditional[ps.id]
-	if !exempt {
-		if n.ipBanApplies(remoteIP) {
-			for _, other := range n.peers {
-				if other != ps && other.added && other.info.RemoteIP == remoteIP {
-					return &PeerRefusedError{Peer: info.ID, Reason: "another peer already uses IP " + remoteIP.String()}
-				}
-			}
-		}
-		out, in := 0, 0
-		over := 0
-		for id, other := range n.peers {
-			if !other.added || n.unconditional[id] {
-				continue
-			}
-			switch {
-			case other.info.OverLimit:
-				over++
-			case other.info.Outbound:
-				out++
-			default:
-				in++
-			}
-		}
-		if outbound && out >= n.cfg.MaxOutboundPeers && !n.dialing[ps.id] {
-			return &PeerRefusedError{Peer: info.ID, Reason: "outbound peer limit reached"}
-		}
-		if !outbound && in >= n.cfg.MaxInboundPeers {
-			if over >= n.cfg.OverLimitSlots {
-				return &PeerRefusedError{Peer: info.ID, Reason: "inbound peer limit reached"}
-			}
-			info.OverLimit = true
-		}
+	verdict := admit(n.admissionFacts(ps, info), n.cfg.admissionLimits())
+	switch verdict {
+	case refuseDuplicateIP:
+		return &PeerRefusedError{Peer: info.ID, Reason: "another peer already uses IP " + remoteIP.String()}
+	case admitOverLimit:
+		info.OverLimit = true
+	}
+	if !verdict.admitted() {
+		return &PeerRefusedError{Peer: info.ID, Reason: verdict.String()}
 	}
 	ps.info = info
 	return nil
+}
+
+// admissionFacts gathers what admit needs about ps from the peer table;
+// the caller holds n.mu.
+func (n *Node) admissionFacts(ps *peerState, info pex.PeerInfo) admissionFacts {
+	f := admissionFacts{
+		Outbound:      info.Outbound,
+		Persistent:    info.Persistent,
+		Unconditional: n.unconditional[ps.id],
+		DialedByUs:    n.dialing[ps.id],
+		RemoteIP:      info.RemoteIP,
+	}
+	for id, other := range n.peers {
+		if other == ps || !other.added {
+			continue
+		}
+		if other.info.RemoteIP == info.RemoteIP {
+			f.IPInUse = true
+		}
+		if n.unconditional[id] {
+			continue
+		}
+		switch {
+		case other.info.OverLimit:
+			f.Load.OverLimit++
+		case other.info.Outbound:
+			f.Load.Outbound++
+		default:
+			f.Load.Inbound++
+		}
+	}
+	return f
 }
 
 // listenFromIdentify picks the advertised address from identify's listen
