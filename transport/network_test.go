@@ -144,6 +144,16 @@ func TestDialSelfRecordsOurAddress(t *testing.T) {
 // after holding it for delay: to the dialer, a peer whose TCP connect is
 // instant but whose handshake starts late, as a loaded node's does.
 func slowProxy(t *testing.T, ip string, target string, delay time.Duration) *net.TCPAddr {
+	return holdingProxy(t, ip, target, func() <-chan struct{} {
+		release := make(chan struct{})
+		time.AfterFunc(delay, func() { close(release) })
+		return release
+	})
+}
+
+// holdingProxy accepts TCP connections on ip and forwards each to target
+// once the channel hold gives for it is closed.
+func holdingProxy(t *testing.T, ip string, target string, hold func() <-chan struct{}) *net.TCPAddr {
 	t.Helper()
 	ln, err := net.Listen("tcp", ip+":0")
 	if err != nil {
@@ -160,12 +170,13 @@ func slowProxy(t *testing.T, ip string, target string, delay time.Duration) *net
 			if err != nil {
 				return
 			}
+			release := hold()
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				defer c.Close()
 				select {
-				case <-time.After(delay):
+				case <-release:
 				case <-done:
 					return
 				}

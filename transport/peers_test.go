@@ -3,12 +3,14 @@ package transport
 import (
 	"context"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
+	tmp2p "github.com/cometbft/cometbft/proto/tendermint/p2p"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 )
 
 // peerstoreKnows reports whether n's peerstore still holds anything but
@@ -65,40 +67,59 @@ func TestPeerstoreForgetsDisconnectedPeers(t *testing.T) {
 }
 
 // One peer with several connections is one peer: one AddPeer, and
-// RemovePeer only when the last connection closes. Simultaneous dials
-// from both sides give two connections (libp2p does not merge them).
+// RemovePeer only when the last connection closes. libp2p does not merge
+// connections, but Connect reuses one that exists, so a's TCP dial of b
+// is held in a proxy until b's QUIC connection to a is set up on both
+// sides; released, it becomes a second connection.
 func TestSeveralConnectionsOnePeer(t *testing.T) {
 	a, ha := testNode(t, 13, nil)
 	b, hb := testNode(t, 14, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	aInfo := peer.AddrInfo{ID: a.ID(), Addrs: a.Host().Addrs()}
-	bInfo := peer.AddrInfo{ID: b.ID(), Addrs: b.Host().Addrs()}
-	for attempt := 0; len(a.Host().Network().ConnsToPeer(b.ID())) < 2; attempt++ {
-		if attempt == 10 {
-			t.Fatal("no simultaneous connections in 10 attempts")
-		}
-		var wg sync.WaitGroup
-		wg.Add(2)
-		go func() { defer wg.Done(); _ = a.Host().Connect(ctx, bInfo) }()
-		go func() { defer wg.Done(); _ = b.Host().Connect(ctx, aInfo) }()
-		wg.Wait()
-		if len(a.Host().Network().ConnsToPeer(b.ID())) < 2 {
-			_ = a.Host().Network().ClosePeer(b.ID())
-			waitFor(t, 5*time.Second, "disconnect", func() bool {
-				added, _, _ := ha.snapshot()
-				return len(added) == 0 && !hasPeer(a, b.ID()) && len(a.Host().Network().ConnsToPeer(b.ID())) == 0
-			})
+	var bTCP string
+	for _, m := range b.Host().Addrs() {
+		if port, err := m.ValueForProtocol(ma.P_TCP); err == nil {
+			bTCP = "127.14.0.1:" + port
 		}
 	}
-	waitFor(t, 5*time.Second, "a sets b up", func() bool {
-		added, _, _ := ha.snapshot()
-		// b's setup must be over too: a failure there closes every
-		// connection between the two.
-		return hasPeer(a, b.ID()) && len(added) == 1 && hb.has(a.ID())
+	var aQUIC []ma.Multiaddr
+	for _, m := range a.Host().Addrs() {
+		if _, err := m.ValueForProtocol(ma.P_QUIC_V1); err == nil {
+			aQUIC = append(aQUIC, m)
+		}
+	}
+	if bTCP == "" || len(aQUIC) == 0 {
+		t.Fatalf("want a TCP address on b and a QUIC one on a: %v, %v", b.Host().Addrs(), a.Host().Addrs())
+	}
+	held := make(chan struct{}, 1)
+	release := make(chan struct{})
+	proxy := holdingProxy(t, "127.130.0.1", bTCP, func() <-chan struct{} {
+		held <- struct{}{}
+		return release
 	})
-	if len(a.Host().Network().ConnsToPeer(b.ID())) < 2 {
-		t.Skip("one of the two connections closed during setup; nothing left to test")
+	viaProxy, err := manet.FromNetAddr(proxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dialed := make(chan error, 1)
+	go func() { dialed <- a.Host().Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: []ma.Multiaddr{viaProxy}}) }()
+	select {
+	case <-held:
+	case <-ctx.Done():
+		t.Fatal("a's dial never reached the proxy")
+	}
+	if err := b.Host().Connect(ctx, peer.AddrInfo{ID: a.ID(), Addrs: aQUIC}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "a and b set each other up", func() bool {
+		return hasPeer(a, b.ID()) && ha.has(b.ID()) && hb.has(a.ID())
+	})
+	close(release)
+	if err := <-dialed; err != nil {
+		t.Fatalf("a's held dial: %v", err)
+	}
+	if n := len(a.Host().Network().ConnsToPeer(b.ID())); n != 2 {
+		t.Fatalf("a has %d connections to b, want 2", n)
 	}
 	added, removed, _ := ha.snapshot()
 	before := removed[b.ID().String()]
@@ -107,7 +128,19 @@ func TestSeveralConnectionsOnePeer(t *testing.T) {
 	}
 	conns := a.Host().Network().ConnsToPeer(b.ID())
 	_ = conns[0].Close()
-	time.Sleep(300 * time.Millisecond)
+	waitFor(t, 5*time.Second, "the closed connection to go", func() bool {
+		return len(a.Host().Network().ConnsToPeer(b.ID())) == 1
+	})
+	// A round trip on the remaining connection gives a wrong removal
+	// time to show, and proves the peer is still served.
+	_, _, got := hb.snapshot()
+	if !a.Send(b.ID().String(), &tmp2p.PexRequest{}) {
+		t.Fatal("a no longer sends to b after one of two connections closed")
+	}
+	waitFor(t, 5*time.Second, "b receives a's request", func() bool {
+		_, _, now := hb.snapshot()
+		return len(now) > len(got)
+	})
 	if _, removed, _ := ha.snapshot(); removed[b.ID().String()] != before || !hasPeer(a, b.ID()) {
 		t.Fatal("peer removed while a connection remains")
 	}
