@@ -3,6 +3,7 @@ package transport
 import (
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/pexp2p/pexp2p/addrbook"
@@ -92,6 +93,15 @@ type Config struct {
 	// these peers' bad messages, so its observer cannot count them. It is
 	// called synchronously and must not block.
 	OnWireViolation func(peerID, reason string, banned bool)
+
+	// ResourceManager, when set, replaces the one the node derives from
+	// its peer limits: a CometBFT full node carries every reactor's
+	// streams on this host, and its operator's [p2p.libp2p.limits] decide
+	// them. The node closes it on Stop.
+	ResourceManager network.ResourceManager
+	// Ping serves libp2p's ping protocol, which CometBFT's lp2p switch
+	// uses to measure its peers; a discovery-only node does not need it.
+	Ping bool
 }
 
 func (c *Config) setDefaults() {

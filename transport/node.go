@@ -216,9 +216,11 @@ func (n *Node) Start() error {
 		return err
 	}
 	n.cfg.ListenAddrs = listen
-	rm, err := n.resourceManager()
-	if err != nil {
-		return fmt.Errorf("transport: resource manager: %w", err)
+	rm := n.cfg.ResourceManager
+	if rm == nil {
+		if rm, err = n.resourceManager(); err != nil {
+			return fmt.Errorf("transport: resource manager: %w", err)
+		}
 	}
 	// libp2p.New does not release what it built when a listen fails (fx
 	// only stops components whose start succeeded, and the swarm's start
@@ -245,7 +247,7 @@ func (n *Node) Start() error {
 		libp2p.ConnectionManager(&connmgr.NullConnMgr{}),
 		libp2p.DisableRelay(),
 		libp2p.DisableMetrics(),
-		libp2p.Ping(false),
+		libp2p.Ping(n.cfg.Ping),
 		libp2p.UserAgent("pexp2p"),
 		libp2p.SwarmOpts(swarm.WithDialRanker(quicFirstRanker(n.cfg.DialTimeout / 3))),
 	}
