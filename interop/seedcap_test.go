@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -36,6 +35,8 @@ import (
 
 	"github.com/pexp2p/pexp2p/addrbook"
 	"github.com/pexp2p/pexp2p/pex"
+	"github.com/pexp2p/pexp2p/pexnode"
+	"github.com/pexp2p/pexp2p/testnet"
 	"github.com/pexp2p/pexp2p/transport"
 )
 
@@ -156,17 +157,19 @@ func startLibp2pSeed(kind string) (func(), string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	book, err := addrbook.New(addrbook.Options{IDRule: transport.PeerIDs})
-	if err != nil {
-		return nil, "", err
-	}
 	listen := "/ip4/127.0.0.1/tcp/0"
 	if kind == "quic" {
 		listen = "/ip4/127.0.0.1/udp/0/quic-v1"
 	}
-	node, err := transport.NewNode(key, transport.Config{
-		ListenAddrs: []ma.Multiaddr{ma.StringCast(listen)}, Network: seedChain, Moniker: "pexp2p-seed",
-		AllowDuplicateIP: true, Bans: book,
+	cfg := pex.DefaultConfig()
+	cfg.SeedMode = true
+	n, err := pexnode.New(pexnode.Options{
+		Key: key,
+		Transport: transport.Config{
+			ListenAddrs: []ma.Multiaddr{ma.StringCast(listen)}, Network: seedChain, Moniker: "pexp2p-seed",
+			AllowDuplicateIP: true,
+		},
+		PEX: &cfg,
 	})
 	if err != nil {
 		return nil, "", err
@@ -177,29 +180,14 @@ func startLibp2pSeed(kind string) (func(), string, error) {
 			return nil, "", err
 		}
 		a := addrbook.NetAddress{ID: k.PeerID().String(), IP: fillerIP(i), Port: 1}
-		if err := book.AddAddress(a, a); err != nil {
+		if err := n.Book.AddAddress(a, a); err != nil {
 			return nil, "", err
 		}
 	}
-	cfg := pex.DefaultConfig()
-	cfg.IDRule = transport.PeerIDs
-	cfg.SeedMode = true
-	r := pex.NewReactor(book, node, cfg)
-	node.SetHandler(r)
-	if err := node.Start(); err != nil {
+	if err := n.Start(); err != nil {
 		return nil, "", err
 	}
-	for _, a := range node.OurNetAddresses() {
-		book.AddOurAddress(a)
-	}
-	if err := r.Start(); err != nil {
-		_ = node.Stop()
-		return nil, "", err
-	}
-	return func() {
-		_ = r.Stop()
-		_ = node.Stop()
-	}, node.FullAddrs()[0].String(), nil
+	return func() { _ = n.Stop() }, n.Transport.FullAddrs()[0].String(), nil
 }
 
 // seedChild is a running child seed.
@@ -246,17 +234,13 @@ func startSeedChild(b *testing.B, kind string) *seedChild {
 	return c
 }
 
-// cpu is the child's user+system CPU in seconds (clock ticks of 10 ms).
+// cpu is the child's user+system CPU in seconds.
 func (c *seedChild) cpu(b *testing.B) float64 {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+	u, err := testnet.ProcessUsage(c.cmd.Process.Pid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	// Fields after the ")" that closes the command name: state is field 3.
-	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100
+	return u.CPUSeconds
 }
 
 // visitor is one fresh peer, built before its visit so that the build
@@ -413,11 +397,11 @@ func (v *libp2pVisitor) close() { _ = v.h.Close() }
 
 // selfCPU is this process's user+system CPU in seconds: the visitors'.
 func selfCPU(b *testing.B) float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+	u, err := testnet.ProcessUsage(0)
+	if err != nil {
 		b.Fatal(err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	return u.CPUSeconds
 }
 
 // seedBatch visitors are built, then visit, then are torn down, batch by

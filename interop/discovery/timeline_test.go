@@ -1,10 +1,6 @@
 package discovery
 
 import (
-	"errors"
-	"github.com/pexp2p/pexp2p/addrbook"
-	"github.com/pexp2p/pexp2p/pex"
-
 	"context"
 	"fmt"
 	"os"
@@ -14,36 +10,92 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	tmp2p "github.com/cometbft/cometbft/proto/tendermint/p2p"
+
+	"github.com/pexp2p/pexp2p/pex"
+	"github.com/pexp2p/pexp2p/pexnode"
+	"github.com/pexp2p/pexp2p/testnet"
+	"github.com/pexp2p/pexp2p/transport"
 )
 
-// timelineLog keeps one node's reactor log lines that say where time goes
-// (dial errors), timestamped from the run's start.
-type timelineLog struct {
-	mu    *sync.Mutex
-	start *time.Time
-	node  int
-	out   map[int][]string
+// traceEvent is one hand-over from a node's face to its reactor.
+type traceEvent struct {
+	at       time.Time
+	kind     string // "add", "remove", "addrs", "request"
+	peer     string
+	outbound bool
+	addrs    int // entries of a PexAddrs
 }
 
-func (l timelineLog) rec(level, msg string, kv ...any) {
-	if msg != "dial" && msg != "error dialing seed" && level == "debug" {
-		return
+// timeline records every node's events and dial outcomes.
+type timeline struct {
+	mu     sync.Mutex
+	events map[int][]traceEvent
+	dials  map[pex.DialResult]int
+	seedID string
+}
+
+func (tl *timeline) add(i int, ev traceEvent) {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	tl.events[i] = append(tl.events[i], ev)
+}
+
+// tracer stands between node i's face and its reactor.
+type tracer struct {
+	transport.Handler
+	i  int
+	tl *timeline
+}
+
+func (h tracer) AddPeer(p pex.PeerInfo) {
+	h.tl.add(h.i, traceEvent{at: time.Now(), kind: "add", peer: p.ID, outbound: p.Outbound})
+	h.Handler.AddPeer(p)
+}
+
+func (h tracer) RemovePeer(id string, reason any) {
+	h.tl.add(h.i, traceEvent{at: time.Now(), kind: "remove", peer: id})
+	h.Handler.RemovePeer(id, reason)
+}
+
+func (h tracer) Receive(id string, msg pex.Message) { h.ReceiveAt(id, msg, time.Now()) }
+
+// ReceiveAt passes the face's arrival time on, since the reactor measures
+// a peer's request rate from it.
+func (h tracer) ReceiveAt(id string, msg pex.Message, arrived time.Time) {
+	ev := traceEvent{at: arrived, kind: "request", peer: id}
+	m := msg
+	if w, ok := m.(*tmp2p.Message); ok {
+		if inner, err := w.Unwrap(); err == nil {
+			m = inner
+		}
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.out[l.node] = append(l.out[l.node], fmt.Sprintf("%6.3fs %s %s %v", time.Since(*l.start).Seconds(), level, msg, kv))
+	if a, ok := m.(*tmp2p.PexAddrs); ok {
+		ev.kind, ev.addrs = "addrs", len(a.Addrs)
+	}
+	h.tl.add(h.i, ev)
+	transport.DeliverAt(h.Handler, id, msg, arrived)
 }
-func (l timelineLog) Debugw(msg string, kv ...any) { l.rec("debug", msg, kv...) }
-func (l timelineLog) Infow(msg string, kv ...any)  {}
-func (l timelineLog) Warnw(msg string, kv ...any)  { l.rec("warn", msg, kv...) }
-func (l timelineLog) Errorw(msg string, kv ...any) { l.rec("error", msg, kv...) }
 
-// Diagnostic for issue 7 item 4 (rounds to the peer target): a per-node
-// timeline of one pexp2p discovery run — when each node got the seed,
-// the seed's answer (and how many addresses it held), and when it
-// reached the peer target — with the slowest nodes' events and dial
-// errors. Run with PEXP2P_DISCOVERY_TIMELINE=N (and
-// PEXP2P_DISCOVERY_SEED=false for a regular seed); skipped otherwise.
+// dialCounter counts the outcomes of every node's dials.
+type dialCounter struct {
+	pex.NopObserver
+	tl *timeline
+}
+
+func (d dialCounter) Dial(r pex.DialResult) {
+	d.tl.mu.Lock()
+	defer d.tl.mu.Unlock()
+	d.tl.dials[r]++
+}
+
+// Diagnostic for the rounds to the peer target: a per-node timeline of one
+// pexp2p discovery run (when each node got the seed, the seed's answer and
+// how many addresses it held, when it reached the peer target), with the
+// slowest nodes' events and every dial's outcome. Run with
+// PEXP2P_DISCOVERY_TIMELINE=N (and PEXP2P_DISCOVERY_SEED=false for a
+// regular seed); skipped otherwise.
 func TestDiscoveryTimeline(t *testing.T) {
 	nStr := os.Getenv("PEXP2P_DISCOVERY_TIMELINE")
 	if nStr == "" {
@@ -51,123 +103,100 @@ func TestDiscoveryTimeline(t *testing.T) {
 	}
 	n, err := strconv.Atoi(nStr)
 	if err != nil {
+		t.Fatalf("PEXP2P_DISCOVERY_TIMELINE=%q: %v", nStr, err)
+	}
+	spec := testnet.DefaultSpec()
+	spec.Nodes, spec.SeedMode, spec.Duration = n, os.Getenv("PEXP2P_DISCOVERY_SEED") != "false", 40*time.Second
+	if err := spec.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	seedMode := os.Getenv("PEXP2P_DISCOVERY_SEED") != "false"
-	type ev struct {
-		at time.Duration
-		traceEvent
-	}
-	var (
-		mu           sync.Mutex
-		start        = time.Now()
-		events       = map[int][]ev{}
-		logs         = map[int][]string{}
-		seedID       string
-		dialStats    []time.Duration
-		dialOutcomes = map[string]int{}
-	)
-	st := libp2pStack{
-		trace: func(i int, e traceEvent) {
-			mu.Lock()
-			events[i] = append(events[i], ev{time.Since(start), e})
-			mu.Unlock()
+	tl := &timeline{events: map[int][]traceEvent{}, dials: map[pex.DialResult]int{}}
+	hooks := testnet.Libp2pHooks{
+		Options: func(i int, o *pexnode.Options) {
+			o.Observers = append(o.Observers, dialCounter{tl: tl})
 		},
-		logger: func(i int) pex.Logger { return timelineLog{mu: &mu, start: &start, node: i, out: logs} },
-		wrapNet: func(i int, n pex.Network) pex.Network {
-			return timedDials{Network: n, rec: func(a addrbook.NetAddress, t0 time.Time, err error) {
-				mu.Lock()
-				defer mu.Unlock()
-				e := "ok"
-				if err != nil {
-					e = err.Error()
-					if len(e) > 90 {
-						e = e[:90]
-					}
-				}
-				logs[i] = append(logs[i], fmt.Sprintf("%6.3fs dial %s took %.3fs: %s", t0.Sub(start).Seconds(), short(a.ID, seedID), time.Since(t0).Seconds(), e))
-				dialStats = append(dialStats, time.Since(t0))
-				switch {
-				case err == nil:
-					dialOutcomes["ok"]++
-				case strings.Contains(err.Error(), "deadline exceeded"):
-					dialOutcomes["deadline exceeded"]++
-				case errors.Is(err, pex.ErrAlreadyConnectedOrDialing):
-					dialOutcomes["already connected or dialing"]++
-				default:
-					dialOutcomes["other error"]++
-				}
-			}}
-		},
-	}
-	cfg := Config{Nodes: n, Period: time.Second, SeedMode: seedMode, Duration: 40 * time.Second,
-		OnSnapshot: func(_ string, el time.Duration, _ []NodeStat) {
-			if el < 50*time.Millisecond {
-				mu.Lock()
-				start = time.Now().Add(-el)
-				mu.Unlock()
+		Built: func(i int, nd *pexnode.Node) {
+			if i == 0 {
+				tl.mu.Lock()
+				tl.seedID = nd.Key.PeerID().String()
+				tl.mu.Unlock()
 			}
-		}}
-	res, err := Run(context.Background(), tracedStack{st, &seedID}, cfg)
+			nd.WrapHandler(func(h transport.Handler) transport.Handler { return tracer{Handler: h, i: i, tl: tl} })
+		},
+	}
+	// The run's clock starts inside Measure; the first sample says when.
+	var start time.Time
+	res, err := testnet.Measure(context.Background(), testnet.Libp2p(spec, hooks), spec.Criteria(),
+		func(el time.Duration, _, _, _ int) {
+			if start.IsZero() {
+				start = time.Now().Add(-el)
+			}
+		})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("\n%s", res)
-	target := cfg.PeerTarget()
+	var sb strings.Builder
+	_ = testnet.WriteTable(&sb, spec, []testnet.StackResult{res})
+	t.Logf("\n%s", sb.String())
+
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	since := func(at time.Time) float64 { return at.Sub(start).Seconds() }
+	target := spec.Criteria().PeerTarget
 	type row struct {
 		node                          int
-		seedAdd, seedAddrs, atTarget  time.Duration
+		seedAdd, seedAddrs, atTarget  float64
 		seedN, removes, adds, inbound int
 	}
 	var rows []row
-	mu.Lock()
-	defer mu.Unlock()
-	for i := 1; i < n; i++ {
+	for i := spec.Seeds; i < n; i++ {
 		r := row{node: i, seedAdd: -1, seedAddrs: -1, atTarget: -1}
 		peers := map[string]bool{}
-		for _, e := range events[i] {
-			switch e.Kind {
+		for _, e := range tl.events[i] {
+			switch e.kind {
 			case "add":
-				peers[e.Peer] = true
+				peers[e.peer] = true
 				r.adds++
-				if !e.Outbound {
+				if !e.outbound {
 					r.inbound++
 				}
-				if e.Peer == seedID && r.seedAdd < 0 {
-					r.seedAdd = e.at
+				if e.peer == tl.seedID && r.seedAdd < 0 {
+					r.seedAdd = since(e.at)
 				}
 			case "remove":
-				delete(peers, e.Peer)
+				delete(peers, e.peer)
 				r.removes++
 			case "addrs":
-				if e.Peer == seedID && r.seedAddrs < 0 {
-					r.seedAddrs, r.seedN = e.at, e.Addrs
+				if e.peer == tl.seedID && r.seedAddrs < 0 {
+					r.seedAddrs, r.seedN = since(e.at), e.addrs
 				}
 			}
 			if r.atTarget < 0 && len(peers) >= target {
-				r.atTarget = e.at
+				r.atTarget = since(e.at)
 			}
 		}
 		rows = append(rows, r)
 	}
-	sort.Slice(rows, func(a, b int) bool { return rows[a].atTarget < rows[b].atTarget })
+	// Never-reached (-1) sorts last.
+	key := func(r row) float64 {
+		if r.atTarget < 0 {
+			return 1e9
+		}
+		return r.atTarget
+	}
+	sort.Slice(rows, func(a, b int) bool { return key(rows[a]) < key(rows[b]) })
 	var b strings.Builder
 	fmt.Fprintf(&b, "node  seed-added  seed-answer(n)  at-target  adds(in)  removes\n")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "%4d  %9.3fs  %9.3fs(%3d)  %8.3fs  %4d(%2d)  %4d\n", r.node, r.seedAdd.Seconds(), r.seedAddrs.Seconds(), r.seedN, r.atTarget.Seconds(), r.adds, r.inbound, r.removes)
+		fmt.Fprintf(&b, "%4d  %9.3fs  %9.3fs(%3d)  %8.3fs  %4d(%2d)  %4d\n", r.node, r.seedAdd, r.seedAddrs, r.seedN, r.atTarget, r.adds, r.inbound, r.removes)
 	}
-	t.Logf("per node (sorted by time to %d peers; -0.000 = never):\n%s", target, b.String())
-	sort.Slice(dialStats, func(a, b int) bool { return dialStats[a] < dialStats[b] })
-	if k := len(dialStats); k > 0 {
-		t.Logf("%d dials: median %.3fs, p90 %.3fs, max %.3fs; outcomes %v", k, dialStats[k/2].Seconds(), dialStats[k*9/10].Seconds(), dialStats[k-1].Seconds(), dialOutcomes)
-	}
+	t.Logf("per node (sorted by time to %d peers; -1 = never):\n%s", target, b.String())
+	t.Logf("dial outcomes: %v", tl.dials)
 	for _, r := range rows[max(0, len(rows)-3):] {
 		var lines []string
-		for _, e := range events[r.node] {
-			lines = append(lines, fmt.Sprintf("%6.3fs %s %s out=%v n=%d", e.at.Seconds(), e.Kind, short(e.Peer, seedID), e.Outbound, e.Addrs))
+		for _, e := range tl.events[r.node] {
+			lines = append(lines, fmt.Sprintf("%7.3fs %s %s out=%v n=%d", since(e.at), e.kind, short(e.peer, tl.seedID), e.outbound, e.addrs))
 		}
-		lines = append(lines, logs[r.node]...)
-		sort.Strings(lines)
 		t.Logf("slow node %d:\n%s", r.node, strings.Join(lines, "\n"))
 	}
 }
@@ -180,31 +209,4 @@ func short(id, seed string) string {
 		return id[len(id)-6:]
 	}
 	return id
-}
-
-// timedDials reports every dial's latency and outcome.
-type timedDials struct {
-	pex.Network
-	rec func(addrbook.NetAddress, time.Time, error)
-}
-
-func (d timedDials) Dial(ctx context.Context, a addrbook.NetAddress) error {
-	t0 := time.Now()
-	err := d.Network.Dial(ctx, a)
-	d.rec(a, t0, err)
-	return err
-}
-
-// tracedStack records the seed's peer ID once the network is built.
-type tracedStack struct {
-	libp2pStack
-	seedID *string
-}
-
-func (s tracedStack) Build(cfg Config) (Network, error) {
-	n, err := s.libp2pStack.Build(cfg)
-	if err == nil {
-		*s.seedID = n.(*libp2pNet).nodes[0].node.ID().String()
-	}
-	return n, err
 }
