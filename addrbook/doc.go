@@ -21,7 +21,7 @@
 //     their embedded IPv4) and of its source's group: one source group
 //     reaches at most 32 new buckets, one address group at most 4 old
 //     buckets, and without the key an attacker cannot aim at a bucket.
-//     The key is persisted (file.go), so a restart does not reshuffle the
+//     The key is persisted (save.go), so a restart does not reshuffle the
 //     book and stored placements stay meaningful.
 //   - Bounded influence per ID (book.go). An ID sits in at most 4 new
 //     buckets, a further one added with probability 1/(2n); the first
@@ -40,12 +40,12 @@
 //     their expiry; a banned entry comes back with what we knew about it.
 //   - Private IDs, and what private peers told us, are never stored or
 //     gossiped; neither is our own ID (book.go).
-//   - The file is input like any other (file.go, fastjson.go). Loading
+//   - The file is input like any other (load.go, fastjson.go). Loading
 //     validates every field, drops and counts what breaks an invariant,
 //     moves an unparseable file aside instead of losing it, never panics
-//     and never hangs; saving is atomic and durable. The invariant checker
-//     (invariants.go) is run after every step of the operation fuzzer and
-//     of the unit tests.
+//     and never hangs; saving is atomic and durable (save.go,
+//     atomicfile.go). The invariant checker (invariants.go) is run after
+//     every step of the operation fuzzer and of the unit tests.
 //   - Every operation is O(1) or O(selection) under one mutex, so a peer
 //     cannot make the book slow; the data layout (knownaddress.go) keeps a
 //     full book of 16k addresses at under 200 bytes per address.

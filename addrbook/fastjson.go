@@ -9,7 +9,9 @@ import (
 // string escapes, integer numbers, UTC "Z" timestamps) and reports false
 // on anything else, in which case the caller falls back to encoding/json.
 // So it can only be faster, never different: FuzzLoad checks that whatever
-// it accepts, encoding/json decodes to the same value.
+// it accepts, encoding/json decodes to the same value. It is kept by
+// measurement (BenchmarkFileDecode, BenchmarkSaveLoadCodec): on a full
+// book it decodes several times faster than json.Unmarshal.
 func fastDecode(data []byte, out *fileJSON) bool {
 	// About 330 bytes per entry: allocate the entries once.
 	p := jsonParser{d: data, addrsHint: len(data)/300 + 1}

@@ -2,9 +2,7 @@ package addrbook
 
 import (
 	"errors"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -75,49 +73,5 @@ func TestStartIOErrorLeavesFile(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// A save killed before its rename leaves a temporary copy of the book
-// behind; Start removes the copies whose writer process is gone (or, for
-// names without a PID, that are clearly stale), and leaves the copy of a
-// live writer (a concurrent offline save may own it) and other files alone.
-func TestStartRemovesStaleTempFiles(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "addrbook.json")
-	// A child that has exited gives a PID that is surely not running.
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	if err := cmd.Run(); err != nil {
-		t.Fatal(err)
-	}
-	deadPID := cmd.ProcessState.Pid()
-	killed := filepath.Join(dir, fmt.Sprintf(".addrbook.json.tmp-%d-111", deadPID))
-	live := filepath.Join(dir, fmt.Sprintf(".addrbook.json.tmp-%d-222", os.Getppid()))
-	staleNoPID := filepath.Join(dir, ".addrbook.json.tmp-333")
-	freshNoPID := filepath.Join(dir, ".addrbook.json.tmp-444")
-	other := filepath.Join(dir, ".other.json.tmp-1-555")
-	for _, f := range []string{killed, live, staleNoPID, freshNoPID, other} {
-		if err := os.WriteFile(f, []byte("{}"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	old := time.Now().Add(-time.Hour)
-	if err := os.Chtimes(staleNoPID, old, old); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := newTestBook(t, Options{FilePath: path})
-	if err := b.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer b.Stop()
-	for _, f := range []string{killed, staleNoPID} {
-		if _, err := os.Stat(f); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("%s: stale temp file still there (err %v)", filepath.Base(f), err)
-		}
-	}
-	for _, f := range []string{live, freshNoPID, other} {
-		if _, err := os.Stat(f); err != nil {
-			t.Errorf("%s removed: %v", filepath.Base(f), err)
-		}
 	}
 }

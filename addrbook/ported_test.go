@@ -13,7 +13,7 @@ import (
 // Upstream's p2p/pex/addrbook_test.go (§8.1), ported as behaviour tests
 // against this package's API. Test names are upstream's; where this book
 // fixes a bug the expectation is the fixed one and says so.
-// TestAddrBookSaveLoad is in file_test.go, TestAddrBookGroupKey in
+// TestAddrBookSaveLoad is in format_test.go, TestAddrBookGroupKey in
 // network_test.go.
 
 // randPairs returns n routable addresses with routable sources, each in

@@ -1,14 +1,10 @@
 package addrbook
 
 import (
-	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
-
-	cmtpex "github.com/cometbft/cometbft/p2p/pex"
 )
 
 func fileBook(t *testing.T, path string, opts Options) (*Book, *fakeClock) {
@@ -127,102 +123,4 @@ func TestBansSurviveRestart(t *testing.T) {
 		t.Fatal("reinstate after restart")
 	}
 	mustInvariants(t, b2)
-}
-
-// B4, item 4: the save is atomic and leaves no temporary file; the file
-// is 0644 as upstream writes it.
-func TestSaveIsAtomic(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "addrbook.json")
-	if err := os.WriteFile(path, []byte("old content"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := fileBook(t, path, Options{})
-	fill(t, b, 5, 0)
-	if err := b.Save(); err != nil {
-		t.Fatal(err)
-	}
-	ents, _ := os.ReadDir(dir)
-	if len(ents) != 1 {
-		t.Fatalf("directory holds %d files", len(ents))
-	}
-	fi, _ := os.Stat(path)
-	if fi.Mode().Perm() != 0o644 {
-		t.Fatalf("mode %v", fi.Mode())
-	}
-	var v map[string]any
-	data, _ := os.ReadFile(path)
-	if err := json.Unmarshal(data, &v); err != nil {
-		t.Fatal(err)
-	}
-	// A save into a missing directory fails with a typed error and leaves nothing.
-	bad, _ := fileBook(t, filepath.Join(dir, "missing", "addrbook.json"), Options{})
-	if err := bad.Save(); !errors.Is(err, ErrFileIO) {
-		t.Fatalf("save into a missing directory: %v", err)
-	}
-}
-
-// Item 4: a file written by upstream's book loads; placement is recomputed
-// (upstream's hash key is not in the file), good addresses stay old.
-func TestUpstreamFileLoads(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "addrbook.json")
-	up := cmtpex.NewAddrBook(path, false)
-	for i := 0; i < 200; i++ {
-		if err := up.AddAddress(upAddr(routableAddr(i)), upAddr(routableAddr(100000+i%5))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := 0; i < 30; i++ {
-		up.MarkGood(upAddr(routableAddr(i)).ID)
-	}
-	up.Save()
-	b, _ := fileBook(t, path, Options{})
-	startStop(t, b)
-	st := b.LoadStats()
-	if !st.Recomputed || st.Loaded != up.Size() || len(st.Dropped) != 0 {
-		t.Fatalf("stats %+v, upstream size %d", st, up.Size())
-	}
-	mustInvariants(t, b)
-	for i := 0; i < 200; i++ {
-		if !b.HasAddress(routableAddr(i).ID) {
-			t.Fatalf("%d missing", i)
-		}
-		if want := i < 30; b.IsGood(routableAddr(i).ID) != want {
-			t.Fatalf("%d: good=%v", i, !want)
-		}
-	}
-}
-
-// Item 4: a file written here loads in upstream's own book.
-func TestFileLoadsInUpstream(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "addrbook.json")
-	b, _ := fileBook(t, path, Options{})
-	fill(t, b, 300, 50)
-	b.MarkBad(routableAddr(299), time.Hour)
-	if err := b.Save(); err != nil {
-		t.Fatal(err)
-	}
-	up := cmtpex.NewAddrBook(path, false)
-	if err := up.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = up.Stop()
-		up.(interface{ Wait() }).Wait() // its final save must finish before TempDir cleanup
-	}()
-	if up.Size() != b.Size() {
-		t.Fatalf("upstream loaded %d, we hold %d", up.Size(), b.Size())
-	}
-	for i := 0; i < 299; i++ {
-		u := upAddr(routableAddr(i))
-		if !up.HasAddress(u) || up.IsGood(u) != (i < 50) {
-			t.Fatalf("%d: has=%v", i, up.HasAddress(u))
-		}
-	}
-	if sel := up.GetSelection(); len(sel) == 0 {
-		t.Fatal("upstream cannot select from our file")
-	}
-	if a := up.PickAddress(50); a == nil {
-		t.Fatal("upstream cannot pick from our file")
-	}
 }

@@ -10,71 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
-	"strings"
-	"syscall"
 	"time"
-	"unicode/utf8"
 )
-
-// The file is upstream's addrbook.json: {"key", "addrs": [...]}, each entry
-// with addr, src, buckets, attempts, bucket_type, last_attempt,
-// last_success and last_ban_time. Only fields are added: pexp2p_version,
-// hash_key (so placement survives a restart, B6) and bans (so bans do, B5).
-// Upstream's decoder ignores fields it does not know, so it loads this file.
-const (
-	// FormatVersion is written as "pexp2p_version".
-	FormatVersion = 1
-	// maxFileSize bounds what Start reads: a full book is about 10 MB.
-	maxFileSize = 256 << 20
-)
-
-// ErrFileIO is wrapped by Start and Save errors from the file system.
-var ErrFileIO = errors.New("address book file I/O")
-
-type addrJSON struct {
-	ID   string `json:"id"`
-	IP   string `json:"ip"`
-	Port int64  `json:"port"`
-}
-
-type entryJSON struct {
-	Addr        *addrJSON `json:"addr"`
-	Src         *addrJSON `json:"src"`
-	Buckets     []int64   `json:"buckets"`
-	Attempts    int64     `json:"attempts"`
-	BucketType  int64     `json:"bucket_type"`
-	LastAttempt time.Time `json:"last_attempt"`
-	LastSuccess time.Time `json:"last_success"`
-	LastBanTime time.Time `json:"last_ban_time"`
-}
-
-type banJSON struct {
-	ID    string     `json:"id"`
-	Until time.Time  `json:"until"`
-	Addr  *addrJSON  `json:"addr,omitempty"`
-	Entry *entryJSON `json:"entry,omitempty"`
-}
-
-// fileJSON is decoded strictly first (fast path); if any entry does not
-// fit, fileRawJSON decodes entries one by one so a bad entry costs only
-// itself.
-type fileJSON struct {
-	Key     string      `json:"key"`
-	Version int64       `json:"pexp2p_version"`
-	HashKey string      `json:"hash_key"`
-	Addrs   []entryJSON `json:"addrs"`
-	Bans    []banJSON   `json:"bans"`
-}
-
-type fileRawJSON struct {
-	Key     json.RawMessage   `json:"key"`
-	Version json.RawMessage   `json:"pexp2p_version"`
-	HashKey json.RawMessage   `json:"hash_key"`
-	Addrs   []json.RawMessage `json:"addrs"`
-	Bans    []json.RawMessage `json:"bans"`
-}
 
 // Drop reasons, the keys of LoadStats.Dropped.
 const (
@@ -209,36 +147,56 @@ func (b *Book) LoadBytes(data []byte) (LoadStats, error) {
 // loadBytes parses data and adds what is valid. It never panics, and its
 // cost is linear in the input.
 func (b *Book) loadBytes(data []byte, st *LoadStats) error {
+	fj, err := decodeFile(data, st)
+	if err != nil {
+		return err
+	}
+	b.applyFile(&fj, st)
+	return nil
+}
+
+// decodeFile parses the file; an error means it is not an address book.
+// Entries and bans that do not decode are counted in st and skipped.
+func decodeFile(data []byte, st *LoadStats) (fileJSON, error) {
 	var fj fileJSON
 	if fastDecode(data, &fj) {
-		// done: the common case, a file this package or upstream wrote
-	} else if err := json.Unmarshal(data, &fj); err != nil {
-		// Maybe only some entries are malformed: decode them one by one.
-		var raw fileRawJSON
-		if rerr := json.Unmarshal(data, &raw); rerr != nil {
-			return fmt.Errorf("not an address book file: %w", err)
-		}
-		fj = fileJSON{}
-		_ = json.Unmarshal(raw.Key, &fj.Key)
-		_ = json.Unmarshal(raw.HashKey, &fj.HashKey)
-		for _, r := range raw.Addrs {
-			var e entryJSON
-			if json.Unmarshal(r, &e) != nil {
-				st.Dropped[DropUndecodable]++
-				continue
-			}
-			fj.Addrs = append(fj.Addrs, e)
-		}
-		for _, r := range raw.Bans {
-			var e banJSON
-			if json.Unmarshal(r, &e) != nil {
-				st.Dropped[DropBadBan]++
-				continue
-			}
-			fj.Bans = append(fj.Bans, e)
-		}
+		// the common case: a file this package or upstream wrote
+		return fj, nil
 	}
+	err := json.Unmarshal(data, &fj)
+	if err == nil {
+		return fj, nil
+	}
+	// Maybe only some entries are malformed: decode them one by one.
+	var raw fileRawJSON
+	if rerr := json.Unmarshal(data, &raw); rerr != nil {
+		return fileJSON{}, fmt.Errorf("not an address book file: %w", err)
+	}
+	fj = fileJSON{}
+	_ = json.Unmarshal(raw.Key, &fj.Key)
+	_ = json.Unmarshal(raw.HashKey, &fj.HashKey)
+	for _, r := range raw.Addrs {
+		var e entryJSON
+		if json.Unmarshal(r, &e) != nil {
+			st.Dropped[DropUndecodable]++
+			continue
+		}
+		fj.Addrs = append(fj.Addrs, e)
+	}
+	for _, r := range raw.Bans {
+		var e banJSON
+		if json.Unmarshal(r, &e) != nil {
+			st.Dropped[DropBadBan]++
+			continue
+		}
+		fj.Bans = append(fj.Bans, e)
+	}
+	return fj, nil
+}
 
+// applyFile adds the valid entries and bans of a decoded file, counting
+// the rest in st by reason.
+func (b *Book) applyFile(fj *fileJSON, st *LoadStats) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 
@@ -300,7 +258,6 @@ func (b *Book) loadBytes(data []byte, st *LoadStats) error {
 			delete(st.Dropped, r)
 		}
 	}
-	return nil
 }
 
 // placeLoaded stores a validated entry. With trusted indices (our own
@@ -460,238 +417,4 @@ func (b *Book) checkEntry(e *entryJSON, inBan bool) (knownAddress, NetAddress, s
 		ka.nb++
 	}
 	return ka, src, ""
-}
-
-// entryJSONSize is a generous size of one written entry, to allocate the
-// file buffer once.
-const entryJSONSize = 480
-
-// Save writes the book atomically: a temporary file in the same directory,
-// fsync, rename over the old file, fsync of the directory. A crash leaves
-// either the old file or the new one, never a torn one. An in-memory book
-// (no FilePath) has nothing to do.
-func (b *Book) Save() error {
-	if b.filePath == "" {
-		return nil
-	}
-	b.saveMu.Lock()
-	defer b.saveMu.Unlock()
-	data := b.Marshal()
-	return writeFileAtomic(b.filePath, data, 0o644)
-}
-
-// Marshal returns the book in file form.
-func (b *Book) Marshal() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	buf := make([]byte, 0, 256+len(b.entries)*entryJSONSize+len(b.bans)*2*entryJSONSize)
-	buf = append(buf, "{\n\t\"key\": "...)
-	buf = appendJSONString(buf, b.key)
-	buf = append(buf, ",\n\t\"pexp2p_version\": "...)
-	buf = strconv.AppendInt(buf, FormatVersion, 10)
-	buf = append(buf, ",\n\t\"hash_key\": \""...)
-	buf = hex.AppendEncode(buf, b.hashKey[:])
-	buf = append(buf, "\",\n\t\"addrs\": ["...)
-	for i := range b.entries {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = append(buf, "\n\t\t"...)
-		ka := &b.entries[i]
-		buf = b.appendEntryJSON(buf, ka, b.srcs[ka.src].addr, 0)
-	}
-	buf = append(buf, "\n\t],\n\t\"bans\": ["...)
-	ids := make([]string, 0, len(b.bans))
-	for id := range b.bans {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for i, id := range ids {
-		rec := b.bans[id]
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = append(buf, "\n\t\t{\"id\": "...)
-		buf = appendJSONString(buf, id)
-		buf = append(buf, ", \"until\": \""...)
-		buf = fromNanos(rec.until).AppendFormat(buf, time.RFC3339Nano)
-		buf = append(buf, "\", \"addr\": "...)
-		buf = appendAddrJSON(buf, rec.addr)
-		if rec.hasEntry {
-			buf = append(buf, ", \"entry\": "...)
-			buf = b.appendEntryJSON(buf, &rec.entry, rec.src, rec.until)
-		}
-		buf = append(buf, '}')
-	}
-	buf = append(buf, "\n\t]\n}\n"...)
-	return buf
-}
-
-func (b *Book) appendEntryJSON(buf []byte, ka *knownAddress, src NetAddress, banUntil int64) []byte {
-	buf = append(buf, "{\"addr\": "...)
-	buf = appendAddrJSON(buf, ka.addr())
-	buf = append(buf, ", \"src\": "...)
-	buf = appendAddrJSON(buf, src)
-	buf = append(buf, ", \"buckets\": ["...)
-	for r := 0; r < int(ka.nb); r++ {
-		if r > 0 {
-			buf = append(buf, ',')
-		}
-		buf = strconv.AppendInt(buf, int64(ka.bk[r]), 10)
-	}
-	buf = append(buf, "], \"attempts\": "...)
-	buf = strconv.AppendInt(buf, int64(ka.attempts), 10)
-	buf = append(buf, ", \"bucket_type\": "...)
-	buf = strconv.AppendInt(buf, int64(ka.typ), 10)
-	buf = append(buf, ", \"last_attempt\": \""...)
-	buf = fromNanos(ka.lastAttempt).AppendFormat(buf, time.RFC3339Nano)
-	buf = append(buf, "\", \"last_success\": \""...)
-	buf = fromNanos(ka.lastSuccess).AppendFormat(buf, time.RFC3339Nano)
-	buf = append(buf, "\", \"last_ban_time\": \""...)
-	buf = fromNanos(banUntil).AppendFormat(buf, time.RFC3339Nano)
-	return append(buf, "\"}"...)
-}
-
-func appendAddrJSON(buf []byte, na NetAddress) []byte {
-	buf = append(buf, "{\"id\": "...)
-	buf = appendJSONString(buf, na.ID)
-	buf = append(buf, ", \"ip\": \""...)
-	if na.IP.IsValid() {
-		buf = na.IP.AppendTo(buf)
-	}
-	buf = append(buf, "\", \"port\": "...)
-	buf = strconv.AppendUint(buf, uint64(na.Port), 10)
-	return append(buf, '}')
-}
-
-// appendJSONString quotes s; IDs are plain ASCII, so the fast path is the
-// norm and anything else goes through encoding/json.
-func appendJSONString(buf []byte, s string) []byte {
-	plain := true
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf || c == '<' || c == '>' || c == '&' {
-			plain = false
-			break
-		}
-	}
-	if plain {
-		buf = append(buf, '"')
-		buf = append(buf, s...)
-		return append(buf, '"')
-	}
-	q, _ := json.Marshal(s) // a string always marshals
-	return append(buf, q...)
-}
-
-// writeFileAtomic replaces path with data (B4, item 4).
-func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	// The PID in the name lets a later Start tell a save that was killed
-	// from one still running in another process (removeStaleTemps).
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-"+strconv.Itoa(os.Getpid())+"-*")
-	if err != nil {
-		return fmt.Errorf("%w: create temporary file in %s: %w", ErrFileIO, dir, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("%w: write %s: %w", ErrFileIO, tmp, err)
-	}
-	if err = f.Chmod(perm); err != nil {
-		f.Close()
-		return fmt.Errorf("%w: chmod %s: %w", ErrFileIO, tmp, err)
-	}
-	if err = f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("%w: fsync %s: %w", ErrFileIO, tmp, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("%w: close %s: %w", ErrFileIO, tmp, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("%w: rename %s to %s: %w", ErrFileIO, tmp, path, err)
-	}
-	if serr := syncDir(dir); serr != nil {
-		return fmt.Errorf("%w: fsync directory %s: %w", ErrFileIO, dir, serr)
-	}
-	return nil
-}
-
-// staleTempAge is how old a leftover temporary file without a readable
-// PID must be before Start removes it: a save takes well under a second,
-// so an older one was killed, not in progress.
-const staleTempAge = time.Minute
-
-// removeStaleTemps deletes the temporary files of saves that were killed
-// before their rename (SIGKILL, power loss): each is a full copy of the
-// book, and nothing else would ever remove them. A file whose writer
-// process still runs is left alone (an offline `pexp2p addrbook import`
-// may be saving the same book). It returns how many it removed; failures
-// only mean the files stay.
-func removeStaleTemps(path string, now time.Time) int {
-	prefix := "." + filepath.Base(path) + ".tmp-"
-	matches, err := filepath.Glob(filepath.Join(filepath.Dir(path), globEscape(prefix)+"*"))
-	if err != nil {
-		return 0
-	}
-	removed := 0
-	for _, m := range matches {
-		fi, err := os.Lstat(m)
-		if err != nil || !fi.Mode().IsRegular() {
-			continue
-		}
-		pidText, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(m), prefix), "-")
-		pid, perr := strconv.Atoi(pidText)
-		switch {
-		case ok && perr == nil && pid > 0:
-			if pid == os.Getpid() || processAlive(pid) {
-				continue
-			}
-		case now.Sub(fi.ModTime()) < staleTempAge:
-			continue
-		}
-		if os.Remove(m) == nil {
-			removed++
-		}
-	}
-	return removed
-}
-
-// processAlive reports whether a process with this PID exists (signal 0
-// checks without sending anything; EPERM means it exists as another user).
-func processAlive(pid int) bool {
-	p, err := os.FindProcess(pid)
-	if err != nil {
-		return false
-	}
-	err = p.Signal(syscall.Signal(0))
-	return err == nil || errors.Is(err, syscall.EPERM)
-}
-
-// globEscape quotes the pattern characters of a file name for Glob.
-func globEscape(name string) string {
-	var b strings.Builder
-	for _, r := range name {
-		switch r {
-		case '*', '?', '[', '\\':
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

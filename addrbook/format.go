@@ -1,0 +1,65 @@
+package addrbook
+
+import (
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// The file is upstream's addrbook.json: {"key", "addrs": [...]}, each entry
+// with addr, src, buckets, attempts, bucket_type, last_attempt,
+// last_success and last_ban_time. Only fields are added: pexp2p_version,
+// hash_key (so placement survives a restart, B6) and bans (so bans do, B5).
+// Upstream's decoder ignores fields it does not know, so it loads this file.
+const (
+	// FormatVersion is written as "pexp2p_version".
+	FormatVersion = 1
+	// maxFileSize bounds what Start reads: a full book is about 10 MB.
+	maxFileSize = 256 << 20
+)
+
+// ErrFileIO is wrapped by Start and Save errors from the file system.
+var ErrFileIO = errors.New("address book file I/O")
+
+type addrJSON struct {
+	ID   string `json:"id"`
+	IP   string `json:"ip"`
+	Port int64  `json:"port"`
+}
+
+type entryJSON struct {
+	Addr        *addrJSON `json:"addr"`
+	Src         *addrJSON `json:"src"`
+	Buckets     []int64   `json:"buckets"`
+	Attempts    int64     `json:"attempts"`
+	BucketType  int64     `json:"bucket_type"`
+	LastAttempt time.Time `json:"last_attempt"`
+	LastSuccess time.Time `json:"last_success"`
+	LastBanTime time.Time `json:"last_ban_time"`
+}
+
+type banJSON struct {
+	ID    string     `json:"id"`
+	Until time.Time  `json:"until"`
+	Addr  *addrJSON  `json:"addr,omitempty"`
+	Entry *entryJSON `json:"entry,omitempty"`
+}
+
+// fileJSON is decoded strictly first (fast path); if any entry does not
+// fit, fileRawJSON decodes entries one by one so a bad entry costs only
+// itself.
+type fileJSON struct {
+	Key     string      `json:"key"`
+	Version int64       `json:"pexp2p_version"`
+	HashKey string      `json:"hash_key"`
+	Addrs   []entryJSON `json:"addrs"`
+	Bans    []banJSON   `json:"bans"`
+}
+
+type fileRawJSON struct {
+	Key     json.RawMessage   `json:"key"`
+	Version json.RawMessage   `json:"pexp2p_version"`
+	HashKey json.RawMessage   `json:"hash_key"`
+	Addrs   []json.RawMessage `json:"addrs"`
+	Bans    []json.RawMessage `json:"bans"`
+}

@@ -1,0 +1,129 @@
+package addrbook
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"testing"
+	"time"
+
+	cmtpex "github.com/cometbft/cometbft/p2p/pex"
+)
+
+// Item 4: a file written here loads in upstream's own book.
+func TestFileLoadsInUpstream(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "addrbook.json")
+	b, _ := fileBook(t, path, Options{})
+	fill(t, b, 300, 50)
+	b.MarkBad(routableAddr(299), time.Hour)
+	if err := b.Save(); err != nil {
+		t.Fatal(err)
+	}
+	up := cmtpex.NewAddrBook(path, false)
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = up.Stop()
+		up.(interface{ Wait() }).Wait() // its final save must finish before TempDir cleanup
+	}()
+	if up.Size() != b.Size() {
+		t.Fatalf("upstream loaded %d, we hold %d", up.Size(), b.Size())
+	}
+	for i := 0; i < 299; i++ {
+		u := upAddr(routableAddr(i))
+		if !up.HasAddress(u) || up.IsGood(u) != (i < 50) {
+			t.Fatalf("%d: has=%v", i, up.HasAddress(u))
+		}
+	}
+	if sel := up.GetSelection(); len(sel) == 0 {
+		t.Fatal("upstream cannot select from our file")
+	}
+	if a := up.PickAddress(50); a == nil {
+		t.Fatal("upstream cannot pick from our file")
+	}
+}
+
+// The hand encoder writes the same value encoding/json writes for the
+// book, escapes included: a source ID is kept verbatim from a file, so it
+// can hold any character.
+func TestMarshalEncodesWhatEncodingJSONWould(t *testing.T) {
+	b, clk := newTestBook(t, Options{})
+	fill(t, b, 30, 8)
+	b.MarkAttempt(routableAddr(20).ID)
+	b.MarkBad(routableAddr(4), time.Hour)   // banned with its entry
+	b.MarkBad(routableAddr(777), time.Hour) // never in the book
+	clk.Advance(time.Second)
+	odd := `{"addrs":[{"addr":{"id":"` + testID(5000) + `","ip":"55.66.77.88","port":7},` +
+		`"src":{"id":"q\"<>&\u2028\u00e9\n","ip":"9.9.9.9","port":1},"buckets":[3],"attempts":0,"bucket_type":1}]}`
+	if st, err := b.LoadBytes([]byte(odd)); err != nil || st.Loaded != 1 {
+		t.Fatalf("loading an entry with an odd source ID: %+v, %v", st, err)
+	}
+	var hand, std fileJSON
+	if err := json.Unmarshal(b.Marshal(), &hand); err != nil {
+		t.Fatalf("hand encoder wrote invalid JSON: %v", err)
+	}
+	if err := json.Unmarshal(marshalStd(b), &std); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(hand, std) {
+		t.Fatalf("hand encoder: %+v\nencoding/json: %+v", hand, std)
+	}
+	if len(hand.Addrs) != b.Size() || len(hand.Bans) != 2 {
+		t.Fatalf("%d entries and %d bans written, book has %d and 2", len(hand.Addrs), len(hand.Bans), b.Size())
+	}
+}
+
+// marshalStd is the book file written with encoding/json alone.
+func marshalStd(b *Book) []byte {
+	b.mu.Lock()
+	f := fileJSON{Key: b.key, Version: FormatVersion, HashKey: hex.EncodeToString(b.hashKey[:]), Addrs: make([]entryJSON, len(b.entries))}
+	for i := range b.entries {
+		ka := &b.entries[i]
+		f.Addrs[i] = entryFile(ka, b.srcs[ka.src].addr, 0)
+	}
+	ids := make([]string, 0, len(b.bans))
+	for id := range b.bans {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	f.Bans = make([]banJSON, 0, len(ids))
+	for _, id := range ids {
+		rec := b.bans[id]
+		bj := banJSON{ID: id, Until: fromNanos(rec.until), Addr: addrFile(rec.addr)}
+		if rec.hasEntry {
+			e := entryFile(&rec.entry, rec.src, rec.until)
+			bj.Entry = &e
+		}
+		f.Bans = append(f.Bans, bj)
+	}
+	b.mu.Unlock()
+	out, err := json.MarshalIndent(f, "", "\t")
+	if err != nil {
+		panic(err)
+	}
+	return append(out, '\n')
+}
+
+func entryFile(ka *knownAddress, src NetAddress, banUntil int64) entryJSON {
+	e := entryJSON{
+		Addr: addrFile(ka.addr()), Src: addrFile(src),
+		Buckets:  make([]int64, ka.nb),
+		Attempts: int64(ka.attempts), BucketType: int64(ka.typ),
+		LastAttempt: fromNanos(ka.lastAttempt), LastSuccess: fromNanos(ka.lastSuccess), LastBanTime: fromNanos(banUntil),
+	}
+	for r := range e.Buckets {
+		e.Buckets[r] = int64(ka.bk[r])
+	}
+	return e
+}
+
+func addrFile(na NetAddress) *addrJSON {
+	a := &addrJSON{ID: na.ID, Port: int64(na.Port)}
+	if na.IP.IsValid() {
+		a.IP = na.IP.String()
+	}
+	return a
+}
