@@ -161,6 +161,7 @@ Logs: set GOLOG_LOG_LEVEL (e.g. "info", or "pex=debug,transport=info").`,
 		newTestnetCmd(),
 		newCrawlCmd(g),
 		newBridgeCmd(g),
+		newCometBFTCmd(),
 	)
 	return root
 }
