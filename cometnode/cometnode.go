@@ -11,6 +11,7 @@ import (
 	"github.com/cometbft/cometbft/lp2p"
 	"github.com/cometbft/cometbft/node"
 	"github.com/cometbft/cometbft/p2p"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pexp2p/pexp2p/addrbook"
 	"github.com/pexp2p/pexp2p/pex"
@@ -39,6 +40,17 @@ func WithObservers(obs ...pex.Observer) Option {
 	return func(d *Discovery) { d.observers = append(d.observers, obs...) }
 }
 
+// WithRegisterer registers pexp2p's metrics on reg instead of the
+// default registry that CometBFT's Prometheus server serves.
+func WithRegisterer(reg prometheus.Registerer) Option {
+	return func(d *Discovery) { d.registerer = reg }
+}
+
+// MetricsPrefix starts the names of pexp2p's metrics on a CometBFT node
+// (pexp2p_cometbft_p2p_peers, pexp2p_cometbft_p2p_addrbook_size, …):
+// CometBFT already registers cometbft_p2p_peers with other labels.
+const MetricsPrefix = "pexp2p_"
+
 // Discovery is pexp2p's peer discovery for one CometBFT v0.40 node on
 // libp2p: pexp2p's face becomes the node's only libp2p host (one key, one
 // peer ID, QUIC and TCP listeners), the PEX reactor and address book run
@@ -49,11 +61,12 @@ func WithObservers(obs ...pex.Observer) Option {
 // libp2p), pass Option() to NewNode, and check Err() afterwards; or use
 // Provider, which does all three.
 type Discovery struct {
-	cfg       *cmtcfg.Config
-	settings  Settings
-	logger    cmtlog.Logger
-	key       *transport.NodeKey
-	observers []pex.Observer
+	cfg        *cmtcfg.Config
+	settings   Settings
+	logger     cmtlog.Logger
+	key        *transport.NodeKey
+	observers  []pex.Observer
+	registerer prometheus.Registerer
 
 	mu       sync.Mutex
 	err      error
@@ -179,9 +192,24 @@ func (d *Discovery) Attach(n *node.Node) error {
 		pc.EnsurePeersPeriod = s.EnsurePeersPeriod
 		opts.PEX = &pc
 	}
+	reg := d.metricsRegisterer()
+	if reg != nil {
+		m, err := pexnode.NewMetrics(reg)
+		if err != nil {
+			d.logger.Error("pexp2p metrics not registered", "err", err)
+			reg = nil
+		} else {
+			opts.Observers = append(opts.Observers, m)
+		}
+	}
 	pn, err := pexnode.New(opts)
 	if err != nil {
 		return err
+	}
+	if reg != nil {
+		if err := pexnode.RegisterGauges(reg, pn.Transport, pn.Book); err != nil {
+			d.logger.Error("pexp2p gauges not registered", "err", err)
+		}
 	}
 	h := newHandoff(sw, lh, pn.Transport, s, d.logger.Debug)
 	pn.WrapHandler(func(r transport.Handler) transport.Handler {
@@ -204,6 +232,18 @@ func (d *Discovery) Attach(n *node.Node) error {
 	go h.run(d.stop, d.loopDone)
 	d.logger.Info("pexp2p discovery attached", "peer_id", pn.Key.PeerID().String(),
 		"addrs", fmt.Sprint(pn.Transport.FullAddrs()), "pex", s.PEX, "seed_mode", s.SeedMode, "seeds", len(s.Seeds))
+	return nil
+}
+
+// metricsRegisterer is where metrics go: the option's registerer, else
+// the default registry when CometBFT serves Prometheus, else nowhere.
+func (d *Discovery) metricsRegisterer() prometheus.Registerer {
+	if d.registerer != nil {
+		return prometheus.WrapRegistererWithPrefix(MetricsPrefix, d.registerer)
+	}
+	if d.cfg.Instrumentation != nil && d.cfg.Instrumentation.Prometheus {
+		return prometheus.WrapRegistererWithPrefix(MetricsPrefix, prometheus.DefaultRegisterer)
+	}
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pexp2p/pexp2p/addrbook"
 	"github.com/pexp2p/pexp2p/pex"
+	"github.com/pexp2p/pexp2p/pexnode"
 	"github.com/pexp2p/pexp2p/transport"
 	"github.com/pexp2p/pexp2p/transport/bridge"
 	"github.com/pexp2p/pexp2p/transport/classic"
@@ -130,13 +131,13 @@ func newBridgeRun(g *globals, c Config, key *transport.NodeKey, lp *p2pNode, reg
 	pc.IDRule = addrbook.ClassicIDs
 	pc.Seeds = splitList(c.Classic.Seeds)
 	creg := prometheus.WrapRegistererWith(prometheus.Labels{"face": "classic"}, reg)
-	m, err := NewMetrics(creg)
+	m, err := pexnode.NewMetrics(creg)
 	if err != nil {
 		return nil, err
 	}
 	reactor := pex.NewReactor(book, face, pc, pex.WithObserver(m))
 	face.SetHandler(reactor)
-	if err := RegisterGauges(creg, face, book); err != nil {
+	if err := pexnode.RegisterGauges(creg, face, book); err != nil {
 		return nil, err
 	}
 

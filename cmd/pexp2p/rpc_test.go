@@ -14,6 +14,7 @@ import (
 	"github.com/pexp2p/pexp2p/internal/clock"
 	"github.com/pexp2p/pexp2p/pex"
 	"github.com/pexp2p/pexp2p/pex/pextest"
+	"github.com/pexp2p/pexp2p/pexnode"
 	"github.com/pexp2p/pexp2p/transport"
 )
 
@@ -77,12 +78,12 @@ func TestRPCEndpointsOnInMemoryNetwork(t *testing.T) {
 	book.MarkGood(nodes[1].ID())
 	book.MarkBad(nodes[2].Addr(), time.Hour)
 
-	reg := NewRegistry()
-	m, err := NewMetrics(reg)
+	reg := pexnode.NewRegistry()
+	m, err := pexnode.NewMetrics(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := RegisterGauges(reg, nodes[0], book); err != nil {
+	if err := pexnode.RegisterGauges(reg, nodes[0], book); err != nil {
 		t.Fatal(err)
 	}
 	m.PexRequest(pex.DirSent)
@@ -162,8 +163,8 @@ func TestRPCEndpointsOnInMemoryNetwork(t *testing.T) {
 func TestMetricsFedByReactor(t *testing.T) {
 	clk := clock.NewSimulated(time.Unix(1e9, 0))
 	hub := pextest.NewHub(clk, 10*time.Millisecond)
-	reg := NewRegistry()
-	m, err := NewMetrics(reg)
+	reg := pexnode.NewRegistry()
+	m, err := pexnode.NewMetrics(reg)
 	if err != nil {
 		t.Fatal(err)
 	}

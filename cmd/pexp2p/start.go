@@ -11,6 +11,7 @@ import (
 
 	"github.com/pexp2p/pexp2p/addrbook"
 	"github.com/pexp2p/pexp2p/pex"
+	"github.com/pexp2p/pexp2p/pexnode"
 	"github.com/pexp2p/pexp2p/transport"
 )
 
@@ -56,12 +57,12 @@ func runNode(cmd *cobra.Command, g *globals, c Config, classic bool) error {
 	if err != nil {
 		return err
 	}
-	reg := NewRegistry()
+	reg := pexnode.NewRegistry()
 	// Every PEX metric carries face="libp2p" or face="classic", so a
 	// bridge's two faces share one registry and dashboards work the same
 	// with and without a classic face.
 	lreg := prometheus.WrapRegistererWith(prometheus.Labels{"face": "libp2p"}, reg)
-	metrics, err := NewMetrics(lreg)
+	metrics, err := pexnode.NewMetrics(lreg)
 	if err != nil {
 		return err
 	}
@@ -77,7 +78,7 @@ func runNode(cmd *cobra.Command, g *globals, c Config, classic bool) error {
 	if err != nil {
 		return err
 	}
-	if err := RegisterGauges(lreg, n.Transport, n.Book); err != nil {
+	if err := pexnode.RegisterGauges(lreg, n.Transport, n.Book); err != nil {
 		return err
 	}
 	rpc.peers, rpc.book, rpc.remoteAddr = n.Transport, n.Book, n.RemoteAddr

@@ -1,4 +1,4 @@
-package main
+package pexnode
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
@@ -144,7 +144,7 @@ type bookCollector struct {
 
 func (c *bookCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc; ch <- c.banned }
 func (c *bookCollector) Collect(ch chan<- prometheus.Metric) {
-	st := statsOf(c.book)
+	st := c.book.Counts()
 	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(st.New), "new")
 	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(st.Old), "old")
 	ch <- prometheus.MustNewConstMetric(c.banned, prometheus.GaugeValue, float64(st.Banned))
