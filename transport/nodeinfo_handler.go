@@ -10,6 +10,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 )
 
+// handleNodeInfoStream answers a peer's NodeInfo with ours, shaped like
+// the PEX handler: service scope, memory for the largest NodeInfo, one
+// deadline for the exchange, reset on error.
 func (n *Node) handleNodeInfoStream(s network.Stream) {
 	if err := s.Scope().SetService(pexServiceName); err != nil {
 		_ = s.ResetWithError(network.StreamResourceLimitExceeded)
@@ -41,6 +44,8 @@ func (n *Node) handleNodeInfoStream(s network.Stream) {
 	_ = s.Close()
 }
 
+// buildNodeInfo is what we send in the NodeInfo exchange. Its listen
+// address prefers a non-loopback one, as peers store it in their books.
 func (n *Node) buildNodeInfo(h host.Host) *tmp2p.DefaultNodeInfo {
 	listen := ""
 	addrs := h.Addrs()

@@ -9,11 +9,152 @@ import (
 	tmp2p "github.com/cometbft/cometbft/proto/tendermint/p2p"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/pex"
 )
 
+// PexProtocolID carries CometBFT channel 0 (PEX). The name follows
+// upstream lp2p's "/p2p/cometbft/1.0.0/channel/0x%02x" so that an upstream
+// lp2p node with a reactor on channel 0 can talk to us.
+const PexProtocolID protocol.ID = "/p2p/cometbft/1.0.0/channel/0x00"
+
+// pexServiceName is the resource-manager service that PEX and NodeInfo
+// streams are accounted to, so their memory and stream counts show up,
+// and can be limited, apart from libp2p's own protocols.
 const pexServiceName = "pexp2p.pex"
+
+// pexLog is the PEX stream handler's logger: "transport.pex" in the
+// output, its level set with the transport subsystem's.
+var pexLog = log.Named("pex")
+
+// handlePexStream serves one inbound channel-0 message, in the manner of
+// go-libp2p's ping handler: attach to a service scope, reserve memory for
+// the largest message, bound the stream in time, reset on any error.
+func (n *Node) handlePexStream(s network.Stream) {
+	if err := s.Scope().SetService(pexServiceName); err != nil {
+		pexLog.Debugw("attaching PEX stream to service", "err", err)
+		_ = s.ResetWithError(network.StreamResourceLimitExceeded)
+		return
+	}
+	if err := s.Scope().ReserveMemory(MaxMsgSize, network.ReservationPriorityAlways); err != nil {
+		pexLog.Debugw("reserving memory for PEX stream", "err", err)
+		_ = s.ResetWithError(network.StreamResourceLimitExceeded)
+		return
+	}
+	defer s.Scope().ReleaseMemory(MaxMsgSize)
+
+	from := s.Conn().RemotePeer()
+	arrived := s.Stat().Opened
+	_ = s.SetReadDeadline(time.Now().Add(n.cfg.StreamTimeout))
+	msg, size, err := readFrame(s)
+	if err != nil {
+		switch {
+		case IsProtocolViolation(err):
+			n.wireViolation(s, from, err)
+		case isTimeout(err) && n.noteStall(from):
+			n.wireViolation(s, from, wireErr(ErrStalledStreams, err, "%d PEX streams without a complete message within %v",
+				n.cfg.MaxStalledStreams, n.cfg.StallWindow))
+		default:
+			_ = s.Reset()
+			pexLog.Debugw("PEX stream failed", "peer", from, "err", err)
+		}
+		return
+	}
+	// The message is delivered as soon as it is complete and the end of
+	// the stream is checked afterwards: waiting for the writer's close
+	// first lets a stalled connection release several streams at once,
+	// which the reactor would take for a request flood (Q4). A second
+	// message is still caught, and still a violation.
+	defer n.endStream(s, from, size)
+	n.deliver(from, msg, arrived)
+}
+
+// endStream closes s once the single message of size bytes was read, or
+// resets it when more follows.
+func (n *Node) endStream(s network.Stream, from peer.ID, size uint64) {
+	_ = s.SetReadDeadline(time.Now().Add(n.cfg.StreamTimeout))
+	switch err := checkEnd(s, size); {
+	case err == nil:
+		_ = s.Close()
+	case IsProtocolViolation(err):
+		n.wireViolation(s, from, err)
+	default:
+		_ = s.Reset()
+	}
+}
+
+// wireViolation resets s and stops and bans its peer, which broke the
+// channel-0 wire protocol: the reactor never sees such a message, so it
+// cannot punish the peer itself.
+func (n *Node) wireViolation(s network.Stream, from peer.ID, err error) {
+	_ = s.ResetWithError(network.StreamProtocolViolation)
+	pexLog.Infow("peer broke the PEX wire protocol", "peer", from, "err", err)
+	banned := n.banForWire(from)
+	if f := n.cfg.OnWireViolation; f != nil {
+		f(from.String(), WireViolationReason(err), banned)
+	}
+	n.StopPeerForError(from.String(), err)
+}
+
+// deliver hands msg to the handler once the peer's setup has succeeded.
+//
+// A message may beat our own setup of the peer (its setup finished
+// first); wait for ours rather than lose it. It may even beat the
+// connectedness event to eventLoop (the bus delivers it asynchronously,
+// late on a loaded host): the stream proves the connection, so start the
+// setup here, as Dial does; peerConnected is idempotent. Dropping the
+// message instead cost a seed's visitor its only answer (about 1 in 150
+// under BenchmarkSeedCapacity).
+func (n *Node) deliver(from peer.ID, msg pex.Message, arrived time.Time) {
+	n.mu.Lock()
+	ps := n.peers[from]
+	if ps == nil {
+		n.mu.Unlock()
+		n.peerConnected(from)
+		n.mu.Lock()
+		ps = n.peers[from]
+	}
+	held := false
+	if ps != nil && !ps.added && ps.err == nil {
+		if _, isReq := msg.(*tmp2p.PexRequest); isReq {
+			if ps.waitingRequest {
+				// The sender re-asked after its request timeout while our
+				// setup was slow. Delivering both at once would look like
+				// a flood (Q4) and ban an honest peer; they are the same
+				// question, so one answer serves both.
+				n.mu.Unlock()
+				pexLog.Debugw("dropping repeated PexRequest held during setup", "peer", from)
+				return
+			}
+			ps.waitingRequest, held = true, true
+		}
+	}
+	n.mu.Unlock()
+	if ps == nil {
+		pexLog.Debugw("PEX message from a peer without setup", "peer", from)
+		return
+	}
+	if held {
+		defer func() {
+			n.mu.Lock()
+			ps.waitingRequest = false
+			n.mu.Unlock()
+		}()
+	}
+	select {
+	case <-ps.ready:
+	case <-time.After(n.cfg.HandshakeTimeout):
+		return
+	case <-n.ctx.Done():
+		return
+	}
+	if ps.err != nil || n.handler == nil {
+		return
+	}
+	DeliverAt(n.handler, from.String(), msg, arrived)
+}
 
 // isTimeout reports a deadline expiry, whichever muxer raised it (QUIC
 // wraps os.ErrDeadlineExceeded, yamux returns a net.Error).
@@ -48,119 +189,6 @@ func (n *Node) noteStall(p peer.ID) bool {
 	}
 	n.stalls[p] = recent
 	return false
-}
-
-// handlePexStream serves one inbound channel-0 message, in the manner of
-// go-libp2p's ping handler: attach to a service scope, reserve memory for
-// the largest message, bound the stream in time, reset on any error.
-func (n *Node) handlePexStream(s network.Stream) {
-	if err := s.Scope().SetService(pexServiceName); err != nil {
-		log.Debugw("attaching PEX stream to service", "err", err)
-		_ = s.ResetWithError(network.StreamResourceLimitExceeded)
-		return
-	}
-	if err := s.Scope().ReserveMemory(MaxMsgSize, network.ReservationPriorityAlways); err != nil {
-		log.Debugw("reserving memory for PEX stream", "err", err)
-		_ = s.ResetWithError(network.StreamResourceLimitExceeded)
-		return
-	}
-	defer s.Scope().ReleaseMemory(MaxMsgSize)
-
-	from := s.Conn().RemotePeer()
-	arrived := s.Stat().Opened
-	violation := func(err error) {
-		_ = s.ResetWithError(network.StreamProtocolViolation)
-		log.Infow("peer broke the PEX wire protocol", "peer", from, "err", err)
-		banned := n.banForWire(from)
-		if f := n.cfg.OnWireViolation; f != nil {
-			f(from.String(), WireViolationReason(err), banned)
-		}
-		n.StopPeerForError(from.String(), err)
-	}
-	_ = s.SetReadDeadline(time.Now().Add(n.cfg.StreamTimeout))
-	msg, size, err := readFrame(s)
-	if err != nil {
-		switch {
-		case IsProtocolViolation(err):
-			violation(err)
-		case isTimeout(err) && n.noteStall(from):
-			violation(wireErr(ErrStalledStreams, err, "%d PEX streams without a complete message within %v",
-				n.cfg.MaxStalledStreams, n.cfg.StallWindow))
-		default:
-			_ = s.Reset()
-			log.Debugw("PEX stream failed", "peer", from, "err", err)
-		}
-		return
-	}
-	// The message is delivered as soon as it is complete and the end of
-	// the stream is checked afterwards: waiting for the writer's close
-	// first lets a stalled connection release several streams at once,
-	// which the reactor would take for a request flood (Q4). A second
-	// message is still caught, and still a violation.
-	defer func() {
-		_ = s.SetReadDeadline(time.Now().Add(n.cfg.StreamTimeout))
-		switch err := checkEnd(s, size); {
-		case err == nil:
-			_ = s.Close()
-		case IsProtocolViolation(err):
-			violation(err)
-		default:
-			_ = s.Reset()
-		}
-	}()
-	// A message may beat our own setup of the peer (its setup finished
-	// first); wait for ours rather than lose it. It may even beat the
-	// connectedness event to eventLoop (the bus delivers it
-	// asynchronously, late on a loaded host): the stream proves the
-	// connection, so start the setup here, as Dial does; peerConnected
-	// is idempotent. Dropping the message instead cost a seed's visitor
-	// its only answer (about 1 in 150 under BenchmarkSeedCapacity).
-	n.mu.Lock()
-	ps := n.peers[from]
-	if ps == nil {
-		n.mu.Unlock()
-		n.peerConnected(from)
-		n.mu.Lock()
-		ps = n.peers[from]
-	}
-	held := false
-	if ps != nil && !ps.added && ps.err == nil {
-		if _, isReq := msg.(*tmp2p.PexRequest); isReq {
-			if ps.waitingRequest {
-				// The sender re-asked after its request timeout while our
-				// setup was slow. Delivering both at once would look like
-				// a flood (Q4) and ban an honest peer; they are the same
-				// question, so one answer serves both.
-				n.mu.Unlock()
-				log.Debugw("dropping repeated PexRequest held during setup", "peer", from)
-				return
-			}
-			ps.waitingRequest, held = true, true
-		}
-	}
-	n.mu.Unlock()
-	if ps == nil {
-		log.Debugw("PEX message from a peer without setup", "peer", from)
-		return
-	}
-	if held {
-		defer func() {
-			n.mu.Lock()
-			ps.waitingRequest = false
-			n.mu.Unlock()
-		}()
-	}
-	select {
-	case <-ps.ready:
-	case <-time.After(n.cfg.HandshakeTimeout):
-		return
-	case <-n.ctx.Done():
-		return
-	}
-	if ps.err != nil || n.handler == nil {
-		return
-	}
-	DeliverAt(n.handler, from.String(), msg, arrived)
 }
 
 // WireBanTime is how long a peer that sends undecodable channel-0 data is

@@ -11,15 +11,9 @@ import (
 	tmp2p "github.com/cometbft/cometbft/proto/tendermint/p2p"
 	"github.com/cosmos/gogoproto/proto"
 	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/pexp2p/pexp2p/pex"
 )
-
-// PexProtocolID carries CometBFT channel 0 (PEX). The name follows
-// upstream lp2p's "/p2p/cometbft/1.0.0/channel/0x%02x" so that an upstream
-// lp2p node with a reactor on channel 0 can talk to us.
-const PexProtocolID protocol.ID = "/p2p/cometbft/1.0.0/channel/0x00"
 
 // MaxMsgSize is the largest wrapped PEX message accepted: upstream's
 // maxMsgSize (256 bytes per address × 250 addresses).
