@@ -40,10 +40,6 @@ func quicFirstRanker(delay time.Duration) network.DialRanker {
 }
 
 func hasProtocol(m ma.Multiaddr, code int) bool {
-	for _, c := range m {
-		if c.Code() == code {
-			return true
-		}
-	}
-	return false
+	_, err := m.ValueForProtocol(code)
+	return err == nil
 }

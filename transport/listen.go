@@ -1,11 +1,9 @@
 package transport
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"slices"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -34,15 +32,7 @@ func sharedPorts(addrs []ma.Multiaddr) ([]ma.Multiaddr, error) {
 			}
 			chosen[ip] = p
 		}
-		fam := "ip4"
-		if ip.Is6() {
-			fam = "ip6"
-		}
-		text := fmt.Sprintf("/%s/%s/tcp/%d", fam, ip, p)
-		if tpt == TransportQUIC {
-			text = fmt.Sprintf("/%s/%s/udp/%d/quic-v1", fam, ip, p)
-		}
-		m, err := ma.NewMultiaddr(text)
+		m, err := IPPortMultiaddr(ip, p, tpt)
 		if err != nil {
 			return nil, err
 		}
@@ -57,36 +47,11 @@ func splitListen(a ma.Multiaddr) (netip.Addr, uint16, Transport, peer.ID, error)
 	if len(a) < 2 {
 		return netip.Addr{}, 0, 0, "", maErr(a.String(), ErrUnsupportedAddr, "listen address", nil)
 	}
-	ip, _ := netip.AddrFromSlice(a[0].RawValue())
-	port := uint16(0)
-	if raw := a[1].RawValue(); len(raw) == 2 {
-		port = uint16(raw[0])<<8 | uint16(raw[1])
-	}
-	// Validate the shape on a stand-in with a usable IP and port.
-	probe := slices.Clone(a)
-	fam := "ip4"
-	if a[0].Code() == ma.P_IP6 {
-		fam = "ip6"
-	}
-	stand := "192.0.2.1"
-	if fam == "ip6" {
-		stand = "2001:db8::1"
-	}
-	probe[0] = *mustComponent(fam, stand)
-	if port == 0 {
-		probe[1] = *mustComponent(a[1].Protocol().Name, "1")
-	}
-	_, _, tpt, id, err := SplitMultiaddr(probe)
-	if err != nil {
-		var me *MultiaddrError
-		if errors.As(err, &me) {
-			me.Addr = a.String()
-		}
-		return ip, 0, 0, "", err
-	}
-	return ip.Unmap(), port, tpt, id, nil
+	return splitMultiaddr(a, allowListen)
 }
 
+// freeSharedPort finds a port free for both TCP and UDP on ip. The two
+// probes are not atomic, so a port taken in between is tried again.
 func freeSharedPort(ip netip.Addr) (uint16, error) {
 	var last error
 	for range 20 {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 
 	"github.com/pexp2p/pexp2p/addrbook"
 )
@@ -99,34 +100,83 @@ func NetAddressToMultiaddrs(na addrbook.NetAddress) ([]ma.Multiaddr, error) {
 	if ip.IsUnspecified() {
 		return nil, maErr(text, ErrUnspecifiedIP, ip.String(), nil)
 	}
-	fam := "ip6"
-	if ip.Is4() {
-		fam = "ip4"
+	p2p, err := ma.NewComponent("p2p", id.String())
+	if err != nil {
+		return nil, maErr(text, ErrNoPeerID, "", err)
 	}
-	quic, err := ma.NewMultiaddr(fmt.Sprintf("/%s/%s/udp/%d/quic-v1/p2p/%s", fam, ip, na.Port, id))
+	out := make([]ma.Multiaddr, 0, 2)
+	for _, tpt := range []Transport{TransportQUIC, TransportTCP} {
+		m, err := IPPortMultiaddr(ip, na.Port, tpt)
+		if err != nil {
+			return nil, maErr(text, ErrMalformedMultiaddr, "", err)
+		}
+		out = append(out, m.AppendComponent(p2p))
+	}
+	return out, nil
+}
+
+// IPPortMultiaddr spells ip and port as the multiaddr of one transport,
+// without a peer ID: /ip4|ip6/<ip>/udp/<port>/quic-v1 or
+// /ip4|ip6/<ip>/tcp/<port>. An IPv4-mapped IPv6 address is written as
+// /ip4. The unspecified IP and port 0 are accepted, for listen addresses.
+func IPPortMultiaddr(ip netip.Addr, port uint16, tpt Transport) (ma.Multiaddr, error) {
+	if !ip.IsValid() {
+		return nil, maErr("<no IP>:"+strconv.Itoa(int(port)), ErrMalformedMultiaddr, "no IP", nil)
+	}
+	text := netip.AddrPortFrom(ip, port).String()
+	if ip.Zone() != "" {
+		return nil, maErr(text, ErrIPv6Zone, ip.Zone(), nil)
+	}
+	host, err := manet.FromIP(ip.Unmap().AsSlice())
 	if err != nil {
 		return nil, maErr(text, ErrMalformedMultiaddr, "", err)
 	}
-	tcp, err := ma.NewMultiaddr(fmt.Sprintf("/%s/%s/tcp/%d/p2p/%s", fam, ip, na.Port, id))
+	tail, err := portComponents(port, tpt)
 	if err != nil {
-		return nil, maErr(text, ErrMalformedMultiaddr, "", err)
+		return nil, maErr(text, ErrUnsupportedAddr, tpt.String(), err)
 	}
-	return []ma.Multiaddr{quic, tcp}, nil
+	return ma.Join(host, tail), nil
+}
+
+// portComponents is the transport part of a multiaddr: /tcp/<port> or
+// /udp/<port>/quic-v1.
+func portComponents(port uint16, tpt Transport) (ma.Multiaddr, error) {
+	var parts [][2]string
+	switch tpt {
+	case TransportTCP:
+		parts = [][2]string{{"tcp", strconv.Itoa(int(port))}}
+	case TransportQUIC:
+		parts = [][2]string{{"udp", strconv.Itoa(int(port))}, {"quic-v1", ""}}
+	default:
+		return nil, fmt.Errorf("no multiaddr for transport %v", tpt)
+	}
+	var out ma.Multiaddr
+	for _, p := range parts {
+		c, err := ma.NewComponent(p[0], p[1])
+		if err != nil {
+			return nil, err
+		}
+		out = out.AppendComponent(c)
+	}
+	return out, nil
 }
 
 // classifyUnsupported names the first component that keeps m out of the
 // book, most specific reason first: a relay circuit also contains IP and
 // port parts that manet.DialArgs would wrongly accept as the target.
-func classifyUnsupported(m ma.Multiaddr) error {
+func classifyUnsupported(m ma.Multiaddr, rules addrRules) error {
 	text := m.String()
-	for _, c := range m {
-		if c.Code() == ma.P_CIRCUIT {
-			return maErr(text, ErrRelayAddr, "the address is the relay's, not the peer's", nil)
-		}
+	if _, err := m.ValueForProtocol(ma.P_CIRCUIT); err == nil {
+		return maErr(text, ErrRelayAddr, "the address is the relay's, not the peer's", nil)
 	}
-	for _, c := range m {
+	for i, c := range m {
 		switch c.Code() {
-		case ma.P_DNS, ma.P_DNS4, ma.P_DNS6, ma.P_DNSADDR:
+		case ma.P_DNS, ma.P_DNS4, ma.P_DNS6:
+			if i == 0 && rules&allowDNSHost != 0 {
+				continue
+			}
+			return maErr(text, ErrDNSAddr, "/"+c.Protocol().Name+" is resolved when dialing, never stored", nil)
+		case ma.P_DNSADDR:
 			return maErr(text, ErrDNSAddr, "/"+c.Protocol().Name+" is resolved when dialing, never stored", nil)
 		case ma.P_IP6ZONE:
 			return maErr(text, ErrIPv6Zone, c.Value(), nil)
@@ -143,11 +193,28 @@ func classifyUnsupported(m ma.Multiaddr) error {
 // followed by /p2p/<id>, and returns its parts. id is empty when m has no
 // /p2p part.
 func SplitMultiaddr(m ma.Multiaddr) (ip netip.Addr, port uint16, tpt Transport, id peer.ID, err error) {
+	return splitMultiaddr(m, 0)
+}
+
+// addrRules relax SplitMultiaddr's shape for addresses that never enter
+// the book.
+type addrRules uint8
+
+const (
+	// allowListen accepts the unspecified IP, port 0 and an IPv4-mapped
+	// /ip6 (listen addresses).
+	allowListen addrRules = 1 << iota
+	// allowDNSHost accepts /dns, /dns4 or /dns6 in place of the IP
+	// (configured peers, resolved when dialed); ip is then the zero Addr.
+	allowDNSHost
+)
+
+func splitMultiaddr(m ma.Multiaddr, rules addrRules) (ip netip.Addr, port uint16, tpt Transport, id peer.ID, err error) {
 	text := m.String()
 	if len(m) == 0 {
 		return ip, 0, 0, "", maErr(text, ErrMalformedMultiaddr, "empty", nil)
 	}
-	if err := classifyUnsupported(m); err != nil {
+	if err := classifyUnsupported(m, rules); err != nil {
 		return ip, 0, 0, "", err
 	}
 	shape := func(detail string) error {
@@ -161,14 +228,16 @@ func SplitMultiaddr(m ma.Multiaddr) (ip netip.Addr, port uint16, tpt Transport, 
 		if !ok {
 			return ip, 0, 0, "", maErr(text, ErrMalformedMultiaddr, "bad IP bytes", nil)
 		}
-		if rest[0].Code() == ma.P_IP6 && ip.Is4In6() {
+		if rest[0].Code() == ma.P_IP6 && ip.Is4In6() && rules&allowListen == 0 {
 			return ip, 0, 0, "", maErr(text, ErrMappedIPv6, "write it as /ip4", nil)
 		}
 		ip = ip.Unmap()
+	case ma.P_DNS, ma.P_DNS4, ma.P_DNS6:
+		// classifyUnsupported let it through: allowDNSHost is set.
 	default:
 		return ip, 0, 0, "", shape("starts with /" + rest[0].Protocol().Name)
 	}
-	if ip.IsUnspecified() {
+	if ip.IsUnspecified() && rules&allowListen == 0 {
 		return ip, 0, 0, "", maErr(text, ErrUnspecifiedIP, ip.String(), nil)
 	}
 	rest = rest[1:]
@@ -193,7 +262,7 @@ func SplitMultiaddr(m ma.Multiaddr) (ip netip.Addr, port uint16, tpt Transport, 
 		return ip, 0, 0, "", maErr(text, ErrMalformedMultiaddr, "bad port bytes", nil)
 	}
 	port = binary.BigEndian.Uint16(raw)
-	if port == 0 {
+	if port == 0 && rules&allowListen == 0 {
 		return ip, 0, 0, "", maErr(text, ErrPortZero, "", nil)
 	}
 	if len(rest) > 0 {
@@ -322,7 +391,8 @@ func ParseConfigPeer(s string) (ConfigPeer, error) {
 	if err != nil || port == 0 {
 		return ConfigPeer{}, &ConfigPeerError{Input: s, Reason: "port must be 1..65535", Err: maErr(hostport, ErrPortZero, "", nil)}
 	}
-	var base string
+	// base is the host part: an IP, or a DNS name resolved at dial time.
+	var base ma.Multiaddr
 	if ip, err := netip.ParseAddr(host); err == nil {
 		if ip.Zone() != "" {
 			return ConfigPeer{}, &ConfigPeerError{Input: s, Reason: "IPv6 zones are not allowed", Err: maErr(host, ErrIPv6Zone, ip.Zone(), nil)}
@@ -331,24 +401,31 @@ func ParseConfigPeer(s string) (ConfigPeer, error) {
 		if ip.IsUnspecified() {
 			return ConfigPeer{}, &ConfigPeerError{Input: s, Reason: "unspecified IP", Err: maErr(host, ErrUnspecifiedIP, "", nil)}
 		}
-		if ip.Is4() {
-			base = "/ip4/" + ip.String()
-		} else {
-			base = "/ip6/" + ip.String()
+		base, err = manet.FromIP(ip.AsSlice())
+		if err != nil {
+			return ConfigPeer{}, &ConfigPeerError{Input: s, Reason: "bad host", Err: err}
 		}
 	} else {
 		if host == "" || strings.ContainsAny(host, "/ ") {
 			return ConfigPeer{}, &ConfigPeerError{Input: s, Reason: "bad host name"}
 		}
-		base = "/dns/" + host
-	}
-	var addrs []ma.Multiaddr
-	for _, t := range []string{"/udp/%d/quic-v1", "/tcp/%d"} {
-		a, err := ma.NewMultiaddr(base + fmt.Sprintf(t, port) + "/p2p/" + id.String())
+		c, err := ma.NewComponent("dns", host)
 		if err != nil {
 			return ConfigPeer{}, &ConfigPeerError{Input: s, Reason: "bad host", Err: err}
 		}
-		addrs = append(addrs, a)
+		base = c.Multiaddr()
+	}
+	p2p, err := ma.NewComponent("p2p", id.String())
+	if err != nil {
+		return ConfigPeer{}, &ConfigPeerError{Input: s, Reason: "bad peer ID", Err: err}
+	}
+	var addrs []ma.Multiaddr
+	for _, tpt := range []Transport{TransportQUIC, TransportTCP} {
+		tail, err := portComponents(uint16(port), tpt)
+		if err != nil {
+			return ConfigPeer{}, &ConfigPeerError{Input: s, Reason: "bad port", Err: err}
+		}
+		addrs = append(addrs, ma.Join(base, tail, p2p))
 	}
 	return ConfigPeer{ID: id, Addrs: addrs, Input: s}, nil
 }
@@ -371,11 +448,8 @@ func parseConfigMultiaddr(orig, in string) (ConfigPeer, error) {
 	if len(transportPart) > 0 {
 		switch transportPart[0].Code() {
 		case ma.P_DNS, ma.P_DNS4, ma.P_DNS6:
-			// Check the rest of the shape on an IP stand-in, so DNS peers
-			// obey the same transport rules as IP peers.
-			standIn := append(ma.Multiaddr{}, *mustComponent("ip4", "192.0.2.1"))
-			standIn = append(standIn, transportPart[1:]...)
-			if _, _, _, _, err := SplitMultiaddr(standIn); err != nil {
+			// DNS peers obey the same transport rules as IP peers.
+			if _, _, _, _, err := splitMultiaddr(transportPart, allowDNSHost); err != nil {
 				var me *MultiaddrError
 				if errors.As(err, &me) {
 					me.Addr = in
@@ -389,14 +463,6 @@ func parseConfigMultiaddr(orig, in string) (ConfigPeer, error) {
 		return ConfigPeer{}, &ConfigPeerError{Input: orig, Reason: "unsupported address", Err: err}
 	}
 	return ConfigPeer{ID: id, Addrs: []ma.Multiaddr{m}, Input: orig}, nil
-}
-
-func mustComponent(proto, value string) *ma.Component {
-	c, err := ma.NewComponent(proto, value)
-	if err != nil {
-		panic(err)
-	}
-	return c
 }
 
 // ParseConfigPeers parses a comma-separated list (CometBFT's format for

@@ -239,3 +239,44 @@ func FuzzMultiaddr(f *testing.F) {
 		}
 	})
 }
+
+func TestIPPortMultiaddrSpellsEachTransport(t *testing.T) {
+	for _, c := range []struct {
+		ip   string
+		port uint16
+		tpt  Transport
+		want string
+	}{
+		{"1.2.3.4", 26656, TransportQUIC, "/ip4/1.2.3.4/udp/26656/quic-v1"},
+		{"1.2.3.4", 26656, TransportTCP, "/ip4/1.2.3.4/tcp/26656"},
+		{"2001:db8::1", 1, TransportTCP, "/ip6/2001:db8::1/tcp/1"},
+		{"::ffff:10.0.0.1", 7, TransportQUIC, "/ip4/10.0.0.1/udp/7/quic-v1"},
+		{"0.0.0.0", 0, TransportTCP, "/ip4/0.0.0.0/tcp/0"},
+		{"::", 0, TransportQUIC, "/ip6/::/udp/0/quic-v1"},
+	} {
+		m, err := IPPortMultiaddr(netip.MustParseAddr(c.ip), c.port, c.tpt)
+		if err != nil || m.String() != c.want {
+			t.Errorf("IPPortMultiaddr(%s, %d, %v) = %v, %v; want %s", c.ip, c.port, c.tpt, m, err, c.want)
+		}
+	}
+}
+
+func TestIPPortMultiaddrRejects(t *testing.T) {
+	for _, c := range []struct {
+		ip   netip.Addr
+		tpt  Transport
+		kind error
+		addr string
+	}{
+		{netip.Addr{}, TransportTCP, ErrMalformedMultiaddr, "<no IP>:1"},
+		{netip.MustParseAddr("fe80::1%eth0"), TransportTCP, ErrIPv6Zone, "[fe80::1%eth0]:1"},
+		{netip.MustParseAddr("1.2.3.4"), Transport(9), ErrUnsupportedAddr, "1.2.3.4:1"},
+		{netip.MustParseAddr("1.2.3.4"), 0, ErrUnsupportedAddr, "1.2.3.4:1"},
+	} {
+		_, err := IPPortMultiaddr(c.ip, 1, c.tpt)
+		var me *MultiaddrError
+		if !errors.Is(err, c.kind) || !errors.As(err, &me) || me.Addr != c.addr {
+			t.Errorf("IPPortMultiaddr(%v, 1, %v): %v; want %v naming %q", c.ip, c.tpt, err, c.kind, c.addr)
+		}
+	}
+}

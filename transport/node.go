@@ -180,7 +180,7 @@ func NewNode(key *NodeKey, cfg Config) (*Node, error) {
 		n.unconditional[id] = true
 	}
 	for _, m := range append(append([]ma.Multiaddr{}, cfg.ListenAddrs...), cfg.ExternalAddrs...) {
-		if err := classifyUnsupported(m); err != nil {
+		if err := classifyUnsupported(m, 0); err != nil {
 			return nil, err
 		}
 	}
@@ -324,7 +324,11 @@ func (n *Node) FullAddrs() []ma.Multiaddr {
 	if h == nil {
 		return nil
 	}
-	p2p := ma.StringCast("/p2p/" + h.ID().String())
+	p2p, err := ma.NewComponent("p2p", h.ID().String())
+	if err != nil {
+		log.Errorw("our own peer ID makes no /p2p component", "peer", h.ID(), "err", err)
+		return nil
+	}
 	var out []ma.Multiaddr
 	for _, a := range h.Addrs() {
 		out = append(out, a.Encapsulate(p2p))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
@@ -17,6 +16,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/transport"
 )
 
 // ErrLibp2pProbe is wrapped by every Libp2pProber failure.
@@ -89,16 +89,21 @@ func (p *Libp2pProber) Probe(ctx context.Context, addr addrbook.NetAddress) erro
 	if err != nil {
 		return &Libp2pProbeError{Addr: addr.String(), Attempts: []error{err}}
 	}
-	quicAddr, tcpAddr, err := dialAddrs(addr.IP, addr.Port)
-	if err != nil {
-		return &Libp2pProbeError{Addr: addr.String(), Attempts: []error{err}}
+	// QUIC first, then TCP on the same port, as the libp2p face listens.
+	var dial []ma.Multiaddr
+	for _, tpt := range []transport.Transport{transport.TransportQUIC, transport.TransportTCP} {
+		a, err := transport.IPPortMultiaddr(addr.IP, addr.Port, tpt)
+		if err != nil {
+			return &Libp2pProbeError{Addr: addr.String(), Attempts: []error{err}}
+		}
+		dial = append(dial, a)
 	}
 	// The cache keeps us from re-probing an address within its TTL; a
 	// forced dial keeps swarm backoff from a previous failure from
 	// answering for the node now.
 	ctx = network.WithForceDirectDial(ctx, "bridge probe")
 	var attempts []error
-	for _, a := range []ma.Multiaddr{quicAddr, tcpAddr} {
+	for _, a := range dial {
 		if err := ctx.Err(); err != nil {
 			attempts = append(attempts, err)
 			break
@@ -118,22 +123,4 @@ func (p *Libp2pProber) Probe(ctx context.Context, addr addrbook.NetAddress) erro
 	p.h.Peerstore().RemovePeer(id)
 	p.h.Peerstore().ClearAddrs(id)
 	return &Libp2pProbeError{Addr: addr.String(), Attempts: attempts}
-}
-
-// dialAddrs spells one IP and port as the QUIC and TCP multiaddrs the
-// libp2p face listens on (one port number for both, as upstream lp2p).
-func dialAddrs(ip netip.Addr, port uint16) (quic, tcpA ma.Multiaddr, err error) {
-	if !ip.IsValid() || ip.Zone() != "" {
-		return nil, nil, fmt.Errorf("IP %v is not dialable", ip)
-	}
-	proto := "ip4"
-	if ip.Is6() {
-		proto = "ip6"
-	}
-	quic, err = ma.NewMultiaddr(fmt.Sprintf("/%s/%s/udp/%d/quic-v1", proto, ip, port))
-	if err != nil {
-		return nil, nil, err
-	}
-	tcpA, err = ma.NewMultiaddr(fmt.Sprintf("/%s/%s/tcp/%d", proto, ip, port))
-	return quic, tcpA, err
 }
