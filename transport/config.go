@@ -153,7 +153,7 @@ func (c *Config) setDefaults() {
 }
 
 // OwnAddressBook is implemented by a ban list that also records our own
-// addresses (the address book); a dial of our own ID feeds it (W3).
+// addresses (the address book); a dial of our own ID feeds it.
 type OwnAddressBook interface {
 	RemoveAddress(id string)
 	AddOurAddress(addr addrbook.NetAddress)

@@ -40,7 +40,7 @@
 //     message to the reactor as soon as it is complete and checks the
 //     end of the stream afterwards: waiting for the close first would let
 //     a stalled connection release several requests at once, which the
-//     reactor's spacing rule (Q4) would punish as a flood.
+//     reactor's spacing rule would punish as a flood.
 //
 // A stream that times out before a complete message is reset without
 // blame, but MaxStalledStreams of them from one peer within StallWindow
@@ -136,7 +136,7 @@
 //     arrives before our setup of its sender has finished waits for it
 //     instead of being lost (upstream lp2p's race). A PexRequest repeated
 //     while held, or queued while an earlier one has not left, is sent or
-//     delivered once: bunched requests would look like a flood (Q4) and
+//     delivered once: bunched requests would look like a flood and
 //     get an honest peer banned.
 //   - Send never blocks the reactor: each message goes out on its own
 //     stream from a goroutine; StopPeerGracefully waits (bounded by the

@@ -55,7 +55,7 @@ func (n *Node) Send(peerID string, msg pex.Message) bool {
 	if isReq && ps.requestQueued {
 		// NewStream waits for identify on a fresh connection, so sends
 		// can pile up and then leave together; two requests landing at
-		// once look like a flood (Q4) to the peer. The queued one asks
+		// once look like a flood to the peer. The queued one asks
 		// the same question.
 		n.mu.Unlock()
 		log.Debugw("PexRequest already queued; not sending another", "peer", peerID)
@@ -136,7 +136,7 @@ func (n *Node) Dial(ctx context.Context, addr addrbook.NetAddress) error {
 	}
 	if id == n.host.ID() {
 		n.mu.Unlock()
-		// W3: the book learns the address is ours, so it is not picked
+		// The book learns the address is ours, so it is not picked
 		// again.
 		if ob, ok := n.cfg.Bans.(OwnAddressBook); ok {
 			ob.RemoveAddress(addr.ID)

@@ -22,7 +22,7 @@ import (
 	"github.com/pexp2p/pexp2p/pex"
 )
 
-// C3/seed answer (issue 7, seed capacity): StopPeerGracefully after Send
+// Seed answer (issue 7, seed capacity): StopPeerGracefully after Send
 // must not take the answer away from a reader that is slow to read it.
 // Closing the connection as soon as our side of the stream was closed
 // lost the message whenever the reader had not read it yet (a QUIC
@@ -125,7 +125,7 @@ func TestIsDialingOrConnectedDuplicateIP(t *testing.T) {
 	}
 }
 
-// W3: dialing our own ID (an address of ours gossiped back) is refused
+// Dialing our own ID (an address of ours gossiped back) is refused
 // and the address is recorded as ours in the book.
 func TestDialSelfRecordsOurAddress(t *testing.T) {
 	f := prepareFull(t, 110, fastPexConfig(), nil)

@@ -50,7 +50,7 @@ type Handler interface {
 // ArrivalReceiver is a Handler that takes the time a message reached the
 // node: the moment libp2p accepted its stream, before protocol
 // negotiation and the face's own goroutines. *pex.Reactor is one; it
-// measures a peer's request rate (Q4) from that time.
+// measures a peer's request rate from that time.
 type ArrivalReceiver interface {
 	ReceiveAt(peerID string, msg pex.Message, arrived time.Time)
 }

@@ -143,7 +143,7 @@ func netAddrOf(t testing.TB, n *Node) addrbook.NetAddress {
 	return addrs[0]
 }
 
-// P1/P2 on the libp2p face: a peer reaches the handler only after
+// On the libp2p face, a peer reaches the handler only after
 // identify and NodeInfo, with its real direction and advertised address;
 // messages cross in both directions; RemovePeer follows the disconnect.
 func TestTwoNodesLifecycleAndMessages(t *testing.T) {

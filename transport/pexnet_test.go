@@ -291,7 +291,7 @@ func hasPeer(n *Node, id peer.ID) bool {
 }
 
 // Hostile raw peers (oversized length, garbage, unknown oneof, request
-// flood Q4, unsolicited PexAddrs Q5) are disconnected and banned, cannot
+// flood, unsolicited PexAddrs) are disconnected and banned, cannot
 // reconnect, and a well-behaved peer connected all along is still served.
 func TestHostilePeersDisconnectedAndBanned(t *testing.T) {
 	pc := fastPexConfig()

@@ -65,7 +65,7 @@ func (n *Node) handlePexStream(s network.Stream) {
 	// The message is delivered as soon as it is complete and the end of
 	// the stream is checked afterwards: waiting for the writer's close
 	// first lets a stalled connection release several streams at once,
-	// which the reactor would take for a request flood (Q4). A second
+	// which the reactor would take for a request flood. A second
 	// message is still caught, and still a violation.
 	defer n.endStream(s, from, size)
 	n.deliver(from, msg, arrived)
@@ -122,7 +122,7 @@ func (n *Node) deliver(from peer.ID, msg pex.Message, arrived time.Time) {
 			if ps.waitingRequest {
 				// The sender re-asked after its request timeout while our
 				// setup was slow. Delivering both at once would look like
-				// a flood (Q4) and ban an honest peer; they are the same
+				// a flood and ban an honest peer; they are the same
 				// question, so one answer serves both.
 				n.mu.Unlock()
 				pexLog.Debugw("dropping repeated PexRequest held during setup", "peer", from)

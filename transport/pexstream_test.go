@@ -16,7 +16,7 @@ import (
 	"github.com/pexp2p/pexp2p/pex"
 )
 
-// P1/Q-seed regression (issue 7, seed capacity): a PexRequest whose
+// Seed regression (issue 7, seed capacity): a PexRequest whose
 // stream arrives before eventLoop has seen the connection must still
 // reach the handler, after AddPeer. The event bus is async; on a loaded
 // seed the visitor's stream used to win the race about once in 150
