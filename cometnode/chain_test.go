@@ -152,16 +152,4 @@ func (n *chainNode) switchPeers() int { return n.node.Switch().Peers().Size() }
 
 func (n *chainNode) height() int64 { return n.node.BlockStore().Height() }
 
-// waitUntil polls cond until it holds or the deadline passes.
-func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %s", d, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 func p2pID(s string) p2p.ID { return p2p.ID(s) }

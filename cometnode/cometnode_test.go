@@ -7,6 +7,7 @@ import (
 	cmtcfg "github.com/cometbft/cometbft/config"
 
 	"github.com/pexp2p/pexp2p/cometnode"
+	"github.com/pexp2p/pexp2p/internal/testwait"
 )
 
 func fastDiscovery(s *cometnode.Settings) { s.EnsurePeersPeriod = 500 * time.Millisecond }
@@ -34,7 +35,7 @@ func TestChainFindsPeersFromOneSeed(t *testing.T) {
 	for _, n := range chain {
 		n.start(t)
 	}
-	waitUntil(t, 60*time.Second, "every node peered with the other three", func() bool {
+	testwait.For(t, 60*time.Second, "every node peered with the other three", func() bool {
 		for _, n := range chain {
 			if n.switchPeers() < v+f-1 {
 				return false
@@ -42,7 +43,7 @@ func TestChainFindsPeersFromOneSeed(t *testing.T) {
 		}
 		return true
 	})
-	waitUntil(t, 60*time.Second, "every node at height 5", func() bool {
+	testwait.For(t, 60*time.Second, "every node at height 5", func() bool {
 		for _, n := range chain {
 			if n.height() < 5 {
 				return false

@@ -9,7 +9,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+
 	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/internal/testwait"
 )
 
 // Issue 8 item 3, "banned by ID, and by IP where the IP rule applies":
@@ -39,7 +41,7 @@ func TestWireViolatorBannedByIDAndIP(t *testing.T) {
 	if err := connect(bad); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the peer to be set up", func() bool { return added(bad) })
+	testwait.For(t, 5*time.Second, "the peer to be set up", func() bool { return added(bad) })
 	n.mu.Lock()
 	ip := n.peers[bad.h.ID()].info.RemoteIP
 	n.mu.Unlock()
@@ -47,7 +49,7 @@ func TestWireViolatorBannedByIDAndIP(t *testing.T) {
 		t.Fatalf("peer's remote IP %v, want 127.54.0.1 (the test relies on TCP dialing from the listen IP)", ip)
 	}
 	bad.sendRaw(t, n.ID(), []byte{0x02, 0x1a, 0x00}) // an unknown oneof arm
-	waitFor(t, 5*time.Second, "the violator to be disconnected", func() bool {
+	testwait.For(t, 5*time.Second, "the violator to be disconnected", func() bool {
 		return n.Host().Network().Connectedness(bad.h.ID()) != network.Connected && !added(bad)
 	})
 
@@ -60,7 +62,7 @@ func TestWireViolatorBannedByIDAndIP(t *testing.T) {
 	if err := connect(other); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "a peer from another IP to be set up", func() bool { return added(other) })
+	testwait.For(t, 5*time.Second, "a peer from another IP to be set up", func() bool { return added(other) })
 	time.Sleep(200 * time.Millisecond) // let any wrongly admitted setup finish too
 	if added(bad) || n.Host().Network().Connectedness(bad.h.ID()) == network.Connected {
 		t.Fatal("the banned ID got back in")
@@ -82,20 +84,20 @@ func TestIPRuleOffOnLoopback(t *testing.T) {
 	if err := bad.h.Connect(ctx, peer.AddrInfo{ID: n.ID(), Addrs: n.Host().Addrs()}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the peer to be set up", func() bool {
+	testwait.For(t, 5*time.Second, "the peer to be set up", func() bool {
 		a, _, _ := h.snapshot()
 		_, ok := a[bad.h.ID().String()]
 		return ok
 	})
 	bad.sendRaw(t, n.ID(), []byte{0x02, 0x1a, 0x00})
-	waitFor(t, 5*time.Second, "the violator to be disconnected", func() bool {
+	testwait.For(t, 5*time.Second, "the violator to be disconnected", func() bool {
 		return n.Host().Network().Connectedness(bad.h.ID()) != network.Connected
 	})
 	sameIP := newRawPeer(t, 57)
 	if err := sameIP.h.Connect(ctx, peer.AddrInfo{ID: n.ID(), Addrs: n.Host().Addrs()}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "a new identity from the same loopback IP to be set up", func() bool {
+	testwait.For(t, 5*time.Second, "a new identity from the same loopback IP to be set up", func() bool {
 		a, _, _ := h.snapshot()
 		_, ok := a[sameIP.h.ID().String()]
 		return ok
@@ -153,9 +155,9 @@ func TestBannedPeerCannotReconnect(t *testing.T) {
 	if err := a.Dial(ctx, netAddrOf(t, b)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "b to add a", func() bool { return hasPeer(b, a.ID()) })
+	testwait.For(t, 5*time.Second, "b to add a", func() bool { return hasPeer(b, a.ID()) })
 	book.MarkBad(netAddrOf(t, a), time.Hour)
-	waitFor(t, 5*time.Second, "ban sweep to close a", func() bool {
+	testwait.For(t, 5*time.Second, "ban sweep to close a", func() bool {
 		_, removed, _ := hb.snapshot()
 		return removed[a.ID().String()] == 1 && b.Host().Network().Connectedness(a.ID()) != network.Connected
 	})

@@ -19,6 +19,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/internal/testwait"
 )
 
 // chan0Reactor is a minimal upstream reactor on channel 0 with
@@ -150,7 +151,7 @@ func TestInteropUpstreamLp2pSwitch(t *testing.T) {
 	if !ours.Send(uh.ID().String(), want) {
 		t.Fatal("Send refused")
 	}
-	waitFor(t, 10*time.Second, "upstream reactor to receive our PexAddrs", func() bool {
+	testwait.For(t, 10*time.Second, "upstream reactor to receive our PexAddrs", func() bool {
 		_, got := reactor.state()
 		return len(got) == 1
 	})
@@ -170,7 +171,7 @@ func TestInteropUpstreamLp2pSwitch(t *testing.T) {
 	if !up.Send(p2p.Envelope{ChannelID: 0x00, Message: &tmp2p.PexRequest{}}) {
 		t.Fatal("upstream Send refused")
 	}
-	waitFor(t, 10*time.Second, "our handler to receive upstream's PexRequest", func() bool {
+	testwait.For(t, 10*time.Second, "our handler to receive upstream's PexRequest", func() bool {
 		_, _, r := h.snapshot()
 		return len(r) == 1
 	})

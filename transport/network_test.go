@@ -19,6 +19,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/internal/testwait"
 	"github.com/pexp2p/pexp2p/pex"
 )
 
@@ -66,7 +67,7 @@ func TestStopPeerGracefullyDeliversLastMessage(t *testing.T) {
 			if err := h.Connect(ctx, peer.AddrInfo{ID: n.ID(), Addrs: n.Host().Addrs()}); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, 5*time.Second, "the peer to be set up", func() bool { return fh.has(h.ID()) })
+			testwait.For(t, 5*time.Second, "the peer to be set up", func() bool { return fh.has(h.ID()) })
 			answer := &tmp2p.PexAddrs{Addrs: []tmp2p.NetAddress{{ID: n.ID().String(), IP: "127.0.0.1", Port: 26656}}}
 			if !n.Send(h.ID().String(), answer) {
 				t.Fatal("Send refused")
@@ -85,7 +86,7 @@ func TestStopPeerGracefullyDeliversLastMessage(t *testing.T) {
 			if a, ok := got[0].(*tmp2p.PexAddrs); !ok || len(a.Addrs) != 1 {
 				t.Fatalf("reader got %#v", got[0])
 			}
-			waitFor(t, 5*time.Second, "the graceful stop to disconnect", func() bool {
+			testwait.For(t, 5*time.Second, "the graceful stop to disconnect", func() bool {
 				return h.Network().Connectedness(n.ID()) != network.Connected
 			})
 		})

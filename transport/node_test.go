@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/internal/testwait"
 	"github.com/pexp2p/pexp2p/pex"
 )
 
@@ -78,19 +79,6 @@ func (f *fakeHandler) snapshot() (map[string]pex.PeerInfo, map[string]int, []rec
 		r[k] = v
 	}
 	return a, r, append([]received(nil), f.received...)
-}
-
-// waitFor polls cond until it holds or the deadline passes; the network
-// under test runs on real time, so this is the bound, not a sleep.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // testNodeConfig is the configuration of test node i: QUIC and TCP on
@@ -164,7 +152,7 @@ func TestTwoNodesLifecycleAndMessages(t *testing.T) {
 	if pb.ListenAddr != netAddrOf(t, b) {
 		t.Fatalf("b advertises %v, want %v", pb.ListenAddr, netAddrOf(t, b))
 	}
-	waitFor(t, 5*time.Second, "b to add a", func() bool {
+	testwait.For(t, 5*time.Second, "b to add a", func() bool {
 		m, _, _ := hb.snapshot()
 		_, ok := m[a.ID().String()]
 		return ok
@@ -194,7 +182,7 @@ func TestTwoNodesLifecycleAndMessages(t *testing.T) {
 	if !a.Send(b.ID().String(), &tmp2p.PexRequest{}) || !b.Send(a.ID().String(), want) {
 		t.Fatal("Send refused")
 	}
-	waitFor(t, 5*time.Second, "messages", func() bool {
+	testwait.For(t, 5*time.Second, "messages", func() bool {
 		_, _, rb := hb.snapshot()
 		_, _, ra := ha.snapshot()
 		return len(rb) == 1 && len(ra) == 1
@@ -209,7 +197,7 @@ func TestTwoNodesLifecycleAndMessages(t *testing.T) {
 	}
 
 	a.StopPeerGracefully(b.ID().String())
-	waitFor(t, 5*time.Second, "RemovePeer on both", func() bool {
+	testwait.For(t, 5*time.Second, "RemovePeer on both", func() bool {
 		_, ra, _ := ha.snapshot()
 		_, rb, _ := hb.snapshot()
 		return ra[b.ID().String()] == 1 && rb[a.ID().String()] == 1

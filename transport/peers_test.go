@@ -11,6 +11,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
+
+	"github.com/pexp2p/pexp2p/internal/testwait"
 )
 
 // peerstoreKnows reports whether n's peerstore still holds anything but
@@ -36,7 +38,7 @@ func TestPeerstoreForgetsDisconnectedPeers(t *testing.T) {
 		if err := rp.connect(t, n); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 5*time.Second, "the visitor to be set up", func() bool { return hasPeer(n, id) })
+		testwait.For(t, 5*time.Second, "the visitor to be set up", func() bool { return hasPeer(n, id) })
 		if !peerstoreKnows(n, id) {
 			t.Fatalf("round %d: a connected peer's protocols should be in the peerstore", round)
 		}
@@ -45,11 +47,11 @@ func TestPeerstoreForgetsDisconnectedPeers(t *testing.T) {
 			t.Fatalf("round %d: no listen address from identify: %+v", round, added[id.String()])
 		}
 		_ = rp.h.Network().ClosePeer(n.ID())
-		waitFor(t, 5*time.Second, "RemovePeer", func() bool {
+		testwait.For(t, 5*time.Second, "RemovePeer", func() bool {
 			_, removed, _ := h.snapshot()
 			return removed[id.String()] == round
 		})
-		waitFor(t, 5*time.Second, "the peerstore to forget the visitor", func() bool { return !peerstoreKnows(n, id) })
+		testwait.For(t, 5*time.Second, "the peerstore to forget the visitor", func() bool { return !peerstoreKnows(n, id) })
 	}
 
 	// Refused in setup (strict mode, no NodeInfo): forgotten too.
@@ -57,10 +59,10 @@ func TestPeerstoreForgetsDisconnectedPeers(t *testing.T) {
 	if err := rp.connect(t, strict); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the refused peer to be disconnected", func() bool {
+	testwait.For(t, 5*time.Second, "the refused peer to be disconnected", func() bool {
 		return len(strict.Host().Network().ConnsToPeer(id)) == 0
 	})
-	waitFor(t, 5*time.Second, "the peerstore to forget the refused peer", func() bool { return !peerstoreKnows(strict, id) })
+	testwait.For(t, 5*time.Second, "the peerstore to forget the refused peer", func() bool { return !peerstoreKnows(strict, id) })
 	if hasPeer(strict, id) {
 		t.Fatal("strict node accepted a peer without NodeInfo")
 	}
@@ -111,7 +113,7 @@ func TestSeveralConnectionsOnePeer(t *testing.T) {
 	if err := b.Host().Connect(ctx, peer.AddrInfo{ID: a.ID(), Addrs: aQUIC}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "a and b set each other up", func() bool {
+	testwait.For(t, 5*time.Second, "a and b set each other up", func() bool {
 		return hasPeer(a, b.ID()) && ha.has(b.ID()) && hb.has(a.ID())
 	})
 	close(release)
@@ -128,7 +130,7 @@ func TestSeveralConnectionsOnePeer(t *testing.T) {
 	}
 	conns := a.Host().Network().ConnsToPeer(b.ID())
 	_ = conns[0].Close()
-	waitFor(t, 5*time.Second, "the closed connection to go", func() bool {
+	testwait.For(t, 5*time.Second, "the closed connection to go", func() bool {
 		return len(a.Host().Network().ConnsToPeer(b.ID())) == 1
 	})
 	// A round trip on the remaining connection gives a wrong removal
@@ -137,7 +139,7 @@ func TestSeveralConnectionsOnePeer(t *testing.T) {
 	if !a.Send(b.ID().String(), &tmp2p.PexRequest{}) {
 		t.Fatal("a no longer sends to b after one of two connections closed")
 	}
-	waitFor(t, 5*time.Second, "b receives a's request", func() bool {
+	testwait.For(t, 5*time.Second, "b receives a's request", func() bool {
 		_, _, now := hb.snapshot()
 		return len(now) > len(got)
 	})
@@ -147,7 +149,7 @@ func TestSeveralConnectionsOnePeer(t *testing.T) {
 	for _, c := range a.Host().Network().ConnsToPeer(b.ID()) {
 		_ = c.Close()
 	}
-	waitFor(t, 5*time.Second, "RemovePeer after the last connection", func() bool {
+	testwait.For(t, 5*time.Second, "RemovePeer after the last connection", func() bool {
 		_, removed, _ := ha.snapshot()
 		return removed[b.ID().String()] == before+1 && !hasPeer(a, b.ID())
 	})
@@ -168,24 +170,24 @@ func TestInboundLimitOverLimitAndUnconditional(t *testing.T) {
 	if err := p1.connect(t, n); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "p1", func() bool { return h.has(p1.h.ID()) })
+	testwait.For(t, 10*time.Second, "p1", func() bool { return h.has(p1.h.ID()) })
 	if err := p2.connect(t, n); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "p2", func() bool { return h.has(p2.h.ID()) })
+	testwait.For(t, 10*time.Second, "p2", func() bool { return h.has(p2.h.ID()) })
 	added, _, _ := h.snapshot()
 	if added[p1.h.ID().String()].OverLimit || !added[p2.h.ID().String()].OverLimit {
 		t.Fatalf("OverLimit flags: p1 %v p2 %v", added[p1.h.ID().String()].OverLimit, added[p2.h.ID().String()].OverLimit)
 	}
 	_ = p3.connect(t, n)
 	time.Sleep(500 * time.Millisecond)
-	waitFor(t, 10*time.Second, "p3 refused", func() bool {
+	testwait.For(t, 10*time.Second, "p3 refused", func() bool {
 		return !hasPeer(n, p3.h.ID()) && n.Host().Network().Connectedness(p3.h.ID()) != network.Connected
 	})
 	if err := uncond.connect(t, n); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "unconditional peer", func() bool { return hasPeer(n, uncond.h.ID()) })
+	testwait.For(t, 10*time.Second, "unconditional peer", func() bool { return hasPeer(n, uncond.h.ID()) })
 	if out, in, _ := n.NumPeers(); out != 0 || in != 1 {
 		t.Fatalf("NumPeers = %d out, %d in; want 0, 1 (visitor and unconditional not counted)", out, in)
 	}
@@ -228,7 +230,7 @@ func TestPeerWithoutNodeInfo(t *testing.T) {
 	if err := raw.connect(t, lenient); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "lenient node accepts raw peer", func() bool { return h.has(raw.h.ID()) })
+	testwait.For(t, 5*time.Second, "lenient node accepts raw peer", func() bool { return h.has(raw.h.ID()) })
 	added, _, _ := h.snapshot()
 	la := added[raw.h.ID().String()].ListenAddr
 	if la.IP.String() != "127.93.0.1" || la.ID != raw.h.ID().String() {
@@ -236,7 +238,7 @@ func TestPeerWithoutNodeInfo(t *testing.T) {
 	}
 	_ = raw.connect(t, strict)
 	time.Sleep(500 * time.Millisecond)
-	waitFor(t, 5*time.Second, "strict node to drop raw peer", func() bool {
+	testwait.For(t, 5*time.Second, "strict node to drop raw peer", func() bool {
 		return !hasPeer(strict, raw.h.ID()) && strict.Host().Network().Connectedness(raw.h.ID()) != network.Connected
 	})
 }

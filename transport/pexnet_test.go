@@ -111,7 +111,7 @@ func TestTwoNodesExchangeAddresses(t *testing.T) {
 	b.startReactor(t)
 	a.startReactor(t)
 
-	waitFor(t, 20*time.Second, "A to learn X from B and B to learn A", func() bool {
+	testwait.For(t, 20*time.Second, "A to learn X from B and B to learn A", func() bool {
 		return a.book.HasAddress(x.ID) && b.book.HasAddress(a.node.ID().String())
 	})
 	if !b.book.HasAddress(a.node.ID().String()) {
@@ -204,7 +204,7 @@ func TestTwentyNodesFromOneSeed(t *testing.T) {
 		return s
 	}
 	start := time.Now()
-	if !testwait.Until(90*time.Second, converged, nil) {
+	if !testwait.Until(90*time.Second, converged) {
 		t.Fatalf("no convergence within 90 s:%s", report())
 	}
 	t.Logf("converged after %v:%s", time.Since(start).Round(100*time.Millisecond), report())
@@ -306,7 +306,7 @@ func TestHostilePeersDisconnectedAndBanned(t *testing.T) {
 	if err := good.connect(t, v.node); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "good peer set up", func() bool { return hasPeer(v.node, good.h.ID()) })
+	testwait.For(t, 10*time.Second, "good peer set up", func() bool { return hasPeer(v.node, good.h.ID()) })
 
 	cases := []struct {
 		name string
@@ -332,9 +332,9 @@ func TestHostilePeersDisconnectedAndBanned(t *testing.T) {
 			if err := bad.connect(t, v.node); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, 10*time.Second, "hostile peer set up", func() bool { return hasPeer(v.node, bad.h.ID()) })
+			testwait.For(t, 10*time.Second, "hostile peer set up", func() bool { return hasPeer(v.node, bad.h.ID()) })
 			c.act(bad)
-			waitFor(t, 10*time.Second, "hostile peer disconnected and banned", func() bool {
+			testwait.For(t, 10*time.Second, "hostile peer disconnected and banned", func() bool {
 				return !hasPeer(v.node, bad.h.ID()) &&
 					v.node.Host().Network().Connectedness(bad.h.ID()) != network.Connected &&
 					v.book.IsBanned(bad.h.ID().String())
@@ -353,7 +353,7 @@ func TestHostilePeersDisconnectedAndBanned(t *testing.T) {
 	// The good peer is still served.
 	before := len(good.received())
 	good.send(t, v.node.ID(), &tmp2p.PexRequest{})
-	waitFor(t, 10*time.Second, "answer to the good peer", func() bool { return len(good.received()) > before })
+	testwait.For(t, 10*time.Second, "answer to the good peer", func() bool { return len(good.received()) > before })
 	if _, ok := good.received()[before].(*tmp2p.PexAddrs); !ok {
 		t.Fatalf("good peer got %T", good.received()[before])
 	}

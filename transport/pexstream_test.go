@@ -13,6 +13,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/internal/testwait"
 	"github.com/pexp2p/pexp2p/pex"
 )
 
@@ -48,7 +49,7 @@ func TestPexStreamBeforeConnectednessEvent(t *testing.T) {
 	rp.send(t, n.ID(), &tmp2p.PexRequest{})
 
 	id := rp.h.ID().String()
-	waitFor(t, 5*time.Second, "the request to reach the handler while eventLoop is held", func() bool {
+	testwait.For(t, 5*time.Second, "the request to reach the handler while eventLoop is held", func() bool {
 		_, _, rec := h.snapshot()
 		return len(rec) > 0
 	})
@@ -101,7 +102,7 @@ func TestPexMessageCarriesArrivalTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	rp.send(t, n.ID(), &tmp2p.PexRequest{})
-	waitFor(t, 10*time.Second, "the request to reach the handler", func() bool {
+	testwait.For(t, 10*time.Second, "the request to reach the handler", func() bool {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		return len(h.arrived) > 0
@@ -155,11 +156,11 @@ func TestNoStreamLeaks(t *testing.T) {
 	if err := a.Dial(ctx, netAddrOf(t, b)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "b sets a up", func() bool { return hasPeer(b, a.ID()) })
+	testwait.For(t, 5*time.Second, "b sets a up", func() bool { return hasPeer(b, a.ID()) })
 	for range 5 {
 		a.Send(b.ID().String(), &tmp2p.PexRequest{})
 	}
-	waitFor(t, 5*time.Second, "a request delivered", func() bool { _, _, r := hb.snapshot(); return len(r) >= 1 })
+	testwait.For(t, 5*time.Second, "a request delivered", func() bool { _, _, r := hb.snapshot(); return len(r) >= 1 })
 	streams := func(n *Node) int {
 		total := 0
 		_ = n.Host().Network().ResourceManager().ViewSystem(func(s network.ResourceScope) error {
@@ -169,7 +170,7 @@ func TestNoStreamLeaks(t *testing.T) {
 		})
 		return total
 	}
-	waitFor(t, 10*time.Second, "all streams closed", func() bool { return streams(a) == 0 && streams(b) == 0 })
+	testwait.For(t, 10*time.Second, "all streams closed", func() bool { return streams(a) == 0 && streams(b) == 0 })
 }
 
 // Wire violations the face punishes itself (stream reset, 24 h ban in the
@@ -193,7 +194,7 @@ func TestOnWireViolationReported(t *testing.T) {
 	if err := bad.connect(t, v); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "peer set up", func() bool { return hasPeer(v, bad.h.ID()) })
+	testwait.For(t, 10*time.Second, "peer set up", func() bool { return hasPeer(v, bad.h.ID()) })
 	bad.sendRaw(t, v.ID(), mustHex(t, "05deadbeef00")) // garbage body
 	select {
 	case r := <-got:
@@ -245,7 +246,7 @@ func TestSlowlorisPeerBanned(t *testing.T) {
 		if err := rp.connect(t, v.node); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 10*time.Second, "peer set up", func() bool { return hasPeer(v.node, rp.h.ID()) })
+		testwait.For(t, 10*time.Second, "peer set up", func() bool { return hasPeer(v.node, rp.h.ID()) })
 	}
 	stall := func() network.Stream {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -269,12 +270,12 @@ func TestSlowlorisPeerBanned(t *testing.T) {
 		s := stall()
 		defer s.Reset()
 	}
-	waitFor(t, 10*time.Second, "slowloris peer disconnected and banned", func() bool {
+	testwait.For(t, 10*time.Second, "slowloris peer disconnected and banned", func() bool {
 		return !hasPeer(v.node, bad.h.ID()) &&
 			v.node.Host().Network().Connectedness(bad.h.ID()) != network.Connected &&
 			v.book.IsBanned(bad.h.ID().String())
 	})
 	before := len(good.received())
 	good.send(t, v.node.ID(), &tmp2p.PexRequest{})
-	waitFor(t, 10*time.Second, "answer to the good peer", func() bool { return len(good.received()) > before })
+	testwait.For(t, 10*time.Second, "answer to the good peer", func() bool { return len(good.received()) > before })
 }

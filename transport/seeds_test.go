@@ -10,6 +10,8 @@ import (
 
 	ma "github.com/multiformats/go-multiaddr"
 	madns "github.com/multiformats/go-multiaddr-dns"
+
+	"github.com/pexp2p/pexp2p/internal/testwait"
 )
 
 func TestReactorSeeds(t *testing.T) {
@@ -78,7 +80,7 @@ func TestPersistentPeerByDNSName(t *testing.T) {
 		c.PersistentPeers = []ConfigPeer{p}
 		c.PersistentDialPeriod = 200 * time.Millisecond
 	})
-	waitFor(t, 10*time.Second, "persistent DNS peer connected", func() bool {
+	testwait.For(t, 10*time.Second, "persistent DNS peer connected", func() bool {
 		added, _, _ := ha.snapshot()
 		return added[b.ID().String()].Persistent
 	})
@@ -87,7 +89,7 @@ func TestPersistentPeerByDNSName(t *testing.T) {
 	}
 	// Dropped, it comes back.
 	_ = a.Host().Network().ClosePeer(b.ID())
-	waitFor(t, 10*time.Second, "persistent peer reconnected", func() bool {
+	testwait.For(t, 10*time.Second, "persistent peer reconnected", func() bool {
 		_, removed, _ := ha.snapshot()
 		return removed[b.ID().String()] >= 1 && hasPeer(a, b.ID())
 	})

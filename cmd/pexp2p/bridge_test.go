@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pexp2p/pexp2p/internal/testwait"
 )
 
 // freePort finds a port number free for both TCP and UDP on ip, so one
@@ -60,18 +62,18 @@ func TestBridgeCarriesVerifiedClassicPeer(t *testing.T) {
 			"--classic.seeds", yClassic[1]}, x.out, x.errOut)
 	}()
 	t.Cleanup(func() { x.stop(t) })
-	waitUntil(t, 20*time.Second, "bridge up", func() bool { return strings.Contains(x.out.String(), "RPC on http://") })
+	testwait.For(t, 20*time.Second, "bridge up", func() bool { return strings.Contains(x.out.String(), "RPC on http://") })
 	if !strings.Contains(x.out.String(), "Classic face on: ") {
 		t.Fatalf("bridge did not report its classic face: %s", x.out)
 	}
 	yPeer := y.peerID(t)
-	waitUntil(t, 30*time.Second, "Y's verified libp2p address in the bridge's libp2p book", func() bool {
+	testwait.For(t, 30*time.Second, "Y's verified libp2p address in the bridge's libp2p book", func() bool {
 		m := get(t, x.rpc()+"/metrics")
 		return strings.Contains(m, `cometbft_p2p_bridge_crossings_total{direction="classic_to_libp2p",result="verified"}`)
 	})
 	// Y is now dialable on the bridge's libp2p face: it shows up as a
 	// peer there once the reactor dials from the book.
-	waitUntil(t, 30*time.Second, "the bridge to connect to Y over libp2p", func() bool {
+	testwait.For(t, 30*time.Second, "the bridge to connect to Y over libp2p", func() bool {
 		return x.hasPeer(t, yPeer)
 	})
 	var st BookStats
@@ -100,7 +102,7 @@ func TestBridgeNeedsClassicLaddr(t *testing.T) {
 func TestCrawl(t *testing.T) {
 	seed := startNode(t, initHome(t, "127.0.64.1"))
 	node := startNode(t, initHome(t, "127.0.65.1"), "--p2p.seeds", seed.multiaddr(t))
-	waitUntil(t, 20*time.Second, "node to meet the seed", func() bool { return node.hasPeer(t, seed.peerID(t)) })
+	testwait.For(t, 20*time.Second, "node to meet the seed", func() bool { return node.hasPeer(t, seed.peerID(t)) })
 	code, out, errOut := runCmd(t, "--home", t.TempDir(), "crawl", "--p2p.addr_book_strict=false",
 		"--p2p.laddr", "/ip4/127.0.66.1/udp/0/quic-v1", "--duration", "3s", "--json", seed.multiaddr(t))
 	if code != exitOK {

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pexp2p/pexp2p/internal/testwait"
 )
 
 // The CLI contract is exercised on the built binary, as operators and
@@ -87,7 +89,7 @@ func spawn(t *testing.T, bin string, args ...string) *proc {
 func (p *proc) waitOut(t *testing.T, what string, re *regexp.Regexp) []string {
 	t.Helper()
 	var m []string
-	waitUntil(t, 30*time.Second, what, func() bool {
+	testwait.For(t, 30*time.Second, what, func() bool {
 		select {
 		case <-p.done:
 			t.Fatalf("process exited (%d) while waiting for %s: %s %s", p.code, what, p.out, p.errOut)
@@ -168,7 +170,7 @@ func TestBinarySeedAndFourNodes(t *testing.T) {
 		return m
 	}
 	// Ten periods, counted from the moment the last node was up.
-	waitUntil(t, 10*period+2*time.Second, "all four nodes in each other's /net_info", func() bool {
+	testwait.For(t, 10*period+2*time.Second, "all four nodes in each other's /net_info", func() bool {
 		for i := range nodes {
 			ps := peersOf(i)
 			for j := range nodes {
@@ -189,7 +191,7 @@ func TestBinarySeedAndFourNodes(t *testing.T) {
 	seed.term(t)
 	again := spawn(t, bin, "--home", homes[1], "start")
 	rpc := again.waitOut(t, "rpc address", rpcRe2)[1]
-	waitUntil(t, 10*period+5*time.Second, "restarted node to reconnect from its book", func() bool {
+	testwait.For(t, 10*period+5*time.Second, "restarted node to reconnect from its book", func() bool {
 		var ni NetInfo
 		_, err := httpGetJSON(rpc+"/net_info", &ni)
 		return err == nil && ni.NPeers > 0

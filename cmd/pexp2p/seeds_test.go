@@ -11,6 +11,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	madns "github.com/multiformats/go-multiaddr-dns"
 
+	"github.com/pexp2p/pexp2p/internal/testwait"
 	"github.com/pexp2p/pexp2p/pexnode"
 	"github.com/pexp2p/pexp2p/transport"
 )
@@ -72,7 +73,7 @@ func TestSeedsFromConfig(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n := seedTestNode(t, "127.0.0."+itoa(uint16(i+2)), tc.seeds, r)
-			waitUntil(t, 15*time.Second, "connection to the seed", func() bool {
+			testwait.For(t, 15*time.Second, "connection to the seed", func() bool {
 				for _, p := range n.Transport.Peers() {
 					if p.ID == id {
 						return true

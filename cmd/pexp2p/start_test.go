@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/internal/testwait"
 	"github.com/pexp2p/pexp2p/transport"
 )
 
@@ -49,7 +50,7 @@ func startNode(t *testing.T, home string, extra ...string) *runningNode {
 		n.done <- run(ctx, append([]string{"--home", home, "start"}, extra...), n.out, n.errOut)
 	}()
 	t.Cleanup(func() { n.stop(t) })
-	waitUntil(t, 20*time.Second, "node to print its RPC address", func() bool {
+	testwait.For(t, 20*time.Second, "node to print its RPC address", func() bool {
 		select {
 		case code := <-n.done:
 			n.done <- code
@@ -109,17 +110,6 @@ func (n *runningNode) hasPeer(t *testing.T, peerID string) bool {
 	return false
 }
 
-func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // start on loopback with ephemeral ports: a seed and two nodes find each
 // other through PEX, the endpoints answer, the printed multiaddr is
 // dialable, a stop saves the book and exits 0, and a restart without
@@ -132,7 +122,7 @@ func TestStartInProcess(t *testing.T) {
 	b := startNode(t, bHome, "--p2p.seeds", seedAddr)
 	aID, bID := a.peerID(t), b.peerID(t)
 
-	waitUntil(t, 30*time.Second, "a and b in each other's /net_info", func() bool {
+	testwait.For(t, 30*time.Second, "a and b in each other's /net_info", func() bool {
 		return a.hasPeer(t, bID) && b.hasPeer(t, aID)
 	})
 	for _, p := range b.netInfo(t).Peers {
@@ -173,7 +163,7 @@ func TestStartInProcess(t *testing.T) {
 	}
 	// Restart without seeds: it dials from the saved book.
 	b2 := startNode(t, bHome)
-	waitUntil(t, 30*time.Second, "restarted b to reconnect from its book", func() bool {
+	testwait.For(t, 30*time.Second, "restarted b to reconnect from its book", func() bool {
 		return len(b2.netInfo(t).Peers) > 0
 	})
 }

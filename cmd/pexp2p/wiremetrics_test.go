@@ -9,6 +9,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pexp2p/pexp2p/internal/testwait"
 	"github.com/pexp2p/pexp2p/pex"
 	"github.com/pexp2p/pexp2p/pexnode"
 	"github.com/pexp2p/pexp2p/testnet"
@@ -50,7 +51,7 @@ func TestWireViolationCounted(t *testing.T) {
 	as := victim.Transport.OurNetAddresses()
 	bad := seedTestNode(t, "127.0.0.31", as[0].String(), nil)
 	badID := bad.Key.PeerID().String()
-	waitUntil(t, 15*time.Second, "the peer to connect", func() bool {
+	testwait.For(t, 15*time.Second, "the peer to connect", func() bool {
 		for _, p := range victim.Transport.Peers() {
 			if p.ID == badID {
 				return true
@@ -71,7 +72,7 @@ func TestWireViolationCounted(t *testing.T) {
 	}
 	_, _ = s.Write([]byte{0x05, 0xde, 0xad, 0xbe, 0xef, 0x00})
 	_ = s.Close()
-	waitUntil(t, 10*time.Second, "the violation to be counted", func() bool {
+	testwait.For(t, 10*time.Second, "the violation to be counted", func() bool {
 		return counterValue(t, reg, "cometbft_p2p_pex_misbehavior_total", "wire_malformed") == 1
 	})
 	if b := counterValue(t, reg, "cometbft_p2p_bans_total", ""); b != 1 {

@@ -14,8 +14,12 @@ import (
 const Poll = 10 * time.Millisecond
 
 // Until reports whether cond holds within d. It checks cond at once, then
-// every Poll and whenever wake (if not nil) delivers or is closed.
-func Until(d time.Duration, cond func() bool, wake <-chan struct{}) bool {
+// every Poll and whenever a wake channel, if given, delivers or is closed.
+func Until(d time.Duration, cond func() bool, wake ...<-chan struct{}) bool {
+	var w <-chan struct{}
+	if len(wake) > 0 {
+		w = wake[0]
+	}
 	deadline := time.NewTimer(d)
 	defer deadline.Stop()
 	tick := time.NewTicker(Poll)
@@ -25,10 +29,10 @@ func Until(d time.Duration, cond func() bool, wake <-chan struct{}) bool {
 		case <-deadline.C:
 			return cond()
 		case <-tick.C:
-		case _, ok := <-wake:
+		case _, ok := <-w:
 			if !ok {
 				// A closed channel would spin; fall back to polling.
-				wake = nil
+				w = nil
 			}
 		}
 	}
@@ -39,7 +43,7 @@ func Until(d time.Duration, cond func() bool, wake <-chan struct{}) bool {
 // awaited state in the failure.
 func For(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	if !Until(d, cond, nil) {
+	if !Until(d, cond) {
 		t.Fatalf("timed out after %v waiting for %s", d, what)
 	}
 }

@@ -17,14 +17,14 @@ func TestUntilReturnsOnceTheConditionHolds(t *testing.T) {
 			n.Add(1)
 		}
 	}()
-	if !Until(10*time.Second, func() bool { return n.Load() == 3 }, nil) {
+	if !Until(10*time.Second, func() bool { return n.Load() == 3 }) {
 		t.Fatal("condition that became true was reported false")
 	}
 }
 
 func TestUntilReportsAConditionThatNeverHolds(t *testing.T) {
 	start := time.Now()
-	if Until(50*time.Millisecond, func() bool { return false }, nil) {
+	if Until(50*time.Millisecond, func() bool { return false }) {
 		t.Fatal("condition that never held was reported true")
 	}
 	if time.Since(start) < 50*time.Millisecond {

@@ -710,7 +710,7 @@ func runScenario(t *testing.T, sc scenario) {
 			return true
 		}
 	}
-	if !testwait.Until(30*time.Second, everyHonestAnswered(func(*honestPeer) int64 { return int64(sc.baseline) }), nil) {
+	if !testwait.Until(30*time.Second, everyHonestAnswered(func(*honestPeer) int64 { return int64(sc.baseline) })) {
 		t.Fatalf("honest peers not answered %d times before the attack within 30 s", sc.baseline)
 	}
 	lat.Store(underAttack)
@@ -802,7 +802,7 @@ func runScenario(t *testing.T, sc scenario) {
 	for _, hp := range honest {
 		after[hp] = hp.answered.Load()
 	}
-	if !testwait.Until(30*time.Second, everyHonestAnswered(func(hp *honestPeer) int64 { return after[hp] + 1 }), nil) {
+	if !testwait.Until(30*time.Second, everyHonestAnswered(func(hp *honestPeer) int64 { return after[hp] + 1 })) {
 		t.Error("honest peers not answered within 30 s after the reconnect storm")
 	}
 	for _, a := range attackers {

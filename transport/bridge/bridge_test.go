@@ -15,6 +15,7 @@ import (
 
 	"github.com/pexp2p/pexp2p/addrbook"
 	"github.com/pexp2p/pexp2p/internal/clock"
+	"github.com/pexp2p/pexp2p/internal/testwait"
 	"github.com/pexp2p/pexp2p/pex"
 	"github.com/pexp2p/pexp2p/transport"
 	"github.com/pexp2p/pexp2p/transport/classic"
@@ -381,11 +382,11 @@ func TestWorkerOffers(t *testing.T) {
 	r.b.Libp2pPeerConnected(pex.PeerInfo{ID: target.ID, ListenAddr: target})
 	r.b.OfferLibp2pAddr(target) // pending: not queued twice
 	close(r.classicProbe.block)
-	if !waitFor(5*time.Second, func() bool { return len(r.classicBook.all()) == 1 }) {
+	if !testwait.Until(5*time.Second, func() bool { return len(r.classicBook.all()) == 1 }) {
 		t.Fatal("offered address never crossed")
 	}
 	r.b.OfferLibp2pAddr(target) // cached now
-	if !waitFor(5*time.Second, func() bool { return r.metrics.get(Libp2pToClassic, CachedVerified) == 1 }) {
+	if !testwait.Until(5*time.Second, func() bool { return r.metrics.get(Libp2pToClassic, CachedVerified) == 1 }) {
 		t.Error("repeat offer not settled from the cache")
 	}
 	if n := r.classicProbe.nCalls(); n != 1 {
@@ -429,17 +430,6 @@ func TestPrometheusMetrics(t *testing.T) {
 	if _, err := NewPrometheusMetrics(reg); err == nil {
 		t.Error("double registration not reported")
 	}
-}
-
-func waitFor(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return true
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return cond()
 }
 
 func counterValue(t *testing.T, m *PrometheusMetrics, labels ...string) float64 {

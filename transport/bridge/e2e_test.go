@@ -14,6 +14,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/internal/testwait"
 	"github.com/pexp2p/pexp2p/pex"
 	"github.com/pexp2p/pexp2p/transport"
 	"github.com/pexp2p/pexp2p/transport/classic"
@@ -261,14 +262,14 @@ func TestEndToEndCrossingThroughPex(t *testing.T) {
 
 	d1Peer, f1Peer := d1.PeerID().String(), f1.PeerID().String()
 	d2Comet, f2Comet := d2.CometID(), f2.CometID()
-	if !waitFor(30*time.Second, func() bool {
+	if !testwait.Until(30*time.Second, func() bool {
 		return l.connectedTo(d1Peer) && u.Peers().Has(p2p.ID(d2Comet))
 	}) {
 		t.Fatalf("crossed nodes not reached: L→D1 %v, U→D2 %v; metrics %+v",
 			l.connectedTo(d1Peer), u.Peers().Has(p2p.ID(d2Comet)), metrics.n)
 	}
 	// Both fakes were probed (settled) and refused by now or soon.
-	if !waitFor(15*time.Second, func() bool {
+	if !testwait.Until(15*time.Second, func() bool {
 		return metrics.get(ClassicToLibp2p, Failed) >= 1 && metrics.get(Libp2pToClassic, Failed) >= 1
 	}) {
 		t.Fatalf("fakes not settled: %+v", metrics.n)
@@ -341,7 +342,7 @@ func TestLibp2pNodesDiscoverEachOtherThroughBridge(t *testing.T) {
 		}
 		return true
 	}
-	if !waitFor(30*time.Second, found) {
+	if !testwait.Until(30*time.Second, found) {
 		for i, n := range nodes {
 			t.Logf("node %d %s: peers %v, book %d", i, n.node.ID(), peerIDs(n.node.Peers()), n.book.Size())
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 
 	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/internal/testwait"
 	"github.com/pexp2p/pexp2p/pex"
 	"github.com/pexp2p/pexp2p/transport"
 	"github.com/pexp2p/pexp2p/transport/classic"
@@ -172,7 +173,7 @@ func TestDualStackCrossesFakeDoesNot(t *testing.T) {
 	settled := func(d Direction, n int) func() bool {
 		return func() bool { return metrics.get(d, Verified)+metrics.get(d, Failed) >= n }
 	}
-	if !waitFor(15*time.Second, settled(ClassicToLibp2p, 2)) {
+	if !testwait.Until(15*time.Second, settled(ClassicToLibp2p, 2)) {
 		t.Fatalf("classic peers not settled: %+v", metrics.n)
 	}
 	if !libp2pBook.HasAddress(dualPeerID) {
@@ -191,7 +192,7 @@ func TestDualStackCrossesFakeDoesNot(t *testing.T) {
 	fakeLibp2pID := peerIDOf(t, cmted25519.GenPrivKey())
 	b.OfferLibp2pAddr(addrbook.NetAddress{ID: dualPeerID, IP: lo, Port: dualPort})
 	b.OfferLibp2pAddr(addrbook.NetAddress{ID: fakeLibp2pID, IP: lo, Port: fakePort})
-	if !waitFor(15*time.Second, settled(Libp2pToClassic, 2)) {
+	if !testwait.Until(15*time.Second, settled(Libp2pToClassic, 2)) {
 		t.Fatalf("libp2p addresses not settled: %+v", metrics.n)
 	}
 	if !classicBook.HasAddress(dualClassic.ID()) {

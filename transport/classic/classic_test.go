@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/internal/testwait"
 	"github.com/pexp2p/pexp2p/pex"
 )
 
@@ -132,7 +133,7 @@ func TestUpstreamPeerReachesHandler(t *testing.T) {
 	up := newUpstreamNode(t, testChain, []string{face.NetAddress().String()}, 200*time.Millisecond)
 
 	upID := string(up.key.ID())
-	if !waitFor(10*time.Second, func() bool {
+	if !testwait.Until(10*time.Second, func() bool {
 		_, _, recv := h.snapshot()
 		return len(recv) > 0 && up.book.HasAddress(mustP2P(t, gossip))
 	}) {
@@ -183,7 +184,7 @@ func TestUpstreamPeerReachesHandler(t *testing.T) {
 	}
 
 	face.StopPeerForError(upID, errors.New("test"))
-	if !waitFor(5*time.Second, func() bool { _, removed, _ := h.snapshot(); return len(removed) == 1 }) {
+	if !testwait.Until(5*time.Second, func() bool { _, removed, _ := h.snapshot(); return len(removed) == 1 }) {
 		t.Fatalf("RemovePeer not called after StopPeerForError")
 	}
 	if len(face.Peers()) != 0 {
@@ -229,7 +230,7 @@ func TestDialOutboundAndCancelled(t *testing.T) {
 		t.Errorf("Dial of a libp2p ID: %v, want ErrInvalidAddress", err)
 	}
 	face.StopPeerGracefully(other.ID())
-	if !waitFor(5*time.Second, func() bool { _, r, _ := h.snapshot(); return len(r) == 1 }) {
+	if !testwait.Until(5*time.Second, func() bool { _, r, _ := h.snapshot(); return len(r) == 1 }) {
 		t.Fatal("RemovePeer not called after StopPeerGracefully")
 	}
 }
@@ -266,7 +267,7 @@ func TestProbe(t *testing.T) {
 		t.Errorf("probe of a libp2p ID: %v, want ErrInvalidID", err)
 	}
 	// Probes leave no peer behind on either side.
-	if !waitFor(5*time.Second, func() bool { return len(target.Peers()) == 0 && len(face.Peers()) == 0 }) {
+	if !testwait.Until(5*time.Second, func() bool { return len(target.Peers()) == 0 && len(face.Peers()) == 0 }) {
 		t.Errorf("probe left peers: target %v face %v", target.Peers(), face.Peers())
 	}
 }

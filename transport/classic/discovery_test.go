@@ -10,6 +10,7 @@ import (
 	upex "github.com/cometbft/cometbft/p2p/pex"
 
 	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/internal/testwait"
 	"github.com/pexp2p/pexp2p/pex"
 )
 
@@ -104,7 +105,7 @@ func testUpstreamDiscovery(t *testing.T, seedMode bool) {
 		}
 		return true
 	}
-	if !waitFor(20*time.Second, found) {
+	if !testwait.Until(20*time.Second, found) {
 		for i, n := range nodes {
 			t.Logf("node %d (%s): %d peers, book %d", i, n.key.ID(), n.sw.Peers().Size(), n.book.Size())
 		}

@@ -3,12 +3,13 @@ package classic
 import (
 	"encoding/hex"
 
-	"github.com/pexp2p/pexp2p/addrbook"
 	"net"
 	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/pexp2p/pexp2p/addrbook"
 
 	cmtcfg "github.com/cometbft/cometbft/config"
 	"github.com/cometbft/cometbft/crypto/ed25519"
@@ -94,18 +95,6 @@ func testLogger() cmtlog.Logger {
 		return cmtlog.TestingLogger()
 	}
 	return cmtlog.NewNopLogger()
-}
-
-// waitFor polls cond until it holds or d passes; it reports whether it held.
-func waitFor(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return cond()
 }
 
 func defaultP2P() *cmtcfg.P2PConfig { return cmtcfg.DefaultP2PConfig() }
