@@ -23,6 +23,7 @@ func newTestnetCmd() *cobra.Command {
 	var (
 		asJSON bool
 		plot   string
+		chain  chainFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "testnet",
@@ -36,6 +37,9 @@ each criterion, PEX messages and bytes sent, and CPU and memory per node
 (process totals divided by N: the nodes share one process).`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if chain.on {
+				return runChainDemo(cmd, &chain, asJSON)
+			}
 			if err := spec.Validate(); err != nil {
 				return specUsage(err)
 			}
@@ -94,6 +98,7 @@ each criterion, PEX messages and bytes sent, and CPU and memory per node
 	f.StringVar(&plot, "plot", "", "write an SVG of the fraction of converged nodes over time to this file")
 	f.BoolVar(&spec.RunFull, "run-full", false, "run every stack for the whole --duration even after it converged, so whole-run CPU, memory and traffic compare over equal windows")
 	f.StringVar(&spec.MemProfile, "memprofile", "", "write each stack's heap profile to `PREFIX`-<stack>.pprof when it converges (or at the end of its run), before its nodes stop")
+	addChainFlags(f, &chain)
 	return cmd
 }
 
