@@ -1,21 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
-	"github.com/BurntSushi/toml"
 	ma "github.com/multiformats/go-multiaddr"
-	"github.com/spf13/pflag"
 
 	"github.com/pexp2p/pexp2p/addrbook"
 	"github.com/pexp2p/pexp2p/pex"
@@ -210,137 +207,15 @@ func (c *Config) value(f field) reflect.Value {
 	return reflect.ValueOf(c).Elem().FieldByIndex(f.path)
 }
 
-// setText parses s into the field, with the same syntax as TOML values and
-// flags: strings as is, booleans, integers, durations.
-func setText(v reflect.Value, s string) error {
-	switch p := v.Addr().Interface().(type) {
-	case *string:
-		*p = s
-	case *bool:
-		b, err := strconv.ParseBool(s)
-		if err != nil {
-			return fmt.Errorf("not a boolean (true or false)")
-		}
-		*p = b
-	case *int:
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			return fmt.Errorf("not an integer")
-		}
-		if n < 0 {
-			return fmt.Errorf("must not be negative")
-		}
-		*p = n
-	case *Duration:
-		return p.UnmarshalText([]byte(s))
-	default:
-		return fmt.Errorf("unsupported config field type %s", v.Type())
-	}
-	return nil
-}
-
-func textOf(v reflect.Value) string {
-	switch x := v.Interface().(type) {
-	case Duration:
-		return x.String()
-	default:
-		return fmt.Sprint(x)
-	}
-}
-
-// configFlag is a pflag.Value that only records the text; values are
-// applied over the config file after it has been read, so that flags win.
-type configFlag struct {
-	def, val string
-	typ      string
-	set      bool
-}
-
-func (f *configFlag) String() string {
-	if f.set {
-		return f.val
-	}
-	return f.def
-}
-func (f *configFlag) Set(s string) error { f.val, f.set = s, true; return nil }
-func (f *configFlag) Type() string       { return f.typ }
-
-// configFlags holds the flags registered for every config key.
-type configFlags struct {
-	fs    *pflag.FlagSet
-	flags map[string]*configFlag
-}
-
-// addConfigFlags registers --<key> for every config key on fs.
-func addConfigFlags(fs *pflag.FlagSet) *configFlags {
-	cf := &configFlags{fs: fs, flags: map[string]*configFlag{}}
-	def := DefaultConfig()
-	for _, f := range configFields() {
-		v := def.value(f)
-		typ := "string"
-		switch v.Interface().(type) {
-		case bool:
-			typ = "bool"
-		case int:
-			typ = "int"
-		case Duration:
-			typ = "duration"
-		}
-		flag := &configFlag{def: textOf(v), typ: typ}
-		cf.flags[f.key] = flag
-		pf := fs.VarPF(flag, f.key, "", f.doc)
-		if typ == "bool" {
-			pf.NoOptDefVal = "true"
-		}
-	}
-	return cf
-}
-
-// apply copies every flag the user set into c, validating each value.
-func (cf *configFlags) apply(c *Config) error {
-	if cf == nil {
-		return nil
-	}
-	for _, f := range configFields() {
-		flag := cf.flags[f.key]
-		if flag == nil || !flag.set {
-			continue
-		}
-		if err := setText(c.value(f), flag.val); err != nil {
-			return &UsageError{What: "flag --" + f.key, Value: flag.val, Err: err}
-		}
-	}
-	return nil
-}
-
-// LoadConfig reads home's config.toml over the defaults. A missing file is
-// the defaults; an unknown key or a bad value is a *UsageError naming it.
-func LoadConfig(home string) (Config, error) {
-	c := DefaultConfig()
-	path := ConfigPath(home)
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return c, nil
-	}
-	if err != nil {
-		return c, &UsageError{What: "config file " + path, Err: err}
-	}
-	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&c)
-	if err != nil {
-		return c, &UsageError{What: "config file " + path, Err: err}
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
-		}
-		return c, &UsageError{What: "config file " + path, Value: strings.Join(keys, ", "), Err: errors.New("unknown config key")}
-	}
-	return c, nil
-}
-
 // Validate checks what can be checked without opening sockets.
 func (c *Config) Validate() error {
+	// Flags are checked as they are applied, but a Config built in code
+	// could still carry a string config.toml cannot hold.
+	for _, f := range configFields() {
+		if s, ok := c.value(f).Interface().(string); ok && !utf8.ValidString(s) {
+			return &UsageError{What: "config key " + f.key, Value: s, Err: errNotUTF8}
+		}
+	}
 	for _, d := range []struct {
 		key string
 		v   Duration
@@ -524,34 +399,4 @@ func (c *Config) PexConfig() pex.Config {
 	pc.PersistentPeersMaxDialPeriod = c.P2P.PersistentPeersMaxDialPeriod.D()
 	pc.OverLimitGrace = pc.EnsurePeersPeriod / 3
 	return pc
-}
-
-// MarshalTOML writes the config with a comment above every key, in the
-// style of CometBFT's generated config.toml.
-func (c *Config) MarshalTOML() []byte {
-	var b bytes.Buffer
-	b.WriteString("# pexp2p configuration. Every key is also a command-line flag:\n")
-	b.WriteString("# [p2p] seeds = \"…\" is --p2p.seeds \"…\". Durations: 500ms, 30s, 2m.\n")
-	section := ""
-	for _, f := range configFields() {
-		sec, key := "", f.key
-		if i := strings.LastIndexByte(f.key, '.'); i >= 0 {
-			sec, key = f.key[:i], f.key[i+1:]
-		}
-		if sec != section {
-			fmt.Fprintf(&b, "\n[%s]\n", sec)
-			section = sec
-		}
-		fmt.Fprintf(&b, "\n# %s\n", f.doc)
-		v := c.value(f)
-		switch x := v.Interface().(type) {
-		case string:
-			fmt.Fprintf(&b, "%s = %s\n", key, strconv.Quote(x))
-		case Duration:
-			fmt.Fprintf(&b, "%s = %s\n", key, strconv.Quote(x.String()))
-		default:
-			fmt.Fprintf(&b, "%s = %v\n", key, x)
-		}
-	}
-	return b.Bytes()
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,11 @@ func TestConfigTOMLRoundTrip(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(home, "config"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(ConfigPath(home), def.MarshalTOML(), 0o644); err != nil {
+	data, err := def.MarshalTOML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ConfigPath(home), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	got, err := LoadConfig(home)
@@ -33,12 +38,89 @@ func TestConfigTOMLRoundTrip(t *testing.T) {
 		t.Fatalf("round trip:\n got %+v\nwant %+v", got, def)
 	}
 	// CometBFT's [p2p] key names are the file's key names.
-	text := string(def.MarshalTOML())
+	text := string(data)
 	for _, k := range []string{"laddr", "external_address", "seeds", "persistent_peers", "private_peer_ids", "pex", "seed_mode",
 		"addr_book_file", "addr_book_strict", "max_num_inbound_peers", "max_num_outbound_peers", "allow_duplicate_ip", "ensure_peers_period"} {
 		if !strings.Contains(text, "\n"+k+" = ") {
 			t.Errorf("config.toml lacks key %s", k)
 		}
+	}
+}
+
+// Strings that Go's quoting would write with escapes TOML lacks (\x7f,
+// \a, \v, other control characters), quotes, backslashes, line
+// separators and runes outside the Basic Multilingual Plane all read back
+// as written, through a file and through init's flags.
+func TestConfigTOMLRoundTripsAwkwardStrings(t *testing.T) {
+	awkward := []string{
+		"del\x7fhere", "bell\a", "vtab\v", "nul\x00", "esc\x1b[0m", "tab\tnewline\n",
+		`quote" back\slash`, "line\u2028sep", "emoji 😀", "tag \U000E0001", "c1 \u0085",
+	}
+	for _, s := range awkward {
+		t.Run(strconv.QuoteToASCII(s), func(t *testing.T) {
+			c := DefaultConfig()
+			c.Moniker = s
+			c.ChainID = "chain-" + s
+			data, err := c.MarshalTOML()
+			if err != nil {
+				t.Fatal(err)
+			}
+			home := t.TempDir()
+			if err := os.MkdirAll(filepath.Join(home, "config"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(ConfigPath(home), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got, err := LoadConfig(home)
+			if err != nil {
+				t.Fatalf("the written file does not load: %v\n%s", err, data)
+			}
+			// Only TOML 1.0's escapes: readers older than TOML 1.1
+			// (\x, \e) must read the file too.
+			for i := 0; i < len(data); i++ {
+				if data[i] != '\\' {
+					continue
+				}
+				i++
+				if i == len(data) || !strings.ContainsRune(`btnfr"\uU`, rune(data[i])) {
+					t.Fatalf("escape \\%c is not TOML 1.0:\n%s", data[min(i, len(data)-1)], data)
+				}
+			}
+			if got.Moniker != s || got.ChainID != "chain-"+s {
+				t.Fatalf("read back moniker %q, chain ID %q; want %q", got.Moniker, got.ChainID, s)
+			}
+		})
+	}
+	// Through the command: init writes what --moniker says.
+	home := t.TempDir()
+	if code, _, errOut := runCmd(t, "--home", home, "init", "--moniker", "del\x7f😀"); code != exitOK {
+		t.Fatalf("init: exit %d: %s", code, errOut)
+	}
+	got, err := LoadConfig(home)
+	if err != nil || got.Moniker != "del\x7f😀" {
+		t.Fatalf("moniker %q, %v", got.Moniker, err)
+	}
+}
+
+// TOML cannot hold a string that is not UTF-8: a flag or a Config that
+// carries one is a usage error naming the key, and nothing is written.
+func TestConfigRejectsStringsThatAreNotUTF8(t *testing.T) {
+	c := DefaultConfig()
+	c.Moniker = "bad\xff"
+	if _, err := c.MarshalTOML(); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "config key moniker") {
+		t.Fatalf("MarshalTOML: %v", err)
+	}
+	if err := c.Validate(); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "config key moniker") {
+		t.Fatalf("Validate: %v", err)
+	}
+	home := t.TempDir()
+	code, _, errOut := runCmd(t, "--home", home, "init", "--moniker", "bad\xff")
+	if code != exitUsage || !strings.Contains(errOut, "flag --moniker") {
+		t.Fatalf("init: exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat(ConfigPath(home)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a config was written: %v", err)
 	}
 }
 

@@ -65,7 +65,11 @@ newly written config.toml.`,
 				if err := os.MkdirAll(filepath.Dir(cfgPath), 0o755); err != nil {
 					return fmt.Errorf("creating %s: %w", filepath.Dir(cfgPath), err)
 				}
-				if err := writeNewFile(cfgPath, c.MarshalTOML(), 0o644); err != nil {
+				text, err := c.MarshalTOML()
+				if err != nil {
+					return err
+				}
+				if err := writeNewFile(cfgPath, text, 0o644); err != nil {
 					return err
 				}
 				fmt.Fprintf(out, "Wrote config %s\n", cfgPath)
