@@ -162,6 +162,7 @@ Logs: set GOLOG_LOG_LEVEL (e.g. "info", or "pex=debug,transport=info").`,
 		newCrawlCmd(g),
 		newBridgeCmd(g),
 		newCometBFTCmd(),
+		newE2ECmd(),
 	)
 	return root
 }
