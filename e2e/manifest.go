@@ -171,30 +171,6 @@ type Netem struct {
 	Rate   string  // tc's syntax, e.g. "10mbit"; "" for none
 }
 
-// Empty reports a link with no condition at all (no qdisc needed).
-func (n Netem) Empty() bool { return n == Netem{} }
-
-// Args are tc netem's arguments for n.
-func (n Netem) Args() []string {
-	var a []string
-	if n.Delay > 0 {
-		a = append(a, "delay", tcTime(n.Delay))
-		if n.Jitter > 0 {
-			a = append(a, tcTime(n.Jitter))
-		}
-	}
-	if n.Loss > 0 {
-		a = append(a, "loss", strconv.FormatFloat(n.Loss, 'f', -1, 64)+"%")
-	}
-	if n.Rate != "" {
-		a = append(a, "rate", n.Rate)
-	}
-	return a
-}
-
-// tcTime spells a duration in microseconds, which tc reads exactly.
-func tcTime(d time.Duration) string { return strconv.FormatInt(d.Microseconds(), 10) + "us" }
-
 // LibP2P reports whether the node has a libp2p face.
 func (n *Node) LibP2P() bool { return n.Mode != ModeClassic }
 

@@ -22,6 +22,10 @@ import (
 // a killed runner by it.
 const Prefix = "pxe2e"
 
+// prefix is Prefix; the package's own tests use another, so that their
+// sweeps can never touch a real run's namespaces.
+var prefix = Prefix
+
 // StateDir holds one file per live run: its runner's PID and start time
 // and its work directory. /run is a tmpfs, so a reboot clears it together
 // with the namespaces it describes.
@@ -39,8 +43,8 @@ func NewRunID() string {
 // names derives every name of one run from its ID.
 type names struct{ run string }
 
-func (n names) bridgeNS() string        { return fmt.Sprintf("%s-%s-br", Prefix, n.run) }
-func (n names) nodeNS(i int) string     { return fmt.Sprintf("%s-%s-n%d", Prefix, n.run, i) }
+func (n names) bridgeNS() string        { return fmt.Sprintf("%s-%s-br", prefix, n.run) }
+func (n names) nodeNS(i int) string     { return fmt.Sprintf("%s-%s-n%d", prefix, n.run, i) }
 func (n names) bridgePort(i int) string { return "v" + strconv.Itoa(i) }
 
 const nodeDev = "eth0"
@@ -192,7 +196,7 @@ func (w *network) destroy(ctx context.Context) error {
 func deleteNS(ctx context.Context, ns string) error {
 	if out, err := runCmd(ctx, "ip", "netns", "pids", ns); err == nil {
 		for _, f := range strings.Fields(string(out)) {
-			if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
+			if pid, err := strconv.Atoi(f); err == nil && pid > 1 && pid != os.Getpid() {
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 			}
 		}
@@ -212,7 +216,7 @@ func listNS() ([]string, error) {
 	}
 	var out []string
 	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), Prefix+"-") {
+		if strings.HasPrefix(e.Name(), prefix+"-") {
 			out = append(out, e.Name())
 		}
 	}
@@ -241,13 +245,17 @@ func (st runState) alive() bool {
 	if st.PID <= 0 {
 		return false
 	}
-	tick, err := procStartTick(st.PID)
+	f, err := procStatFields(st.PID)
+	if err != nil || f[0] == "Z" || f[0] == "X" {
+		return false // gone, or killed and not yet reaped
+	}
+	tick, err := strconv.ParseUint(f[19], 10, 64)
 	return err == nil && tick == st.StartTick
 }
 
 // runOfNS extracts the run ID from a namespace name of ours.
 func runOfNS(ns string) string {
-	rest := strings.TrimPrefix(ns, Prefix+"-")
+	rest := strings.TrimPrefix(ns, prefix+"-")
 	run, _, _ := strings.Cut(rest, "-")
 	return run
 }
@@ -306,7 +314,7 @@ func Sweep(ctx context.Context) ([]string, error) {
 		if st.alive() {
 			continue
 		}
-		if st.WorkDir != "" && strings.Contains(filepath.Base(st.WorkDir), Prefix+"-") {
+		if st.WorkDir != "" && strings.HasPrefix(filepath.Base(st.WorkDir), prefix+"-") {
 			if err := os.RemoveAll(st.WorkDir); err != nil {
 				errs = append(errs, err)
 			} else {

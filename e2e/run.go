@@ -121,7 +121,7 @@ func Run(ctx context.Context, t *Testnet, o Options) (*Result, error) {
 	if o.TempDir == "" {
 		o.TempDir = os.TempDir()
 	}
-	r.work = filepath.Join(o.TempDir, Prefix+"-"+runID)
+	r.work = filepath.Join(o.TempDir, prefix+"-"+runID)
 	r.net = &network{names: names{run: runID}}
 	tick, err := procStartTick(os.Getpid())
 	if err != nil {

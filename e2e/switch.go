@@ -29,26 +29,54 @@ import (
 // delay here keeps each link's order, as netem does with a rate set.
 
 // inNS runs fn on a thread inside the network namespace ns. The thread
-// never returns to the pool (the goroutine exits locked, so Go ends the
-// thread): no other goroutine can run in a foreign namespace by accident.
+// never returns to the pool (see onOwnThread): no other goroutine can run
+// in a foreign namespace by accident.
 func inNS(ns string, fn func() error) error {
-	ch := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
+	var res error
+	onOwnThread(func() {
 		fd, err := unix.Open("/run/netns/"+ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			ch <- fmt.Errorf("open netns %s: %w", ns, err)
+			res = fmt.Errorf("open netns %s: %w", ns, err)
 			return
 		}
 		err = unix.Setns(fd, unix.CLONE_NEWNET)
 		_ = unix.Close(fd)
 		if err != nil {
-			ch <- fmt.Errorf("setns %s: %w", ns, err)
+			res = fmt.Errorf("setns %s: %w", ns, err)
 			return
 		}
-		ch <- fn()
+		res = fn()
+	})
+	return res
+}
+
+// onOwnThread runs fn on a locked thread that is not the main thread and
+// that ends with fn (the goroutine exits locked). The main thread is
+// avoided because its namespace is the process's as /proc shows it (ip
+// netns pids would count the runner among a node's processes) and Go
+// never ends it, so it would stay in a foreign namespace. A goroutine
+// that lands on the main thread keeps it locked while a second goroutine
+// does the work, which therefore runs on another thread.
+func onOwnThread(fn func()) {
+	done := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		if unix.Gettid() != unix.Getpid() {
+			fn()
+			close(done)
+			return
+		}
+		inner := make(chan struct{})
+		go func() {
+			runtime.LockOSThread()
+			fn()
+			close(inner)
+		}()
+		<-inner
+		runtime.UnlockOSThread()
+		close(done)
 	}()
-	return <-ch
+	<-done
 }
 
 // ethtoolValue is struct ethtool_value.
@@ -148,8 +176,8 @@ type port struct {
 
 // lswitch is the userspace bridge.
 type lswitch struct {
-	ports []*port // by node index; nil for none
-	mu    sync.RWMutex
+	mu    sync.RWMutex // guards ports and macs
+	ports []*port      // by node index; nil for none
 	macs  map[[6]byte]*port
 	wg    sync.WaitGroup
 	// stopping makes the delay lines drain without waiting.
@@ -178,7 +206,9 @@ func (s *lswitch) add(brNS string, i int, dev string, link Netem, seed uint64) e
 		return err
 	}
 	p := &port{idx: i, f: f, link: link, q: make(chan frame, queueLimit), rng: rand.New(rand.NewPCG(seed, uint64(i)))}
+	s.mu.Lock()
 	s.ports[i] = p
+	s.mu.Unlock()
 	s.wg.Add(2)
 	go s.read(p)
 	go s.deliver(p)
@@ -298,6 +328,8 @@ func (s *lswitch) forward(from *port, b []byte) {
 			return
 		}
 	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	for _, to := range s.ports {
 		if to != nil && to != from {
 			// A down port refuses the write; that is the disconnect.
@@ -309,7 +341,10 @@ func (s *lswitch) forward(from *port, b []byte) {
 // close stops every port and waits for its goroutines.
 func (s *lswitch) close() {
 	s.stopping.Store(true)
-	for _, p := range s.ports {
+	s.mu.RLock()
+	ports := append([]*port(nil), s.ports...)
+	s.mu.RUnlock()
+	for _, p := range ports {
 		if p != nil {
 			_ = p.f.Close()
 		}

@@ -60,7 +60,7 @@ next start (or with --sweep).`,
 			}
 			t, err := e2e.LoadFile(args[0])
 			if err != nil {
-				return usage("manifest", args[0], err)
+				return usage("manifest", "", err)
 			}
 			bins := e2e.Binaries{Pexp2p: pexp2pBin, Cometbft: cmtBin}
 			if bins.Pexp2p == "" {
