@@ -57,7 +57,9 @@ func (e *env) reactorNode(i int, cfg pex.Config, ncfg func(*pextest.NodeConfig))
 	return e.reactorNodeWithBook(i, e.newBook(i), cfg, ncfg)
 }
 
-func (e *env) reactorNodeWithBook(i int, book pex.AddrBook, cfg pex.Config, ncfg func(*pextest.NodeConfig)) *tnode {
+// hubNode adds node i to the hub, at pextest.NodeAddr(i) unless ncfg
+// says otherwise.
+func (e *env) hubNode(i int, ncfg func(*pextest.NodeConfig)) (*pextest.Node, pextest.NodeConfig) {
 	e.t.Helper()
 	nc := pextest.NodeConfig{Addr: pextest.NodeAddr(i)}
 	if ncfg != nil {
@@ -67,6 +69,12 @@ func (e *env) reactorNodeWithBook(i int, book pex.AddrBook, cfg pex.Config, ncfg
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	return node, nc
+}
+
+func (e *env) reactorNodeWithBook(i int, book pex.AddrBook, cfg pex.Config, ncfg func(*pextest.NodeConfig)) *tnode {
+	e.t.Helper()
+	node, nc := e.hubNode(i, ncfg)
 	r := pex.NewReactor(book, node, cfg, pex.WithClock(e.clk), pex.WithExecutor(e.hub.Go),
 		pex.WithRand(rand.New(rand.NewPCG(11, uint64(i)))), pex.WithObserver(e.obs))
 	node.SetHandler(r)
@@ -85,6 +93,26 @@ func (e *env) start(tn *tnode) {
 	e.t.Cleanup(func() { _ = tn.r.Stop() })
 }
 
+// startNode adds node i with a reactor and starts it.
+func (e *env) startNode(i int, cfg pex.Config) *tnode {
+	e.t.Helper()
+	n := e.reactorNode(i, cfg, nil)
+	e.start(n)
+	return n
+}
+
+// startSeed adds node 0 with a reactor in seed mode and starts it.
+func (e *env) startSeed(cfg pex.Config) *tnode {
+	e.t.Helper()
+	cfg.SeedMode = true
+	return e.startNode(0, cfg)
+}
+
+// punished reports whether n has disconnected and banned p.
+func punished(n *tnode, p *peer) bool {
+	return !n.node.Connected(p.addr.ID) && n.book.IsBanned(p.addr.ID)
+}
+
 // peer is a scripted remote: a Hub node without a reactor that records
 // what it receives.
 type peer struct {
@@ -95,14 +123,7 @@ type peer struct {
 
 func (e *env) peer(i int, ncfg func(*pextest.NodeConfig)) *peer {
 	e.t.Helper()
-	nc := pextest.NodeConfig{Addr: pextest.NodeAddr(i)}
-	if ncfg != nil {
-		ncfg(&nc)
-	}
-	node, err := e.hub.AddNode(nc)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	node, nc := e.hubNode(i, ncfg)
 	rec := &recorder{}
 	node.SetHandler(rec)
 	return &peer{addr: nc.Addr, node: node, rec: rec}

@@ -14,8 +14,8 @@ import (
 	"github.com/pexp2p/pexp2p/pex/pextest"
 )
 
-// R-D1: the waits before dials 2..17 are 2^n s plus under 1 s of jitter;
-// the check after the 17th failure bans the address.
+// Dial backoff: the waits before dials 2..17 are 2^n s plus under 1 s of
+// jitter; the check after the 17th failure bans the address.
 func TestDialBackoffTimeline(t *testing.T) {
 	e := newEnv(t)
 	n := e.reactorNode(0, testConfig(), nil) // not started: no ticks interfere
@@ -57,8 +57,8 @@ func TestDialBackoffTimeline(t *testing.T) {
 	}
 }
 
-// R-D1: persistent peers have their backoff capped and are never banned
-// for failing.
+// Persistent peers have their backoff capped and are never banned for
+// failing.
 func TestDialBackoffPersistentPeer(t *testing.T) {
 	e := newEnv(t)
 	cfg := testConfig()
@@ -78,8 +78,8 @@ func TestDialBackoffPersistentPeer(t *testing.T) {
 	}
 }
 
-// R-D3: an address whose node proves another identity is banned and its
-// attempt counter reset.
+// An address whose node proves another identity is banned and its attempt
+// counter reset.
 func TestDialAuthFailure(t *testing.T) {
 	e := newEnv(t)
 	n := e.reactorNode(0, testConfig(), nil)
@@ -95,7 +95,7 @@ func TestDialAuthFailure(t *testing.T) {
 	}
 }
 
-// Q4, as a rate: a peer asking once per interval is never punished; two
+// The request rate: a peer asking once per interval is never punished; two
 // requests arriving bunched after a quiet spell are the allowed burst (an
 // arrival-gap rule, upstream's, bans them: honest requests sent a period
 // apart can arrive close together on separate streams); a third in the
@@ -128,7 +128,7 @@ func TestRequestRateLimit(t *testing.T) {
 				t.Fatal("two bunched requests after a quiet spell were punished")
 			}
 			e.send(p, n.addr.ID, &tmp2p.PexRequest{})
-			if n.node.Connected(p.addr.ID) || !n.book.IsBanned(p.addr.ID) {
+			if !punished(n, p) {
 				t.Fatal("a third request in the bunch was not punished")
 			}
 			if got := len(p.rec.answers(n.addr.ID)); got != 12 {
@@ -138,18 +138,17 @@ func TestRequestRateLimit(t *testing.T) {
 	}
 }
 
-// Q4 measured at arrival (ReceiveAt): requests that reached the node one
-// interval apart but were handled together, because the face was slow to
-// get to its streams, are a steady requester, not a burst; arrival times
-// that come out of order never make a gap; a bunch that also arrived
-// together is still punished at its third request.
+// The request rate measured at arrival (ReceiveAt): requests that reached
+// the node one interval apart but were handled together, because the face
+// was slow to get to its streams, are a steady requester, not a burst;
+// arrival times that come out of order never make a gap; a bunch that also
+// arrived together is still punished at its third request.
 func TestRequestRateFromArrivalTime(t *testing.T) {
 	e := newEnv(t)
 	cfg := testConfig()
 	cfg.EnsurePeersPeriod = 3 * time.Second
 	interval := time.Second
-	n := e.reactorNode(0, cfg, nil)
-	e.start(n)
+	n := e.startNode(0, cfg)
 	e.settle()
 	p := e.peer(1, nil)
 	e.dial(p.node, n.addr)
@@ -180,7 +179,7 @@ func TestRequestRateFromArrivalTime(t *testing.T) {
 	// A third that arrived together with them is a burst beyond 2.
 	n.r.ReceiveAt(p.addr.ID, &tmp2p.PexRequest{}, t1.Add(-interval/2))
 	e.settle()
-	if n.node.Connected(p.addr.ID) || !n.book.IsBanned(p.addr.ID) {
+	if !punished(n, p) {
 		t.Fatal("a third request arriving in the same bunch was not punished")
 	}
 	if got := len(p.rec.answers(n.addr.ID)); got != 6 {
@@ -188,15 +187,14 @@ func TestRequestRateFromArrivalTime(t *testing.T) {
 	}
 }
 
-// Q1 fix: an unanswered request times out, so the peer is asked again at
-// the next round; late answers to both requests are accepted, a third
-// answer is unsolicited.
+// An unanswered request times out (upstream keeps it outstanding forever),
+// so the peer is asked again at the next round; late answers to both
+// requests are accepted, a third answer is unsolicited.
 func TestRequestTimeout(t *testing.T) {
 	e := newEnv(t)
 	cfg := testConfig()
 	cfg.RequestTimeout = 20 * time.Second
-	n := e.reactorNode(0, cfg, nil)
-	e.start(n)
+	n := e.startNode(0, cfg)
 	e.settle()
 	p := e.peer(1, nil)
 	e.dial(n.node, p.addr)
@@ -257,7 +255,7 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-// R2: a book that fails to start fails the reactor's start.
+// A book that fails to start fails the reactor's start.
 func TestStartBookError(t *testing.T) {
 	e := newEnv(t)
 	book := pextest.NewMemBook(e.clk, rand.New(rand.NewPCG(1, 1)))
@@ -273,8 +271,7 @@ func TestStartBookError(t *testing.T) {
 
 // solicited connects n out to a scripted peer whose request is pending.
 func solicited(t *testing.T, e *env) (*tnode, *peer) {
-	n := e.reactorNode(0, testConfig(), nil)
-	e.start(n)
+	n := e.startNode(0, testConfig())
 	e.settle()
 	p := e.peer(1, nil)
 	e.dial(n.node, p.addr)
@@ -284,7 +281,7 @@ func solicited(t *testing.T, e *env) (*tnode, *peer) {
 	return n, p
 }
 
-// Q6 fix: more than 250 addresses in one PexAddrs is misbehaviour.
+// More than 250 addresses in one PexAddrs is misbehaviour.
 func TestTooManyAddrs(t *testing.T) {
 	for _, count := range []int{250, 251} {
 		t.Run(fmt.Sprint(count), func(t *testing.T) {
@@ -313,7 +310,7 @@ func TestTooManyAddrs(t *testing.T) {
 	}
 }
 
-// Q5 fix: any entry that no honest book can hold makes the whole message
+// Any entry that no honest book can hold makes the whole message
 // misbehaviour; an entry the book merely refuses (unroutable) does not.
 func TestInvalidAddrEntries(t *testing.T) {
 	good := pextest.NodeAddr(5).ToProto()
@@ -379,8 +376,8 @@ func TestReceiveWrappedAndUnknown(t *testing.T) {
 	}
 }
 
-// E2.6a (cometbft#4620): a wake-up round never sends a request; a
-// periodic round asks one random peer.
+// A wake-up round never sends a request (cometbft#4620); a periodic round
+// asks one random peer.
 func TestEnsurePeersRequestsOnlyWhenPeriodElapsed(t *testing.T) {
 	e := newEnv(t)
 	n, p := solicited(t, e)
@@ -397,8 +394,8 @@ func TestEnsurePeersRequestsOnlyWhenPeriodElapsed(t *testing.T) {
 	}
 }
 
-// E2.1 fix: with outbound full, the book is still refreshed once per
-// period while it needs addresses; upstream's early return is available.
+// With outbound full, the book is still refreshed once per period while it
+// needs addresses; upstream's early return is available.
 func TestRefreshWhenOutboundFull(t *testing.T) {
 	for _, refresh := range []bool{true, false} {
 		t.Run(fmt.Sprint("refresh=", refresh), func(t *testing.T) {
@@ -465,8 +462,8 @@ func TestOverLimitPeer(t *testing.T) {
 	}
 }
 
-// R-D2 fix: the dial-attempt table is bounded and forgets addresses the
-// book no longer holds (persistent peers excepted).
+// The dial-attempt table is bounded and forgets addresses the book no
+// longer holds (persistent peers excepted).
 func TestDialAttemptTableBounded(t *testing.T) {
 	e := newEnv(t)
 	cfg := testConfig()
@@ -500,8 +497,8 @@ func TestDialAttemptTableBounded(t *testing.T) {
 	}
 }
 
-// E2.6b: seeds are dialed when nothing in the book is dialable, and not
-// when something is.
+// Seeds are dialed when nothing in the book is dialable, and not when
+// something is.
 func TestDialSeedsOnlyWhenNothingDialable(t *testing.T) {
 	for _, dialable := range []bool{false, true} {
 		t.Run(fmt.Sprint("dialable=", dialable), func(t *testing.T) {
@@ -533,7 +530,7 @@ func TestDialSeedsOnlyWhenNothingDialable(t *testing.T) {
 	}
 }
 
-// E2.2, E2.3: numToDial = max outbound − (out + dialing), the bias is
+// A round dials max outbound − (out + dialing), the bias is
 // min(out,8)·10+10, and at most 3·numToDial picks are tried.
 func TestEnsurePeersBiasAndPickBudget(t *testing.T) {
 	for _, out := range []int{0, 3, 9} {
@@ -559,8 +556,8 @@ func TestEnsurePeersBiasAndPickBudget(t *testing.T) {
 	}
 }
 
-// E1: a node with peers spreads its first round over [0, period); one
-// without peers runs it at once.
+// A node with peers spreads its first round over [0, period); one without
+// peers runs it at once.
 func TestFirstRoundJitter(t *testing.T) {
 	for _, withPeer := range []bool{false, true} {
 		t.Run(fmt.Sprint("withPeer=", withPeer), func(t *testing.T) {
@@ -590,9 +587,9 @@ func TestFirstRoundJitter(t *testing.T) {
 	}
 }
 
-// C1, C2 and the C2 fix: the crawler dials what its book holds, asks each
-// peer, skips IDs crawled in the last 2 min, and re-asks peers it is still
-// connected to once that time has passed.
+// Seed crawl: the crawler dials what its book holds, asks each peer, skips
+// IDs crawled in the last 2 min, and re-asks peers it is still connected
+// to once that time has passed.
 func TestSeedCrawl(t *testing.T) {
 	e := newEnv(t)
 	cfg := testConfig()
@@ -627,14 +624,11 @@ func TestSeedCrawl(t *testing.T) {
 	}
 }
 
-// Q3: a seed answers its outbound (crawled) peers through the rate-limited
+// A seed answers its outbound (crawled) peers through the rate-limited
 // path, not the answer-once path.
 func TestSeedOutboundPeerRateLimited(t *testing.T) {
 	e := newEnv(t)
-	cfg := testConfig()
-	cfg.SeedMode = true
-	seed := e.reactorNode(0, cfg, nil)
-	e.start(seed)
+	seed := e.startSeed(testConfig())
 	e.settle()
 	p := e.peer(1, nil)
 	seed.r.CrawlPeers([]addrbook.NetAddress{p.addr})
@@ -647,13 +641,10 @@ func TestSeedOutboundPeerRateLimited(t *testing.T) {
 	}
 }
 
-// C4: crawl records older than 24 h are forgotten at a crawl round.
+// Crawl records older than 24 h are forgotten at a crawl round.
 func TestSeedCrawlInfoExpiry(t *testing.T) {
 	e := newEnv(t)
-	cfg := testConfig()
-	cfg.SeedMode = true
-	seed := e.reactorNode(0, cfg, nil)
-	e.start(seed)
+	seed := e.startSeed(testConfig())
 	e.settle()
 	gone := pextest.NodeAddr(1) // unreachable, then removed from the book
 	seed.r.CrawlPeers([]addrbook.NetAddress{gone})
@@ -664,14 +655,14 @@ func TestSeedCrawlInfoExpiry(t *testing.T) {
 	if seed.r.CrawlInfos() != 1 {
 		t.Fatal("crawl record dropped before 24 h")
 	}
-	e.clk.Run(cfg.CrawlPeerPeriod + time.Second)
+	e.clk.Run(testConfig().CrawlPeerPeriod + time.Second)
 	if seed.r.CrawlInfos() != 0 {
 		t.Fatal("crawl record kept after 24 h")
 	}
 }
 
-// §4 metrics hooks: requests in both directions and received addresses
-// are reported to the Observer.
+// Metrics hooks: requests in both directions and received addresses are
+// reported to the Observer.
 func TestObserverCounts(t *testing.T) {
 	e := newEnv(t)
 	n, p := solicited(t, e)
@@ -684,10 +675,10 @@ func TestObserverCounts(t *testing.T) {
 	}
 }
 
-// §9.2-19 policy: an outbound peer reached at its book address and
-// authenticated is marked good (moved to an old bucket), so a node without
-// consensus still fills the eclipse-resistant old buckets. Off, the
-// address stays new, as upstream leaves it.
+// An outbound peer reached at its book address and authenticated is marked
+// good (moved to an old bucket), so a node without consensus still fills
+// the eclipse-resistant old buckets. Off, the address stays new, as
+// upstream leaves it.
 func TestMarkGoodOnOutbound(t *testing.T) {
 	for _, on := range []bool{true, false} {
 		t.Run(fmt.Sprint("on=", on), func(t *testing.T) {

@@ -1,6 +1,6 @@
 package pex_test
 
-// Upstream's 16 reactor tests (checklist §8.2), ported as behaviour tests
+// Upstream's 16 reactor tests (p2p/pex/pex_reactor_test.go), ported as behaviour tests
 // on virtual time over pextest and the real *addrbook.Book.
 
 import (
@@ -18,7 +18,7 @@ import (
 	"github.com/pexp2p/pexp2p/pex/pextest"
 )
 
-// R1, R4, §3.1: construction, lifecycle and upstream's constants.
+// Construction, lifecycle and upstream's constants.
 func TestPEXReactorBasic(t *testing.T) {
 	e := newEnv(t)
 	n := e.reactorNode(0, testConfig(), nil)
@@ -58,13 +58,12 @@ func TestPEXReactorBasic(t *testing.T) {
 	}
 }
 
-// P1, P2: an inbound peer's advertised address enters the book with the
-// peer as source; an outbound peer is asked instead; removal forgets the
-// request state.
+// An inbound peer's advertised address enters the book with the peer as
+// source; an outbound peer is asked instead; removal forgets the request
+// state.
 func TestPEXReactorAddRemovePeer(t *testing.T) {
 	e := newEnv(t)
-	n := e.reactorNode(0, testConfig(), nil)
-	e.start(n)
+	n := e.startNode(0, testConfig())
 	e.settle() // the first ensurePeers round, with no peers yet
 	in := e.peer(1, nil)
 	out := e.peer(2, nil)
@@ -91,8 +90,8 @@ func TestPEXReactorAddRemovePeer(t *testing.T) {
 	}
 }
 
-// §8.2 TestPEXReactorRunning: three nodes with partial books (0→1, 1→0,
-// 2→1) all reach two peers.
+// Upstream's TestPEXReactorRunning: three nodes with partial books (0→1,
+// 1→0, 2→1) all reach two peers.
 func TestPEXReactorRunning(t *testing.T) {
 	e := newEnv(t)
 	cfg := testConfig()
@@ -123,11 +122,10 @@ func TestPEXReactorRunning(t *testing.T) {
 	}
 }
 
-// Q5: a solicited PexAddrs grows the book; a PexRequest is answered.
+// A solicited PexAddrs grows the book; a PexRequest is answered.
 func TestPEXReactorReceive(t *testing.T) {
 	e := newEnv(t)
-	n := e.reactorNode(0, testConfig(), nil)
-	e.start(n)
+	n := e.startNode(0, testConfig())
 	p := e.peer(1, nil)
 	e.dial(n.node, p.addr) // outbound: the reactor asks p
 
@@ -145,11 +143,10 @@ func TestPEXReactorReceive(t *testing.T) {
 	}
 }
 
-// Q4: the first two requests are free, a third one at once is abuse.
+// The first two requests are free, a third one at once is abuse.
 func TestPEXReactorRequestMessageAbuse(t *testing.T) {
 	e := newEnv(t)
-	n := e.reactorNode(0, testConfig(), nil)
-	e.start(n)
+	n := e.startNode(0, testConfig())
 	p := e.peer(1, nil)
 	e.dial(p.node, n.addr)
 	if !n.book.HasAddress(p.addr.ID) {
@@ -184,12 +181,11 @@ func TestPEXReactorRequestMessageAbuse(t *testing.T) {
 	}
 }
 
-// Q5: an answer clears the outstanding request; a second, unsolicited
-// PexAddrs is abuse.
+// An answer clears the outstanding request; a second, unsolicited PexAddrs
+// is abuse.
 func TestPEXReactorAddrsMessageAbuse(t *testing.T) {
 	e := newEnv(t)
-	n := e.reactorNode(0, testConfig(), nil)
-	e.start(n)
+	n := e.startNode(0, testConfig())
 	p := e.peer(1, nil)
 	e.dial(n.node, p.addr)
 	if !n.r.HasOutstandingRequest(p.addr.ID) {
@@ -214,8 +210,8 @@ func TestPEXReactorAddrsMessageAbuse(t *testing.T) {
 	}
 }
 
-// R2: seeds are parsed at start, DNS failures are tolerated, and an
-// empty book with no resolvable seed is an error.
+// Seeds are parsed at start, DNS failures are tolerated, and an empty book
+// with no resolvable seed is an error.
 func TestCheckSeeds(t *testing.T) {
 	good := pextest.NodeAddr(9)
 	resolver := func(_ context.Context, host string) ([]netip.Addr, error) {
@@ -283,24 +279,22 @@ func TestCheckSeeds(t *testing.T) {
 	}
 }
 
-// E2.6b, E3: a node that knows only a seed connects to it at once.
+// A node that knows only a seed connects to it at once.
 func TestPEXReactorUsesSeedsIfNeeded(t *testing.T) {
 	e := newEnv(t)
 	seedCfg := testConfig()
 	seedCfg.SeedMode = true
-	seed := e.reactorNode(0, seedCfg, nil)
-	e.start(seed)
+	seed := e.startNode(0, seedCfg)
 	cfg := testConfig()
 	cfg.Seeds = []string{seed.addr.String()}
-	n := e.reactorNode(1, cfg, nil)
-	e.start(n)
+	n := e.startNode(1, cfg)
 	e.clk.Run(latency)
 	if !n.node.Connected(seed.addr.ID) {
 		t.Fatal("node did not dial its seed")
 	}
 }
 
-// Q5 fast dial (tendermint#2093, cometbft#486): after the seed answers,
+// The fast dial (tendermint#2093, cometbft#486): after the seed answers,
 // the node dials the addresses at once, within its outbound limit, and
 // without sending a request in that wake-up round (cometbft#4620). The
 // seed is recognised by ID even when it advertises an unusable address.
@@ -359,15 +353,14 @@ func TestConnectionSpeedForPeerReceivedFromSeed(t *testing.T) {
 	}
 }
 
-// C3: a seed keeps a crawled peer until SeedDisconnectWaitPeriod, then
-// lets it go gracefully.
+// A seed keeps a crawled peer until SeedDisconnectWaitPeriod, then lets it
+// go gracefully.
 func TestPEXReactorSeedMode(t *testing.T) {
 	e := newEnv(t)
 	cfg := testConfig()
 	cfg.SeedMode = true
 	cfg.SeedDisconnectWaitPeriod = 10 * time.Millisecond
-	seed := e.reactorNode(0, cfg, nil)
-	e.start(seed)
+	seed := e.startNode(0, cfg)
 	e.settle()
 	if len(seed.node.Peers()) != 0 {
 		t.Fatal("seed has peers before crawling")
@@ -393,7 +386,7 @@ func TestPEXReactorSeedMode(t *testing.T) {
 	}
 }
 
-// C3: persistent peers are never let go.
+// A seed never lets persistent peers go.
 func TestPEXReactorDoesNotDisconnectFromPersistentPeerInSeedMode(t *testing.T) {
 	e := newEnv(t)
 	cfg := testConfig()
@@ -414,18 +407,15 @@ func TestPEXReactorDoesNotDisconnectFromPersistentPeerInSeedMode(t *testing.T) {
 	}
 }
 
-// R-D1 in seed mode: an address past the attempt limit is banned, not dialed.
+// In seed mode, an address past the attempt limit is banned, not dialed.
 func TestPEXReactorDialsPeerUpToMaxAttemptsInSeedMode(t *testing.T) {
 	e := newEnv(t)
-	cfg := testConfig()
-	cfg.SeedMode = true
-	seed := e.reactorNode(0, cfg, nil)
-	e.start(seed)
+	seed := e.startSeed(testConfig())
 	addr := pextest.NodeAddr(1) // nobody listens there
 	if err := seed.book.AddAddress(addr, addr); err != nil {
 		t.Fatal(err)
 	}
-	seed.r.SetAttempts(addr, cfg.MaxAttemptsToDial+1, e.clk.Now())
+	seed.r.SetAttempts(addr, testConfig().MaxAttemptsToDial+1, e.clk.Now())
 	dials := e.hub.Stats().Dials
 	seed.r.CrawlPeers([]addrbook.NetAddress{addr})
 	if seed.book.HasAddress(addr.ID) || !seed.book.IsBanned(addr.ID) {
@@ -436,10 +426,10 @@ func TestPEXReactorDialsPeerUpToMaxAttemptsInSeedMode(t *testing.T) {
 	}
 }
 
-// Q3 (tendermint#3231): a seed answers an inbound peer once with a
-// biased selection, then disconnects it after the answer is delivered; a
-// repeated request meanwhile is ignored, and stopping the seed while the
-// graceful stop is pending neither panics nor hangs.
+// A seed answers an inbound peer once with a biased selection, then
+// disconnects it after the answer is delivered; a repeated request
+// meanwhile is ignored, and stopping the seed while the graceful stop is
+// pending neither panics nor hangs.
 func TestPEXReactorSeedModeFlushStop(t *testing.T) {
 	e := newEnv(t)
 	cfg := testConfig()
@@ -507,12 +497,11 @@ func TestPEXReactorSeedModeFlushStop(t *testing.T) {
 	e.settle()
 }
 
-// P1, Q5 (tendermint#1706): private peers never enter the book, nor do
-// addresses they send.
+// Private peers (tendermint#1706) never enter the book, nor do addresses
+// they send.
 func TestPEXReactorDoesNotAddPrivatePeersToAddrBook(t *testing.T) {
 	e := newEnv(t)
-	n := e.reactorNode(0, testConfig(), nil)
-	e.start(n)
+	n := e.startNode(0, testConfig())
 	in := e.peer(1, nil)
 	out := e.peer(2, nil)
 	n.book.AddPrivateIDs([]string{in.addr.ID, out.addr.ID})
@@ -531,12 +520,11 @@ func TestPEXReactorDoesNotAddPrivatePeersToAddrBook(t *testing.T) {
 	}
 }
 
-// R-D1: a failed dial counts; a retry inside the backoff is refused
-// without counting; after 2^1 s + jitter it counts again.
+// A failed dial counts; a retry inside the backoff is refused without
+// counting; after 2^1 s + jitter it counts again.
 func TestPEXReactorDialPeer(t *testing.T) {
 	e := newEnv(t)
-	n := e.reactorNode(0, testConfig(), nil)
-	e.start(n)
+	n := e.startNode(0, testConfig())
 	addr := pextest.NodeAddr(1) // unreachable
 	if got := n.r.AttemptsToDial(addr); got != 0 {
 		t.Fatalf("attempts %d before dialing", got)
@@ -567,7 +555,7 @@ func TestPEXReactorDialPeer(t *testing.T) {
 	}
 }
 
-// §5.1 wire vectors.
+// Upstream's wire vectors for PexRequest and PexAddrs.
 func TestPexVectors(t *testing.T) {
 	for _, tc := range []struct {
 		name string

@@ -14,7 +14,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // Convergence on virtual time: 30 nodes, one seed, all started at once;
 // every node reaches min(maxOutbound, N-1) peers and a book with ≥ 90 %
 // of the others, and honest nodes never punish each other (the request
-// pacing keeps to the Q4 contract).
+// pacing keeps to the request-rate contract).
 func TestConvergence30(t *testing.T) {
 	for _, seedMode := range []bool{true, false} {
 		res, err := RunSim(SimConfig{N: 30, Seed: 42, SeedMode: seedMode, MaxRounds: 10})
