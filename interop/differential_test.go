@@ -128,14 +128,14 @@ func (d *diffRun) step() {
 		oe := d.ob.AddAddress(a, src)
 		ue := d.ub.AddAddress(up(a), up(src))
 		if isBanned && ban.short {
-			// M4 (§9.2.5): an expired ban still refuses the address upstream
-			// until ReinstateBadPeers runs; here it no longer does.
+			// An expired ban still refuses the address upstream until
+			// ReinstateBadPeers runs; here it no longer does.
 			var ub upex.ErrAddressBanned
 			if !errors.As(ue, &ub) || oe != nil {
-				t.Fatalf("M4 %s: upstream %v, ours %v", a, ue, oe)
+				t.Fatalf("add after an expired ban %s: upstream %v, ours %v", a, ue, oe)
 			}
-			d.bugs.add("M4 add after ban expired", "upstream: refused (banned), ours: added")
-			d.setAside(a, "M4")
+			d.bugs.add("add after ban expired", "upstream: refused (banned), ours: added")
+			d.setAside(a, "expired ban")
 			return
 		}
 		if isBanned {
@@ -182,9 +182,9 @@ func (d *diffRun) step() {
 		o, u := d.ob.IsBanned(a.ID), d.ub.IsBanned(up(a))
 		if ban.short {
 			if !u || o {
-				t.Fatalf("M4 IsBanned %s: upstream %v, ours %v", a, u, o)
+				t.Fatalf("IsBanned after an expired ban %s: upstream %v, ours %v", a, u, o)
 			}
-			d.bugs.add("M4 IsBanned after ban expired", "upstream: true, ours: false")
+			d.bugs.add("IsBanned after ban expired", "upstream: true, ours: false")
 			return
 		}
 		if !u || !o {
@@ -201,13 +201,13 @@ func (d *diffRun) step() {
 			x := d.lookupPool(id)
 			o, u := d.has(x)
 			if b.wasOld {
-				// M5 (§9.2.2): upstream cannot put a formerly old entry in a
-				// new bucket and loses it; here it comes back as new.
+				// Upstream cannot put a formerly old entry in a new bucket
+				// and loses it; here it comes back as new.
 				if u || !o || d.ob.IsGood(id) {
-					t.Fatalf("M5 %s: upstream has=%v, ours has=%v old=%v", x, u, o, d.ob.IsGood(id))
+					t.Fatalf("reinstating formerly old %s: upstream has=%v, ours has=%v old=%v", x, u, o, d.ob.IsGood(id))
 				}
-				d.bugs.add("M5 reinstate formerly old", "upstream: lost, ours: back in new")
-				d.setAside(x, "M5")
+				d.bugs.add("reinstate formerly old", "upstream: lost, ours: back in new")
+				d.setAside(x, "reinstated formerly old")
 				continue
 			}
 			if !u || !o {
@@ -269,7 +269,8 @@ func (d *diffRun) check(step int) (nNew, nOld int) {
 // Item 3: the same seeded sequence of 4000 operations (add, mark
 // good/attempt, remove, ban short and long, IsBanned, reinstate) keeps
 // membership, sizes and new/old class equal wherever upstream has no
-// bug; the M4 and M5 fixes are shown side by side as they occur.
+// bug; the fixes for expired bans and for reinstating a formerly old
+// entry are shown side by side as they occur.
 func TestDifferentialBookSemantics(t *testing.T) {
 	for _, seed := range []uint64{1, 2, 3} {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
@@ -285,8 +286,8 @@ func TestDifferentialBookSemantics(t *testing.T) {
 			if nNew == 0 || nOld == 0 || d.ops["MarkBad"] == 0 || d.ops["ReinstateBadPeers"] == 0 {
 				t.Fatalf("the sequence did not exercise both classes and bans: %v", d.ops)
 			}
-			if len(d.bugs["M5 reinstate formerly old"]) == 0 || len(d.bugs["M4 add after ban expired"]) == 0 {
-				t.Fatalf("the sequence never reached the M4/M5 fixes: %s", d.bugs)
+			if len(d.bugs["reinstate formerly old"]) == 0 || len(d.bugs["add after ban expired"]) == 0 {
+				t.Fatalf("the sequence never reached the expired-ban and reinstate fixes: %s", d.bugs)
 			}
 		})
 	}
@@ -344,7 +345,7 @@ func statBooks(t *testing.T, nNew, nOld int) (upex.AddrBook, *addrbook.Book, map
 
 const draws = 10000
 
-// Item 3 (S3): PickAddress's new/old split over 10,000 draws per bias
+// PickAddress's new/old split over 10,000 draws per bias
 // matches the sqrt weighting in both books, and the two books match each
 // other (two-proportion z-test).
 func TestSelectionPickBiasAgrees(t *testing.T) {
@@ -386,7 +387,7 @@ func TestSelectionPickBiasAgrees(t *testing.T) {
 	}
 }
 
-// Item 3 (S4): GetSelection has the same size in both books at every
+// GetSelection has the same size in both books at every
 // book size (the 23 %, min 32, max 250 rule), and over 10,000 draws every
 // address is included about equally often in both (chi-square against
 // uniform inclusion, Wilson–Hilferty normal approximation).
@@ -432,7 +433,7 @@ func TestSelectionSizesAndUniformityAgree(t *testing.T) {
 	}
 }
 
-// Item 3 (S5): GetSelectionWithBias lays out [new…][old…] in both books
+// GetSelectionWithBias lays out [new…][old…] in both books
 // with the counts of the reference's formula (the counts are exact, so
 // 1,000 draws suffice; upstream's O(book) draw makes more slow under
 // -race). Upstream

@@ -57,7 +57,7 @@ func classicID(i int) string { return fmt.Sprintf("%040x", i+1) }
 const maxIPv6 = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
 
 // wireShapes is every message shape item 1 names. The sizes of the two
-// 250-entry shapes are the reference's probe figures (§5.1).
+// 250-entry shapes are what upstream's own encoder produces for them.
 func wireShapes(t testing.TB) []struct {
 	name string
 	msg  pex.Message

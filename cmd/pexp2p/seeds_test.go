@@ -50,8 +50,8 @@ func seedTestNode(t *testing.T, ip, seeds string, r transport.MultiaddrResolver)
 
 // Configured seeds reach the reactor and the face from the command, in
 // each accepted form: a multiaddr with /p2p, peerID@host:port, and a
-// /dnsaddr name resolved at start (R2: a node with an empty book dials
-// its seeds). The node connects to the loopback seed in every case.
+// /dnsaddr name resolved at start (a node with an empty book dials its
+// seeds). The node connects to the loopback seed in every case.
 func TestSeedsFromConfig(t *testing.T) {
 	seed := seedTestNode(t, "127.0.0.1", "", nil)
 	id := seed.Key.PeerID().String()

@@ -1,6 +1,6 @@
 // Package crash kills processes that write the address book with SIGKILL
-// at random moments and checks what is left on disk (issue 8 item 2,
-// behaviour B4: atomic saves; B3: a load never loses a readable file).
+// at random moments and checks what is left on disk: saves are atomic,
+// and a load never loses a readable file.
 package crash
 
 import (
@@ -195,7 +195,7 @@ func checkDir(t *testing.T, dir string, want []string, rule addrbook.IDRule, str
 	return b.Size(), len(tmps)
 }
 
-// TestBookChildSIGKILL (item 2, B4): a child adding and saving
+// TestBookChildSIGKILL: a child adding and saving
 // continuously is killed with SIGKILL at a random moment, 50 times; each
 // time the file loads, is not corrupt and holds every address of the last
 // completed save; the next child continues on the same file.

@@ -156,7 +156,7 @@ func online(id string, att map[string]bool) bool {
 
 // outboundRound fills the victim's outbound slots with the reactor's rule
 // (ensurePeers: bias min(out,8)*10+10, skip what is connected, give up
-// after 3 picks per missing slot, P5/P6 of the checklist) and returns the
+// after 3 picks per missing slot) and returns the
 // connected IDs. When mark is set, successes are MarkGood and failures
 // MarkAttempt, as the reactor and the switch do.
 func outboundRound(vb victimBook, att map[string]bool, byID map[string]addrbook.NetAddress, mark bool) []string {

@@ -53,8 +53,8 @@ func attackerNewBuckets(fp filePlacement, att map[string]bool) map[int]bool {
 	return out
 }
 
-// TestRestartDoesNotFlushTheBook (item 5, B2/B5 of the checklist: hash
-// key and bans persisted): an attacker who forces the victim to restart
+// TestRestartDoesNotFlushTheBook (hash key and bans persisted): an
+// attacker who forces the victim to restart
 // gains nothing. After the restart the bans, the hash key, every entry's
 // bucket placement and the good (old) addresses are as before, banned
 // attackers are refused, and a fresh flood from the same k groups lands
