@@ -24,11 +24,11 @@ func peerstoreKnows(n *Node, id peer.ID) bool {
 	return len(protos) > 0 || agentErr == nil || slices.Contains(ps.PeersWithKeys(), id)
 }
 
-// Issue 7 item 5 (seed capacity; P1/P2 lifecycle): go-libp2p keeps every
-// peer's key, protocols and metadata for the life of the host, so a seed,
-// which meets a new identity per visitor, grew without bound. A peer that
-// has disconnected is forgotten, whether it was accepted or refused, and
-// one that comes back is identified and set up again as if new.
+// Seed capacity and the peer lifecycle: go-libp2p keeps every peer's key,
+// protocols and metadata for the life of the host, so a seed, which meets
+// a new identity per visitor, grew without bound. A peer that has
+// disconnected is forgotten, whether it was accepted or refused, and one
+// that comes back is identified and set up again as if new.
 func TestPeerstoreForgetsDisconnectedPeers(t *testing.T) {
 	n, h := testNode(t, 41, nil)
 

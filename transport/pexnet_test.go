@@ -95,9 +95,10 @@ func fakeAddr(t testing.TB, i int) addrbook.NetAddress {
 	return addrbook.NetAddress{ID: k.PeerID().String(), IP: netip.MustParseAddr(fmt.Sprintf("127.%d.0.9", i)), Port: 9}
 }
 
-// Two nodes exchange addresses (Q3/Q5 and P1 on the libp2p face): A
-// learns B's book entry through PexRequest/PexAddrs, B learns A from the
-// address A advertised when it connected inbound.
+// Two nodes exchange addresses on the libp2p face (a request answered, an
+// answer added, an inbound peer's advertised address added): A learns B's
+// book entry through PexRequest/PexAddrs, B learns A from the address A
+// advertised when it connected inbound.
 func TestTwoNodesExchangeAddresses(t *testing.T) {
 	pc := fastPexConfig()
 	b := prepareFull(t, 21, pc, nil)

@@ -88,10 +88,10 @@ func (a *arrivalHandler) ReceiveAt(id string, msg pex.Message, arrived time.Time
 	a.fakeHandler.Receive(id, msg)
 }
 
-// Q4 at arrival on the libp2p face: a request that waited for the peer's
-// setup reaches the handler with the time its stream was accepted, not
-// the time the face got round to it, so the reactor does not count the
-// wait as a burst.
+// The request rate at arrival on the libp2p face: a request that waited
+// for the peer's setup reaches the handler with the time its stream was
+// accepted, not the time the face got round to it, so the reactor does not
+// count the wait as a burst.
 func TestPexMessageCarriesArrivalTime(t *testing.T) {
 	const delay = 300 * time.Millisecond
 	h := &arrivalHandler{fakeHandler: newFakeHandler(), addDelay: delay}

@@ -116,8 +116,9 @@ func allowDupIP(c *Config) {
 // An upstream node whose seed is the face connects: the face hands the
 // peer to the handler with its advertised address and key, forwards the
 // upstream reactor's PexRequest, and delivers our PexAddrs so that they
-// land in upstream's own book (A1.1 inbound peer added with its advertised
-// address; wire compatibility of channel 0 with upstream's reactor).
+// land in upstream's own book (an inbound peer is added with its
+// advertised address; channel 0 is wire-compatible with upstream's
+// reactor).
 func TestUpstreamPeerReachesHandler(t *testing.T) {
 	h := &recHandler{}
 	var face *Face
@@ -193,8 +194,8 @@ func TestUpstreamPeerReachesHandler(t *testing.T) {
 }
 
 // Dialing an address whose ID is not the key listening there is an
-// authentication failure the reactor can tell apart (A4.x: attempts reset
-// as for upstream's ErrSwitchAuthenticationFailure).
+// authentication failure the reactor can tell apart (attempts reset, as
+// for upstream's ErrSwitchAuthenticationFailure).
 func TestDialWrongIDIsAuthFailure(t *testing.T) {
 	face := newTestFace(t, &recHandler{}, allowDupIP)
 	up := newUpstreamNode(t, testChain, []string{face.NetAddress().String()}, time.Hour)

@@ -58,12 +58,12 @@ func startPexFace(t *testing.T, period time.Duration, seedMode bool) (*Face, *pe
 // Issue 6 item 5, first test: three upstream classic nodes running
 // upstream's own, unmodified pex.Reactor, whose only seed is our classic
 // face, discover each other through it, with the face's reactor in normal
-// and in seed mode. Covers A1.1 (inbound peers enter the book with their
-// advertised address), Q3/C5 answers read by upstream's reactor, and the
-// face's Dial/NumPeers/IsDialingOrConnected used by ensurePeers and the
-// crawler against real upstream switches.
+// and in seed mode. Covers inbound peers entering the book with their
+// advertised address, seed and non-seed answers read by upstream's
+// reactor, and the face's Dial/NumPeers/IsDialingOrConnected used by
+// ensurePeers and the crawler against real upstream switches.
 //
-// The Q4 spacing is relaxed here, and only here: upstream v0.40's reactor
+// The request spacing is relaxed here, and only here: upstream v0.40's reactor
 // asks a seed again at once after every answer from it (cometbft#4620,
 // fixed in v0.38.x, regressed in v0.39+), which the default rule —
 // upstream's own — punishes with a 24 h ban, so with v0.40 nodes the test
