@@ -48,9 +48,9 @@ func TestBuiltInStacksRunASmallNetwork(t *testing.T) {
 			if r.Traffic.Msgs == 0 || r.Traffic.Bytes < 2*r.Traffic.Msgs {
 				t.Fatalf("no PEX traffic counted: %+v", r.Traffic)
 			}
-			// Upstream's stack at 300 ms rounds may lose its peers
-			// again (its request-rate rule is tuned for 30 s rounds):
-			// progress at any sample is what shows discovery ran.
+			// Upstream's stack at 300 ms rounds has been seen to reach
+			// the peer target and lose it again within a second under
+			// -race: progress at any sample is what shows discovery ran.
 			progressed := false
 			for _, p := range r.Timeline {
 				progressed = progressed || p.PeersFrac > 0
