@@ -205,7 +205,9 @@ func BenchmarkSaveLoad(b *testing.B) {
 		src := newOurs(b, in, path)
 		fillBench(b, src, benchAddrs)
 		b.ReportAllocs()
+		var cpu cpuMeter
 		b.ResetTimer()
+		cpu.start()
 		for i := 0; i < b.N; i++ {
 			if err := src.b.Save(); err != nil {
 				b.Fatal(err)
@@ -217,6 +219,7 @@ func BenchmarkSaveLoad(b *testing.B) {
 			if err := dst.Start(); err != nil {
 				b.Fatal(err)
 			}
+			cpu.stop()
 			b.StopTimer()
 			if dst.Size() != src.size() {
 				b.Fatalf("reloaded %d of %d", dst.Size(), src.size())
@@ -225,20 +228,26 @@ func BenchmarkSaveLoad(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.StartTimer()
+			cpu.start()
 		}
+		cpu.stop()
+		cpu.report(b)
 	})
 	b.Run("upstream", func(b *testing.B) {
 		path := filepath.Join(b.TempDir(), "addrbook.json")
 		src := newTheirs(in, path)
 		fillBench(b, src, benchAddrs)
 		b.ReportAllocs()
+		var cpu cpuMeter
 		b.ResetTimer()
+		cpu.start()
 		for i := 0; i < b.N; i++ {
 			src.b.Save()
 			dst := cmtpex.NewAddrBook(path, false)
 			if err := dst.Start(); err != nil {
 				b.Fatal(err)
 			}
+			cpu.stop()
 			b.StopTimer()
 			if dst.Size() != src.size() {
 				b.Fatalf("reloaded %d of %d", dst.Size(), src.size())
@@ -246,7 +255,10 @@ func BenchmarkSaveLoad(b *testing.B) {
 			_ = dst.Stop()
 			dst.(interface{ Wait() }).Wait()
 			b.StartTimer()
+			cpu.start()
 		}
+		cpu.stop()
+		cpu.report(b)
 	})
 }
 

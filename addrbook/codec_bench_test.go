@@ -31,17 +31,25 @@ func BenchmarkFileEncode(b *testing.B) {
 	b.Run("hand", func(b *testing.B) {
 		b.ReportAllocs()
 		var n int
+		var cpu cpuMeter
+		cpu.start()
 		for i := 0; i < b.N; i++ {
 			n = len(bk.Marshal())
 		}
+		cpu.stop()
+		cpu.report(b)
 		b.SetBytes(int64(n))
 	})
 	b.Run("encoding-json", func(b *testing.B) {
 		b.ReportAllocs()
 		var n int
+		var cpu cpuMeter
+		cpu.start()
 		for i := 0; i < b.N; i++ {
 			n = len(marshalStd(bk))
 		}
+		cpu.stop()
+		cpu.report(b)
 		b.SetBytes(int64(n))
 	})
 }
@@ -51,22 +59,30 @@ func BenchmarkFileDecode(b *testing.B) {
 	b.Run("hand", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(data)))
+		var cpu cpuMeter
+		cpu.start()
 		for i := 0; i < b.N; i++ {
 			var fj fileJSON
 			if !fastDecode(data, &fj) {
 				b.Fatal("declined")
 			}
 		}
+		cpu.stop()
+		cpu.report(b)
 	})
 	b.Run("encoding-json", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(data)))
+		var cpu cpuMeter
+		cpu.start()
 		for i := 0; i < b.N; i++ {
 			var fj fileJSON
 			if err := json.Unmarshal(data, &fj); err != nil {
 				b.Fatal(err)
 			}
 		}
+		cpu.stop()
+		cpu.report(b)
 	})
 }
 
@@ -92,6 +108,8 @@ func BenchmarkSaveLoadCodec(b *testing.B) {
 		for _, d := range decoders {
 			b.Run("encode="+e.name+"/decode="+d.name, func(b *testing.B) {
 				b.ReportAllocs()
+				var cpu cpuMeter
+				cpu.start()
 				for i := 0; i < b.N; i++ {
 					if err := writeFileAtomic(path, e.enc(src), 0o644); err != nil {
 						b.Fatal(err)
@@ -114,6 +132,8 @@ func BenchmarkSaveLoadCodec(b *testing.B) {
 						b.Fatalf("reloaded %d of %d", dst.Size(), src.Size())
 					}
 				}
+				cpu.stop()
+				cpu.report(b)
 			})
 		}
 	}
