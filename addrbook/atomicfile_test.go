@@ -11,8 +11,8 @@ import (
 	"time"
 )
 
-// B4, item 4: the save is atomic and leaves no temporary file; the file
-// is 0644 as upstream writes it.
+// The save is atomic and leaves no temporary file; the file is 0644 as
+// upstream writes it.
 func TestSaveIsAtomic(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "addrbook.json")

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// K4: a ban only ever extends.
+// A ban only ever extends.
 func TestBanOnlyExtends(t *testing.T) {
 	b, clk := newTestBook(t, Options{})
 	a := routableAddr(1)
@@ -25,7 +25,7 @@ func TestBanOnlyExtends(t *testing.T) {
 	}
 }
 
-// M3/M4 with a non-positive duration: the entry goes, the ban is already
+// MarkBad with a non-positive duration: the entry goes, the ban is already
 // over (upstream keeps reporting it banned until ReinstateBadPeers).
 func TestMarkBadZeroDuration(t *testing.T) {
 	b, _ := newTestBook(t, Options{})
@@ -59,8 +59,8 @@ func TestBansList(t *testing.T) {
 	}
 }
 
-// M5: an expired ban does not bring back an ID that has since become
-// private or ours.
+// An expired ban does not bring back an ID that has since become private
+// or ours.
 func TestReinstateSkipsPrivateAndOwn(t *testing.T) {
 	b, clk := newTestBook(t, Options{})
 	mine, priv := routableAddr(1), routableAddr(2)

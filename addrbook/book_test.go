@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// A1, A2, S1: a book filled from many sources stays consistent and counts right.
+// A book filled from many sources stays consistent and counts right.
 func TestAddManySourcesKeepsInvariants(t *testing.T) {
 	b, _ := newTestBook(t, Options{})
 	for s := 0; s < 8; s++ {
@@ -31,7 +31,8 @@ func TestAddManySourcesKeepsInvariants(t *testing.T) {
 	}
 }
 
-// A1 order: every refusal is a typed *AddError testable with errors.Is.
+// AddAddress refuses in upstream's order, each refusal a typed *AddError
+// testable with errors.Is.
 func TestAddAddressRefusals(t *testing.T) {
 	b, _ := newTestBook(t, Options{Strict: true})
 	src := addrAt(900, 8, 8, 8, 8)
@@ -42,19 +43,19 @@ func TestAddAddressRefusals(t *testing.T) {
 		prep      func()
 		want      error
 	}{
-		{"A1.1 no source", good, NetAddress{}, nil, ErrNoSource},
-		{"A1.2 unspecified IP", addrAt(2, 0, 0, 0, 0), src, nil, ErrInvalidAddress},
-		{"A1.2 broadcast", addrAt(2, 255, 255, 255, 255), src, nil, ErrInvalidAddress},
-		{"A1.2 no ID", NetAddress{IP: netip.MustParseAddr("9.9.9.9"), Port: 1}, src, nil, ErrInvalidAddress},
-		{"A1.2 bad ID", NetAddress{ID: "xyz", IP: netip.MustParseAddr("9.9.9.9"), Port: 1}, src, nil, ErrInvalidAddress},
-		{"A1.2 documentation v6", NetAddress{ID: testID(3), IP: netip.MustParseAddr("2001:db8::1"), Port: 1}, src, nil, ErrInvalidAddress},
-		{"A1.3 banned", addrAt(4, 9, 9, 9, 4), src, func() { b.MarkBad(addrAt(4, 9, 9, 9, 4), time.Hour) }, ErrBanned},
-		{"A1.4 private", addrAt(5, 9, 9, 9, 5), src, func() { b.AddPrivateIDs([]string{testID(5)}) }, ErrPrivate},
-		{"A1.5 private source", addrAt(6, 9, 9, 9, 6), addrAt(7, 7, 7, 7, 7), func() { b.AddPrivateIDs([]string{testID(7)}) }, ErrPrivateSource},
-		{"A1.6 self", addrAt(8, 9, 9, 9, 8), src, func() { b.AddOurAddress(addrAt(8, 9, 9, 9, 8)) }, ErrSelf},
-		{"A1.6 our ID at another IP", addrAt(8, 9, 9, 9, 99), src, nil, ErrSelf},
-		{"A1.7 non-routable", addrAt(9, 10, 0, 0, 1), src, nil, ErrNonRoutable},
-		{"A1.7 loopback", addrAt(10, 127, 0, 0, 1), src, nil, ErrNonRoutable},
+		{"no source", good, NetAddress{}, nil, ErrNoSource},
+		{"unspecified IP", addrAt(2, 0, 0, 0, 0), src, nil, ErrInvalidAddress},
+		{"broadcast", addrAt(2, 255, 255, 255, 255), src, nil, ErrInvalidAddress},
+		{"no ID", NetAddress{IP: netip.MustParseAddr("9.9.9.9"), Port: 1}, src, nil, ErrInvalidAddress},
+		{"bad ID", NetAddress{ID: "xyz", IP: netip.MustParseAddr("9.9.9.9"), Port: 1}, src, nil, ErrInvalidAddress},
+		{"documentation v6", NetAddress{ID: testID(3), IP: netip.MustParseAddr("2001:db8::1"), Port: 1}, src, nil, ErrInvalidAddress},
+		{"banned", addrAt(4, 9, 9, 9, 4), src, func() { b.MarkBad(addrAt(4, 9, 9, 9, 4), time.Hour) }, ErrBanned},
+		{"private", addrAt(5, 9, 9, 9, 5), src, func() { b.AddPrivateIDs([]string{testID(5)}) }, ErrPrivate},
+		{"private source", addrAt(6, 9, 9, 9, 6), addrAt(7, 7, 7, 7, 7), func() { b.AddPrivateIDs([]string{testID(7)}) }, ErrPrivateSource},
+		{"self", addrAt(8, 9, 9, 9, 8), src, func() { b.AddOurAddress(addrAt(8, 9, 9, 9, 8)) }, ErrSelf},
+		{"our ID at another IP", addrAt(8, 9, 9, 9, 99), src, nil, ErrSelf},
+		{"non-routable", addrAt(9, 10, 0, 0, 1), src, nil, ErrNonRoutable},
+		{"loopback", addrAt(10, 127, 0, 0, 1), src, nil, ErrNonRoutable},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

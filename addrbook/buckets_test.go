@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// A3: a full new bucket expires a bad entry first, else the oldest.
+// A full new bucket expires a bad entry first, else the oldest.
 func TestExpireNewPrefersBad(t *testing.T) {
 	b, clk := newTestBook(t, Options{})
 	src := addrAt(5000, 44, 1, 1, 1)
@@ -30,8 +30,8 @@ func TestExpireNewPrefersBad(t *testing.T) {
 	}
 }
 
-// A4: removing entries from the middle keeps every index exact (entries
-// move to fill holes; buckets and the ID index follow).
+// Removing entries from the middle keeps every index exact (entries move
+// to fill holes; buckets and the ID index follow).
 func TestRemoveKeepsIndicesExact(t *testing.T) {
 	b, _ := newTestBook(t, Options{})
 	for i := 0; i < 300; i++ {

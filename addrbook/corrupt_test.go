@@ -10,7 +10,7 @@ import (
 	cmtpex "github.com/cometbft/cometbft/p2p/pex"
 )
 
-// Item 5 / B3: every kind of bad input, one test each. A file that is not
+// Every kind of bad input, one test each. A file that is not
 // an address book is moved aside and the book starts empty; a bad entry
 // in a readable file is dropped and counted, the rest loads.
 
@@ -247,7 +247,7 @@ func TestLoadBadBan(t *testing.T) {
 	}
 }
 
-// Upstream panics on the same bad bucket index (B3); shown for contrast.
+// Upstream panics on the same bad bucket index; shown for contrast.
 func TestUpstreamPanicsOnBadBucketIndex(t *testing.T) {
 	v := validFile(t)
 	entry(v, 1)["buckets"] = []any{999}

@@ -6,8 +6,8 @@ import (
 	"testing"
 )
 
-// A1: an *AddError names both addresses and its reason, matches its
-// sentinel and nothing else, and exposes the validation cause.
+// An *AddError names both addresses and its reason, matches its sentinel
+// and nothing else, and exposes the validation cause.
 func TestAddErrorShape(t *testing.T) {
 	b, _ := newTestBook(t, Options{})
 	bad := addrAt(1, 0, 0, 0, 0)

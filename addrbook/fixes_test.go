@@ -9,7 +9,7 @@ import (
 	cmtpex "github.com/cometbft/cometbft/p2p/pex"
 )
 
-// Each test here shows a bug of upstream's book (§9.2) on upstream's own
+// Each test here shows a bug of upstream's book on upstream's own
 // pex.NewAddrBook, and that this book does not have it (item 3).
 
 func newUpstreamBook(t *testing.T, strict bool) cmtpex.AddrBook {
@@ -17,8 +17,8 @@ func newUpstreamBook(t *testing.T, strict bool) cmtpex.AddrBook {
 	return cmtpex.NewAddrBook(filepath.Join(t.TempDir(), "upstream.json"), strict)
 }
 
-// A2 (§9.2.3): a new bucket holds exactly 64, not 65. 100 addresses from
-// one /16 and one source all hash to the same new bucket.
+// A new bucket holds exactly 64, not 65. 100 addresses from one /16 and
+// one source all hash to the same new bucket.
 func TestFixBucketCapacityExactly64(t *testing.T) {
 	up := newUpstreamBook(t, false)
 	b, _ := newTestBook(t, Options{})
@@ -41,10 +41,10 @@ func TestFixBucketCapacityExactly64(t *testing.T) {
 	}
 }
 
-// A9 (§9.2.1): promoting into a full old bucket demotes the entry tried
-// longest ago to a new bucket and keeps it. 400 addresses of one /16 (4
-// old buckets) learned from 400 different source groups (so demoted
-// entries find room in new buckets), all marked good.
+// Promoting into a full old bucket demotes the entry tried longest ago to
+// a new bucket and keeps it. 400 addresses of one /16 (4 old buckets)
+// learned from 400 different source groups (so demoted entries find room
+// in new buckets), all marked good.
 func TestFixDemotionKeepsAddress(t *testing.T) {
 	up := newUpstreamBook(t, false)
 	b, clk := newTestBook(t, Options{})
@@ -92,7 +92,7 @@ func TestFixDemotionKeepsAddress(t *testing.T) {
 	}
 }
 
-// M5 (§9.2.2): reinstating a ban of a formerly-old address keeps it.
+// Reinstating a ban of a formerly-old address keeps it.
 func TestFixReinstateFormerlyOldKeepsAddress(t *testing.T) {
 	a, src := routableAddr(1), routableAddr(2)
 
@@ -128,7 +128,7 @@ func TestFixReinstateFormerlyOldKeepsAddress(t *testing.T) {
 	}
 }
 
-// M6 (§9.2.4): IsGood of an unknown ID is false; upstream panics.
+// IsGood of an unknown ID is false; upstream panics.
 func TestFixIsGoodUnknownIsFalse(t *testing.T) {
 	up := newUpstreamBook(t, false)
 	panicked := func() (p bool) {
@@ -145,8 +145,8 @@ func TestFixIsGoodUnknownIsFalse(t *testing.T) {
 	}
 }
 
-// M4 (§9.2.5): an expired ban blocks neither IsBanned nor AddAddress,
-// without waiting for ReinstateBadPeers.
+// An expired ban blocks neither IsBanned nor AddAddress, without waiting
+// for ReinstateBadPeers.
 func TestFixExpiredBanNoLongerBlocks(t *testing.T) {
 	a, src := routableAddr(1), routableAddr(2)
 
@@ -179,7 +179,7 @@ func TestFixExpiredBanNoLongerBlocks(t *testing.T) {
 	}
 }
 
-// M3 (§9.2.6): MarkBad bans an ID the book does not hold; upstream ignores it.
+// MarkBad bans an ID the book does not hold; upstream ignores it.
 func TestFixMarkBadUnknownID(t *testing.T) {
 	a, src := routableAddr(1), routableAddr(2)
 	up := newUpstreamBook(t, false)

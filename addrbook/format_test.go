@@ -61,8 +61,8 @@ func TestAddrBookSaveLoad(t *testing.T) {
 	mustInvariants(t, b3)
 }
 
-// B6 fix (§9.2.7): the hash key is persisted, so after a restart stored
-// placements are kept and equal what the book computes.
+// The hash key is persisted (upstream's is lost in a restart), so after a
+// restart stored placements are kept and equal what the book computes.
 func TestHashKeySurvivesRestart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "addrbook.json")
 	b, _ := fileBook(t, path, Options{Seed: 1})
@@ -93,7 +93,7 @@ func TestHashKeySurvivesRestart(t *testing.T) {
 	}
 }
 
-// B5 fix (§9.2.6): bans survive a restart, with the banned entry, so an
+// Bans survive a restart (upstream's do not), with the banned entry, so an
 // expired ban reinstates it.
 func TestBansSurviveRestart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "addrbook.json")

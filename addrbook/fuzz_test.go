@@ -17,8 +17,8 @@ import (
 
 var updateCorpus = flag.Bool("update-corpus", false, "rewrite the seed corpora in testdata/fuzz")
 
-// FuzzLoad feeds arbitrary bytes to the file loader (B3, item 5): no panic,
-// no hang, a consistent book, and what it saves loads back identically.
+// FuzzLoad feeds arbitrary bytes to the file loader: no panic, no hang, a
+// consistent book, and what it saves loads back identically.
 func FuzzLoad(f *testing.F) {
 	for _, s := range loadSeeds(f) {
 		f.Add(s)

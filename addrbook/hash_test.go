@@ -7,8 +7,8 @@ import (
 	"github.com/minio/highwayhash"
 )
 
-// upstreamHash is how upstream hashes (A6): a HighwayHash-64 hasher's
-// Sum(nil) read big-endian.
+// upstreamHash is how upstream hashes: a HighwayHash-64 hasher's Sum(nil)
+// read big-endian.
 func upstreamHash(t *testing.T, key []byte, data []byte) uint64 {
 	h, err := highwayhash.New64(key)
 	if err != nil {
@@ -18,9 +18,9 @@ func upstreamHash(t *testing.T, key []byte, data []byte) uint64 {
 	return binary.BigEndian.Uint64(h.Sum(nil))
 }
 
-// A6, A7: the bucket formulas, with upstream's input layout (ASCII key
-// prefix, group strings, big-endian 8-byte inner hash), recomputed here the
-// slow way so that a placement is comparable with upstream's for equal keys.
+// The bucket formulas, with upstream's input layout (ASCII key prefix,
+// group strings, big-endian 8-byte inner hash), recomputed here the slow
+// way so that a placement is comparable with upstream's for equal keys.
 func TestPlacementMatchesUpstreamLayout(t *testing.T) {
 	for _, strict := range []bool{false, true} {
 		b, _ := newTestBook(t, Options{Strict: strict})
@@ -49,8 +49,8 @@ func TestPlacementMatchesUpstreamLayout(t *testing.T) {
 	}
 }
 
-// A6: one source group reaches at most 32 new buckets; A7: one address
-// group at most 4 old buckets.
+// One source group reaches at most 32 new buckets; one address group at
+// most 4 old buckets.
 func TestPlacementSpreadLimits(t *testing.T) {
 	b, _ := newTestBook(t, Options{})
 	src := addrAt(5000, 44, 1, 1, 1)

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// K2: a new entry is new, has no attempts, and LastAttempt = now.
+// A new entry is new, has no attempts, and LastAttempt = now.
 func TestNewKnownAddress(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
 	ka := newKnownAddress(routableAddr(1), 3, now)
@@ -17,7 +17,7 @@ func TestNewKnownAddress(t *testing.T) {
 	}
 }
 
-// K3: markAttempt counts; markGood resets the count and stamps success.
+// markAttempt counts; markGood resets the count and stamps success.
 func TestMarkAttemptAndGood(t *testing.T) {
 	ka := newKnownAddress(routableAddr(1), 0, 1)
 	ka.markAttempt(10)
@@ -31,7 +31,7 @@ func TestMarkAttemptAndGood(t *testing.T) {
 	}
 }
 
-// K5: bucket references are a set with -1 for no-ops.
+// Bucket references are a set with -1 for no-ops.
 func TestBucketRefs(t *testing.T) {
 	var ka knownAddress
 	if ka.addRef(5, 0) != 1 || ka.addRef(7, 3) != 2 || ka.addRef(5, 9) != -1 {
@@ -48,7 +48,7 @@ func TestBucketRefs(t *testing.T) {
 	}
 }
 
-// K6: isBad, rule by rule.
+// isBad, rule by rule.
 func TestIsBad(t *testing.T) {
 	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC).UnixNano()
 	day := int64(24 * time.Hour)

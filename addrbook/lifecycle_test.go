@@ -9,7 +9,8 @@ import (
 	"time"
 )
 
-// B2 fix (cometbft#646): Stop returns after the final save.
+// Stop returns after the final save (upstream returns before it,
+// cometbft#646).
 func TestStopWaitsForFinalSave(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "addrbook.json")
 	b, _ := fileBook(t, path, Options{})
@@ -33,7 +34,7 @@ func TestStopWaitsForFinalSave(t *testing.T) {
 	}
 }
 
-// B2, item 4: the periodic save runs on the injected ticker (virtual time).
+// The periodic save runs on the injected ticker (virtual time).
 func TestPeriodicSave(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "addrbook.json")
 	ticks := make(chan time.Time)

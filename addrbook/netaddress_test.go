@@ -12,7 +12,7 @@ import (
 
 const deadbeef = "deadbeefdeadbeefdeadbeefdeadbeefdeadbeef"
 
-// TestNewNetAddressString is upstream's 29-case table (N4), against
+// TestNewNetAddressString is upstream's 29-case table, against
 // ParseNetAddress; host names are refused here (upstream resolves them).
 func TestNewNetAddressString(t *testing.T) {
 	for _, tc := range []struct {
@@ -75,7 +75,7 @@ func TestNewNetAddressString(t *testing.T) {
 	}
 }
 
-// N2: String is safe for concurrent use (upstream's TestNetAddress_String).
+// String is safe for concurrent use (upstream's TestNetAddress_String).
 func TestNetAddress_String(t *testing.T) {
 	a, err := ParseNetAddress(ClassicIDs, deadbeef+"@127.0.0.1:8080")
 	if err != nil {
@@ -97,7 +97,7 @@ func TestNetAddress_String(t *testing.T) {
 	}
 }
 
-// N6, item 2: the wire type; unlike upstream, the ID is checked too.
+// The wire type; unlike upstream, the ID is checked too.
 func TestNetAddressProto(t *testing.T) {
 	a, _ := ParseNetAddress(ClassicIDs, deadbeef+"@[2001:470::1]:26656")
 	pb := a.ToProto()

@@ -10,7 +10,7 @@ func na(ip string) NetAddress {
 	return NetAddress{ID: testID(0), IP: netip.MustParseAddr(ip).Unmap(), Port: 26656}
 }
 
-// N7: what Valid refuses; port 0 is valid.
+// What Valid refuses; port 0 is valid.
 func TestNetAddressValid(t *testing.T) {
 	for _, tc := range []struct {
 		addr NetAddress
@@ -38,8 +38,9 @@ func TestNetAddressValid(t *testing.T) {
 	}
 }
 
-// N8: Local and Routable, including the probe consequences (no ID is never
-// routable; OnionCat is unroutable; CGNAT, multicast, TEST-NET routable).
+// Local and Routable, including what probing upstream showed (no ID is
+// never routable; OnionCat is unroutable; CGNAT, multicast, TEST-NET
+// routable).
 func TestNetAddressRoutable(t *testing.T) {
 	for _, tc := range []struct {
 		ip              string
@@ -77,12 +78,12 @@ func TestNetAddressRoutable(t *testing.T) {
 	noID := na("8.8.8.8")
 	noID.ID = ""
 	if noID.Routable() {
-		t.Error("an address without ID must not be routable (N8)")
+		t.Error("an address without ID must not be routable")
 	}
 }
 
-// TestAddrBookGroupKey is upstream's test of the same name (A8): the
-// non-strict table and the strict table, with upstream's vectors.
+// TestAddrBookGroupKey is upstream's test of the same name: the non-strict
+// table and the strict table, with upstream's vectors.
 func TestAddrBookGroupKey(t *testing.T) {
 	nonStrict := []struct{ ip, key string }{
 		{"12.1.2.3", "12.1.0.0"},
@@ -99,7 +100,7 @@ func TestAddrBookGroupKey(t *testing.T) {
 		{"2602:0100::1234", "2602:100::"},
 		{"2001:470:1f10:a1::2", "2001:470:1000::"},
 		{"2001:0470:1f10:a1::2", "2001:470:1000::"},
-		// Probe values from the checklist: local and private get /16s.
+		// Values probed on upstream: local and private get /16s.
 		{"127.0.0.1", "127.0.0.0"},
 		{"10.1.2.3", "10.1.0.0"},
 		{"100.64.1.1", "100.64.0.0"},
@@ -134,7 +135,7 @@ func TestAddrBookGroupKey(t *testing.T) {
 			t.Errorf("strict %s: %q, want %q", tc.ip, got, tc.key)
 		}
 	}
-	// Strict mode with a routable address uses the ordinary key (A8.3), and
+	// Strict mode with a routable address uses the ordinary key, and
 	// an ID-less address is unroutable there, as upstream.
 	if got := GroupKey(na("100.64.1.1"), true); got != "100.64.0.0" {
 		t.Errorf("strict 100.64.1.1: %q", got)

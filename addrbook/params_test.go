@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// §3.2: the constants are upstream's; peers' behaviour and the eclipse
-// bounds depend on them.
+// The constants are upstream's; peers' behaviour and the eclipse bounds
+// depend on them.
 func TestConstantsAreUpstreams(t *testing.T) {
 	for name, got := range map[string][2]int{
 		"needAddressThreshold":    {NeedAddressThreshold, 1000},

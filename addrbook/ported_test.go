@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Upstream's p2p/pex/addrbook_test.go (§8.1), ported as behaviour tests
+// Upstream's p2p/pex/addrbook_test.go, ported as behaviour tests
 // against this package's API. Test names are upstream's; where this book
 // fixes a bug the expectation is the fixed one and says so.
 // TestAddrBookSaveLoad is in format_test.go, TestAddrBookGroupKey in
@@ -69,7 +69,9 @@ func countOldNew(t *testing.T, b *Book, sel []NetAddress) (nOld, nNew int) {
 	return
 }
 
-// S3.
+// PickAddress: an empty book gives nothing; with only new addresses any
+// bias picks one; with only old ones a bias of 100 (new only) picks
+// nothing.
 func TestAddrBookPickAddress(t *testing.T) {
 	b, _ := newTestBook(t, Options{})
 	if _, ok := b.PickAddress(50); ok {
@@ -93,7 +95,7 @@ func TestAddrBookPickAddress(t *testing.T) {
 	}
 }
 
-// S2.
+// Every added address is found by HasAddress and Lookup under its ID.
 func TestAddrBookLookup(t *testing.T) {
 	b, _ := newTestBook(t, Options{})
 	addrs, srcs := randPairs(1, 100)
@@ -110,7 +112,8 @@ func TestAddrBookLookup(t *testing.T) {
 	}
 }
 
-// M1, S4, S5.
+// MarkGood moves addresses to old buckets (50 of 100 here); selections
+// never exceed the book.
 func TestAddrBookPromoteToOld(t *testing.T) {
 	b, clk := newTestBook(t, Options{})
 	addrs, srcs := randPairs(2, 100)
@@ -138,7 +141,8 @@ func TestAddrBookPromoteToOld(t *testing.T) {
 	}
 }
 
-// A1.8.
+// Adding an address again, from the same or another source, does not
+// duplicate it.
 func TestAddrBookHandlesDuplicates(t *testing.T) {
 	b, _ := newTestBook(t, Options{})
 	addrs, srcs := randPairs(3, 100)
@@ -153,7 +157,7 @@ func TestAddrBookHandlesDuplicates(t *testing.T) {
 	}
 }
 
-// A5.
+// RemoveAddress is by ID; an unknown ID is a no-op.
 func TestAddrBookRemoveAddress(t *testing.T) {
 	b, _ := newTestBook(t, Options{})
 	a := routableAddr(1)
@@ -169,7 +173,7 @@ func TestAddrBookRemoveAddress(t *testing.T) {
 	}
 }
 
-// S5: 1 old and 9 new.
+// GetSelectionWithBias with 1 old and 9 new addresses.
 func TestAddrBookGetSelectionWithOneMarkedGood(t *testing.T) {
 	b := bookWith(t, 4, 1, 9)
 	nOld, nNew := countOldNew(t, b, b.GetSelectionWithBias(30))
@@ -178,7 +182,7 @@ func TestAddrBookGetSelectionWithOneMarkedGood(t *testing.T) {
 	}
 }
 
-// S5: 9 old and 1 new.
+// GetSelectionWithBias with 9 old and 1 new address.
 func TestAddrBookGetSelectionWithOneNotMarkedGood(t *testing.T) {
 	b := bookWith(t, 5, 9, 1)
 	nOld, nNew := countOldNew(t, b, b.GetSelectionWithBias(30))
@@ -187,7 +191,7 @@ func TestAddrBookGetSelectionWithOneNotMarkedGood(t *testing.T) {
 	}
 }
 
-// S5.
+// Selections of an empty book are empty.
 func TestAddrBookGetSelectionReturnsNilWhenAddrBookIsEmpty(t *testing.T) {
 	b, _ := newTestBook(t, Options{})
 	if s := b.GetSelectionWithBias(30); s != nil {
@@ -206,7 +210,8 @@ func noDuplicates(t *testing.T, sel []NetAddress) {
 	}
 }
 
-// S4.
+// GetSelection of an empty book is empty, of a one-address book that
+// address, and never holds duplicates or more than the book.
 func TestAddrBookGetSelection(t *testing.T) {
 	b, _ := newTestBook(t, Options{Strict: true})
 	if s := b.GetSelection(); len(s) != 0 {
@@ -228,7 +233,7 @@ func TestAddrBookGetSelection(t *testing.T) {
 	}
 }
 
-// S5: with 80 % good, about 70 % of a bias-30 selection is good.
+// With 80 % good, about 70 % of a bias-30 selection is good.
 func TestAddrBookGetSelectionWithBias(t *testing.T) {
 	const bias = 30
 	b, _ := newTestBook(t, Options{Strict: true})
@@ -268,7 +273,7 @@ func TestAddrBookGetSelectionWithBias(t *testing.T) {
 	}
 }
 
-// S2.
+// HasAddress is by ID.
 func TestAddrBookHasAddress(t *testing.T) {
 	b, _ := newTestBook(t, Options{})
 	a := routableAddr(1)
@@ -282,7 +287,8 @@ func TestAddrBookHasAddress(t *testing.T) {
 	}
 }
 
-// M3, M4, M5 — on virtual time instead of upstream's 1 s sleep.
+// MarkBad bans, and ReinstateBadPeers brings expired bans back — on
+// virtual time instead of upstream's 1 s sleep.
 func TestBanBadPeers(t *testing.T) {
 	b, clk := newTestBook(t, Options{})
 	a := routableAddr(1)
@@ -301,7 +307,8 @@ func TestBanBadPeers(t *testing.T) {
 	}
 }
 
-// S1.
+// Empty counts stored addresses only, not our own addresses or private
+// IDs.
 func TestAddrBookEmpty(t *testing.T) {
 	b, _ := newTestBook(t, Options{})
 	if !b.Empty() {
@@ -321,7 +328,8 @@ func TestAddrBookEmpty(t *testing.T) {
 	}
 }
 
-// A1.4, A1.5.
+// Addresses with a private ID, or learned from a private peer, are
+// refused.
 func TestPrivatePeers(t *testing.T) {
 	b, _ := newTestBook(t, Options{})
 	addrs, srcs := randPairs(8, 10)
@@ -348,7 +356,7 @@ func TestPrivatePeers(t *testing.T) {
 	}
 }
 
-// S2 fix: marking an ID private removes it, and what it told us, at once.
+// Marking an ID private removes it, and what it told us, at once.
 func TestAddPrivateIDsPurgesBook(t *testing.T) {
 	b, _ := newTestBook(t, Options{})
 	mustAdd(t, b, routableAddr(1), routableAddr(9))
@@ -361,8 +369,8 @@ func TestAddPrivateIDsPurgesBook(t *testing.T) {
 	}
 }
 
-// S5: every old/new split of small books and two larger ones: exact
-// counts and the [new…][old…] layout.
+// GetSelectionWithBias: every old/new split of small books and two larger
+// ones: exact counts and the [new…][old…] layout.
 func TestMultipleAddrBookAddressSelection(t *testing.T) {
 	check := func(size int) {
 		for nOld := 0; nOld <= size; nOld++ {
@@ -396,7 +404,7 @@ func TestMultipleAddrBookAddressSelection(t *testing.T) {
 	check(100 + r.IntN(75))
 }
 
-// A1.8: a good address's IP is never replaced by a later announcement.
+// A good address's IP is never replaced by a later announcement.
 func TestAddrBookAddDoesNotOverwriteOldIP(t *testing.T) {
 	b, _ := newTestBook(t, Options{})
 	peer := routableAddr(1)

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// S4: the selection-size table from the checklist, on real books.
+// GetSelection's size for books of every size class, on real books.
 func TestGetSelectionSizeTable(t *testing.T) {
 	b, _ := newTestBook(t, Options{})
 	want := map[int]int{1: 1, 10: 10, 32: 32, 100: 32, 139: 32, 140: 32, 200: 46, 1000: 230, 1086: 249, 1087: 250, 2000: 250}
@@ -33,7 +33,7 @@ func mustAddQuiet(t *testing.T, b *Book, a, src NetAddress) {
 	}
 }
 
-// S4: GetSelection is uniform over IDs, however many buckets an ID is in.
+// GetSelection is uniform over IDs, however many buckets an ID is in.
 func TestGetSelectionUniform(t *testing.T) {
 	b, _ := newTestBook(t, Options{})
 	for n := 0; n < 200; n++ {
@@ -66,7 +66,7 @@ func TestGetSelectionUniform(t *testing.T) {
 	}
 }
 
-// S3: the sqrt weighting between classes: with 100 old and 400 new and bias
+// The sqrt weighting between classes: with 100 old and 400 new and bias
 // 50, P(new) = sqrt(400)*50 / (sqrt(400)*50 + sqrt(100)*50) = 2/3.
 func TestPickAddressSqrtWeighting(t *testing.T) {
 	b := bookWith(t, 11, 100, 400)
@@ -87,9 +87,9 @@ func TestPickAddressSqrtWeighting(t *testing.T) {
 	}
 }
 
-// A1.8: a known new ID is added to a further bucket with probability
-// 1/(2n) (the checklist's measured 0.49 for the 2nd bucket), never more
-// than 4, and its first-learned address is kept.
+// A known new ID is added to a further bucket with probability 1/(2n)
+// (0.49 for the 2nd bucket, measured on upstream), never more than 4, and
+// its first-learned address is kept.
 func TestAddAgainProbability(t *testing.T) {
 	b, _ := newTestBook(t, Options{})
 	const trials = 2000
@@ -125,7 +125,7 @@ func TestAddAgainProbability(t *testing.T) {
 	mustInvariants(t, b)
 }
 
-// M2: MarkAttempt counts attempts by ID; unknown IDs are ignored.
+// MarkAttempt counts attempts by ID; unknown IDs are ignored.
 func TestMarkAttempt(t *testing.T) {
 	b, _ := newTestBook(t, Options{})
 	a := routableAddr(1)
