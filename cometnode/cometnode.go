@@ -95,6 +95,9 @@ func New(c *cmtcfg.Config, logger cmtlog.Logger, opts ...Option) (*Discovery, er
 		return nil, fmt.Errorf("cometnode: node key %s: %w", c.NodeKeyFile(), err)
 	}
 	d := &Discovery{cfg: c, settings: s, logger: logger.With("module", "pexp2p"), key: key}
+	for _, w := range s.Warnings {
+		d.logger.Error("left out of the configuration", "err", w)
+	}
 	for _, o := range opts {
 		o(d)
 	}

@@ -45,6 +45,9 @@ type Settings struct {
 	DialTimeout      time.Duration
 	// EnsurePeersPeriod is how often the reactor tops up its peers.
 	EnsurePeersPeriod time.Duration
+	// Warnings are the settings left out rather than refused (a malformed
+	// seed); New logs them.
+	Warnings []error
 	// LimitsMode is [p2p.libp2p.limits] mode: "default" keeps pexp2p's
 	// limits (derived from the peer limits), "custom" and "disabled" take
 	// CometBFT's resource manager for that mode.
@@ -92,8 +95,19 @@ func SettingsFromConfig(c *cmtcfg.Config) (Settings, error) {
 		s.AddrBookFile = filepath.Join(c.RootDir, s.AddrBookFile)
 	}
 	var err error
-	if s.Seeds, err = transport.ParseConfigPeers(p.Seeds); err != nil {
-		return s, &ConfigError{Key: "p2p.seeds", Value: p.Seeds, Err: err}
+	// A seed that cannot be parsed is left out with a warning, as one that
+	// cannot be reached is: the node still runs on its book and the other
+	// seeds.
+	for _, one := range strings.Split(p.Seeds, ",") {
+		if one = strings.TrimSpace(one); one == "" {
+			continue
+		}
+		cp, err := transport.ParseConfigPeer(one)
+		if err != nil {
+			s.Warnings = append(s.Warnings, &ConfigError{Key: "p2p.seeds", Value: one, Err: err})
+			continue
+		}
+		s.Seeds = append(s.Seeds, cp)
 	}
 	if s.Persistent, err = transport.ParseConfigPeers(p.PersistentPeers); err != nil {
 		return s, &ConfigError{Key: "p2p.persistent_peers", Value: p.PersistentPeers, Err: err}
