@@ -19,6 +19,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/pexp2p/pexp2p/cometnode"
+	"github.com/pexp2p/pexp2p/internal/testwait"
 )
 
 // chainNode is one in-process CometBFT v0.40 node with pexp2p discovery.
@@ -153,3 +154,84 @@ func (n *chainNode) switchPeers() int { return n.node.Switch().Peers().Size() }
 func (n *chainNode) height() int64 { return n.node.BlockStore().Height() }
 
 func p2pID(s string) p2p.ID { return p2p.ID(s) }
+
+// stop stops the node and waits for it (its book is saved by then).
+func (n *chainNode) stop(t *testing.T) {
+	t.Helper()
+	if err := n.node.Stop(); err != nil {
+		t.Fatalf("%s: stop: %v", n.name, err)
+	}
+	n.node.Wait()
+}
+
+// restart builds and starts a new node on the same home.
+func (n *chainNode) restart(t *testing.T, opts ...cometnode.Option) {
+	t.Helper()
+	n.build(t, opts...)
+	n.start(t)
+}
+
+// peeredWith reports whether n's switch holds other.
+func (n *chainNode) peeredWith(other *chainNode) bool {
+	return n.node.Switch().Peers().Has(p2p.ID(other.disc.Node().Key.PeerID().String()))
+}
+
+// startChain starts a seed in seed mode and the other nodes with only the
+// seed's address, and waits until every non-seed node has want switch
+// peers and height ≥ 3.
+func startChain(t *testing.T, seed *chainNode, nodes []*chainNode, want int) {
+	t.Helper()
+	seed.cfg.P2P.SeedMode = true
+	seed.build(t, cometnode.WithSettings(fastDiscovery))
+	seed.start(t)
+	for _, n := range nodes {
+		n.cfg.P2P.Seeds = seed.addr(t)
+		n.build(t, cometnode.WithSettings(fastDiscovery))
+		n.start(t)
+	}
+	testwait.For(t, 60*time.Second, "chain peered and at height 3", func() bool {
+		for _, n := range nodes {
+			if n.switchPeers() < want || n.height() < 3 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// buildUpstream builds the node exactly as upstream does, without
+// cometnode: the unmodified v0.40 libp2p node.
+func (n *chainNode) buildUpstream(t *testing.T) {
+	t.Helper()
+	nk, err := p2p.LoadNodeKey(n.cfg.NodeKeyFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nd, err := node.NewNode(n.cfg, n.pv, nk,
+		proxy.NewLocalClientCreator(kvstore.NewInMemoryApplication()),
+		node.DefaultGenesisDocProviderFunc(n.cfg),
+		cmtcfg.DefaultDBProvider,
+		node.DefaultMetricsProvider(n.cfg.Instrumentation),
+		cmtlog.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.node = nd
+}
+
+// setChainID rewrites the node's genesis with another chain ID.
+func (n *chainNode) setChainID(t *testing.T, id string) {
+	t.Helper()
+	gen, err := types.GenesisDocFromFile(n.cfg.GenesisFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen.ChainID = id
+	if err := gen.SaveAs(n.cfg.GenesisFile()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func loopbackListen(ip string) []ma.Multiaddr {
+	return []ma.Multiaddr{ma.StringCast("/ip4/" + ip + "/udp/0/quic-v1")}
+}

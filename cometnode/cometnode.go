@@ -146,6 +146,11 @@ func (d *Discovery) Attach(n *node.Node) error {
 	if err != nil {
 		return err
 	}
+	// NewNode turned [p2p] pex off in the caller's config because libp2p
+	// is on; it read the key only while building. Putting the operator's
+	// value back keeps a config reused for another node (a restart in
+	// the same process) from silently losing discovery.
+	n.Config().P2P.PexReactor = d.settings.PEX
 	if lh.ID() != d.key.PeerID() {
 		return fmt.Errorf("%w: key %s, node %s", ErrKeyMismatch, d.key.PeerID(), lh.ID())
 	}
