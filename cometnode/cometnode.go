@@ -277,11 +277,14 @@ func (d *Discovery) Stop() error {
 
 // Provider is node.DefaultNewNode with pexp2p discovery attached: the
 // drop-in for chains whose main passes a node.Provider to CometBFT's
-// commands.NewRunNodeCmd. A node with libp2p off is built as upstream
-// builds it, with its own PEX.
+// commands.NewRunNodeCmd. A node with libp2p off, or with [p2p] pex off,
+// is built exactly as upstream builds it.
 func Provider(opts ...Option) node.Provider {
 	return func(c *cmtcfg.Config, logger cmtlog.Logger) (*node.Node, error) {
-		if !c.P2P.LibP2PEnabled() {
+		// Without libp2p the node has upstream's own PEX; without PEX
+		// pexp2p would only replace upstream's host. Both get exactly
+		// upstream's node, which is also the fair control to compare with.
+		if !c.P2P.LibP2PEnabled() || !c.P2P.PexReactor {
 			return node.DefaultNewNode(c, logger)
 		}
 		d, err := New(c, logger, opts...)
