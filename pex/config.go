@@ -7,8 +7,8 @@ import (
 	"github.com/pexp2p/pexp2p/addrbook"
 )
 
-// Upstream's reactor constants (CometBFT v0.38 p2p/pex/pex_reactor.go,
-// checklist §3.1). Peers running CometBFT derive their rate limit from the
+// Upstream's reactor constants (CometBFT v0.38 p2p/pex/pex_reactor.go).
+// Peers running CometBFT derive their rate limit from the
 // same values, so they are a protocol contract, not tuning knobs.
 const (
 	// DefaultEnsurePeersPeriod is upstream's defaultEnsurePeersPeriod.
@@ -19,8 +19,8 @@ const (
 	DefaultMinTimeBetweenCrawls = 2 * time.Minute
 	// DefaultCrawlInfoExpiry is how long upstream remembers a crawl.
 	DefaultCrawlInfoExpiry = 24 * time.Hour
-	// DefaultRequestBurst is upstream's "first two requests are free"
-	// (Q4), kept as the burst of pexp2p's request-rate check.
+	// DefaultRequestBurst is upstream's "first two requests are free",
+	// kept as the burst of pexp2p's request-rate check.
 	DefaultRequestBurst = 2
 	// DefaultMaxAttemptsToDial is upstream's maxAttemptsToDial.
 	DefaultMaxAttemptsToDial = 16
@@ -43,14 +43,14 @@ const (
 	// DefaultDialBackoffBase is the unit of the exponential dial backoff.
 	DefaultDialBackoffBase = time.Second
 	// DefaultMaxTrackedDials bounds the dial-attempt table (unbounded
-	// upstream, R-D2). It is larger than a full book (256·64 + 64·64).
+	// upstream). It is larger than a full book (256·64 + 64·64).
 	DefaultMaxTrackedDials = 32768
 )
 
 // Config holds every period and limit of the reactor. Start from
 // DefaultConfig; the zero Config is not valid.
 type Config struct {
-	// SeedMode runs the crawler instead of ensurePeers (C1-C5).
+	// SeedMode runs the crawler instead of ensurePeers.
 	SeedMode bool
 	// Seeds are "id@host:port" strings in the book's ID kind. A host
 	// name is resolved once at Start through the resolver option; a
@@ -60,28 +60,28 @@ type Config struct {
 	// must be the book's rule. Default: addrbook.ClassicIDs.
 	IDRule addrbook.IDRule
 
-	// EnsurePeersPeriod is the ensurePeers tick (E1).
+	// EnsurePeersPeriod is the ensurePeers tick.
 	EnsurePeersPeriod time.Duration
 	// MinReceiveRequestInterval is the least spacing between a peer's
-	// PexRequests after its first two (Q4). Upstream derives it as
+	// PexRequests after its first two. Upstream derives it as
 	// EnsurePeersPeriod/3; 0 here means exactly that.
 	MinReceiveRequestInterval time.Duration
 	// RequestBurst is how many requests a peer may send back to back
-	// before the spacing applies (upstream: the first two are free, Q4).
+	// before the spacing applies (upstream: the first two are free).
 	// pexp2p enforces the spacing as a rate with this burst, so bunched
 	// arrivals of a steady requester are not punished.
 	RequestBurst int
 	// RequestTimeout is how long a PexRequest stays outstanding before
-	// the peer may be asked again (upstream: forever, Q1). It must not
+	// the peer may be asked again (upstream: forever). It must not
 	// be shorter than MinReceiveRequestInterval, or a CometBFT peer
 	// would ban us. 0 means EnsurePeersPeriod.
 	RequestTimeout time.Duration
 	// MaxAddrsPerMsg caps what we send and what we accept in one
-	// PexAddrs; more is misbehaviour (upstream accepts any count, Q6).
+	// PexAddrs; more is misbehaviour (upstream accepts any count).
 	MaxAddrsPerMsg int
 
 	// MaxAttemptsToDial: after this many failed dials a further pick of
-	// a non-persistent address bans it for BanTime (R-D1).
+	// a non-persistent address bans it for BanTime.
 	MaxAttemptsToDial int
 	// DialBackoffBase and MaxDialJitter shape the backoff before dial n+1:
 	// DialBackoffBase·2^n plus a uniform jitter in [0, MaxDialJitter).
@@ -96,25 +96,26 @@ type Config struct {
 	// BanTime is the duration of every ban the reactor issues.
 	BanTime time.Duration
 
-	// CrawlPeerPeriod is the seed's crawl tick (C1).
+	// CrawlPeerPeriod is the seed's crawl tick.
 	CrawlPeerPeriod time.Duration
-	// MinTimeBetweenCrawls: a seed does not re-crawl an ID sooner (C2).
+	// MinTimeBetweenCrawls: a seed does not re-crawl an ID sooner.
 	MinTimeBetweenCrawls time.Duration
-	// CrawlInfoExpiry: crawl records older than this are forgotten (C4).
+	// CrawlInfoExpiry: crawl records older than this are forgotten.
 	CrawlInfoExpiry time.Duration
 	// SeedDisconnectWaitPeriod: a seed drops non-persistent peers
-	// connected for at least this long (C3).
+	// connected for at least this long.
 	SeedDisconnectWaitPeriod time.Duration
-	// BiasToSelectNewPeers is the new-address bias of a seed's answer (Q3).
+	// BiasToSelectNewPeers is the new-address bias of a seed's answer.
 	BiasToSelectNewPeers int
 
 	// RefreshWhenOutboundFull keeps asking a random peer for addresses
 	// once per EnsurePeersPeriod while the book needs more, even when the
-	// outbound slots are full (upstream returns early, E2.1; pexp2p fix).
+	// outbound slots are full (upstream returns early; pexp2p fix).
 	RefreshWhenOutboundFull bool
 	// MarkGoodOnOutbound marks an outbound peer's address good (moves it
 	// to an old bucket) once the peer is connected and authenticated.
-	// Upstream marks good only through consensus (§9.2-19).
+	// Upstream marks good only through consensus (10000 votes or block
+	// parts), so a node without consensus never fills its old buckets.
 	MarkGoodOnOutbound bool
 	// OverLimitGrace: a peer the face accepted beyond its inbound limit
 	// (PeerInfo.OverLimit) is disconnected gracefully after answering one
@@ -162,7 +163,7 @@ func (e *ConfigError) Error() string {
 // Is makes errors.Is(err, ErrInvalidConfig) true.
 func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }
 
-// minReceiveInterval is the effective Q4 spacing.
+// minReceiveInterval is the effective request spacing.
 func (c *Config) minReceiveInterval() time.Duration {
 	if c.MinReceiveRequestInterval > 0 {
 		return c.MinReceiveRequestInterval

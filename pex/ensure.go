@@ -11,7 +11,7 @@ import (
 	"github.com/pexp2p/pexp2p/addrbook"
 )
 
-// ensurePeers is one round of a regular node (E2). periodElapsed is false
+// ensurePeers is one round of a regular node. periodElapsed is false
 // for a fast-dial wake-up, which must not send a request: CometBFT peers
 // ban a node that asks more often than every ensurePeersPeriod/3
 // (cometbft#4620, the guard v0.39+ lost).
@@ -22,7 +22,7 @@ func (r *Reactor) ensurePeers(periodElapsed bool) {
 
 	if numToDial <= 0 {
 		// Upstream returns here and never refreshes the book again once
-		// outbound is full (E2.1); pexp2p keeps asking, at the usual pace.
+		// outbound is full; pexp2p keeps asking, at the usual pace.
 		if r.cfg.RefreshWhenOutboundFull && periodElapsed && r.book.NeedMoreAddrs() {
 			r.requestRandomPeer()
 		}
@@ -117,7 +117,7 @@ func (r *Reactor) backoff(attempts int, jitter time.Duration) time.Duration {
 	return d + jitter
 }
 
-// dialPeer dials addr with upstream's backoff and attempt counting (R-D1).
+// dialPeer dials addr with upstream's backoff and attempt counting.
 func (r *Reactor) dialPeer(addr addrbook.NetAddress) error {
 	key := addr.DialString()
 	persistent := r.net.IsPersistent(addr)
@@ -184,7 +184,7 @@ func (r *Reactor) dialPeer(addr addrbook.NetAddress) error {
 }
 
 // recordFailure stores a failed dial, evicting the entry dialed longest
-// ago when the table is full (upstream's table is unbounded, R-D2).
+// ago when the table is full (upstream's table is unbounded).
 func (r *Reactor) recordFailure(key string, addr addrbook.NetAddress, attempts int, at time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -233,7 +233,7 @@ func (r *Reactor) AttemptsToDial(addr addrbook.NetAddress) int {
 	return 0
 }
 
-// dialSeeds dials the seeds in random order until one connects (E3).
+// dialSeeds dials the seeds in random order until one connects.
 func (r *Reactor) dialSeeds() {
 	r.mu.Lock()
 	seeds := append([]addrbook.NetAddress(nil), r.seedAddrs...)

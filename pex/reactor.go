@@ -69,7 +69,7 @@ type peerState struct {
 	reqOutstanding int
 	reqSentAt      time.Time
 	// recvAllowedAt is the theoretical arrival time of the peer's next
-	// request under the Q4 rate (a GCRA, see handleRequest).
+	// request under the request rate (a GCRA, see handleRequest).
 	recvAllowedAt time.Time
 	// lastArrival is the latest arrival time a face reported for one of
 	// the peer's requests (ReceiveAt).
@@ -208,7 +208,7 @@ func (r *Reactor) Start() error {
 	var first time.Duration
 	if !r.cfg.SeedMode && r.nodeHasSomePeersOrDialingAny() {
 		// Spread the first round of a node that already has peers, so a
-		// fleet restarted together does not ask all at once (E1).
+		// fleet restarted together does not ask all at once.
 		r.mu.Lock()
 		first = time.Duration(r.rng.Int64N(int64(r.cfg.EnsurePeersPeriod)))
 		r.mu.Unlock()
@@ -374,7 +374,7 @@ func (r *Reactor) nodeHasSomePeersOrDialingAny() bool {
 	return out+in+dial > 0
 }
 
-// AddPeer is called by the face once a peer is set up (P1).
+// AddPeer is called by the face once a peer is set up.
 func (r *Reactor) AddPeer(p PeerInfo) {
 	ps := &peerState{info: p}
 	r.mu.Lock()
@@ -400,7 +400,7 @@ func (r *Reactor) AddPeer(p PeerInfo) {
 			// the tried (old) table. Upstream only marks good through
 			// consensus (10000 votes or block parts), so on a node
 			// without consensus nothing ever becomes old and the
-			// eclipse-resistant old buckets stay empty (§9.2-19).
+			// eclipse-resistant old buckets stay empty.
 			r.book.MarkGood(p.ID)
 		}
 		if r.book.NeedMoreAddrs() {
@@ -437,7 +437,7 @@ func (r *Reactor) dropOverLimit(id string, ps *peerState) {
 	r.net.StopPeerGracefully(id)
 }
 
-// RemovePeer forgets the peer's request state (P2).
+// RemovePeer forgets the peer's request state.
 func (r *Reactor) RemovePeer(peerID string, reason any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -450,15 +450,15 @@ func (r *Reactor) RemovePeer(peerID string, reason any) {
 	r.log.Debugw("peer removed", "peer", peerID, "reason", reason)
 }
 
-// Receive handles one PEX message from a connected peer (Q3, Q5).
+// Receive handles one PEX message from a connected peer.
 func (r *Reactor) Receive(peerID string, msg Message) {
 	r.ReceiveAt(peerID, msg, time.Time{})
 }
 
 // ReceiveAt is Receive for a face that knows when the message reached the
 // node (for libp2p, when its stream was accepted), before the face's own
-// goroutines and protocol negotiation delayed it. Q4 measures a peer's
-// request rate from that time, so a node that is slow to handle its
+// goroutines and protocol negotiation delayed it. A peer's request rate
+// is measured from that time, so a node that is slow to handle its
 // streams does not take an honest peer's requests, queued on its side,
 // for a burst. A zero time, or one after the reactor's clock, means now.
 func (r *Reactor) ReceiveAt(peerID string, msg Message, arrived time.Time) {
@@ -515,7 +515,7 @@ func (r *Reactor) handleRequest(peerID string, arrived time.Time) {
 		return
 	}
 
-	// Q4 as a rate, not as a gap between arrivals: upstream lets the
+	// The spacing as a rate, not as a gap between arrivals: upstream lets the
 	// first two requests through and then wants every request at least
 	// the interval after the previous one. Measured on arrival, that bans
 	// honest peers whose requests arrive bunched (each message travels on
@@ -582,7 +582,7 @@ func peerAddr(info PeerInfo) addrbook.NetAddress {
 }
 
 // requestAddrs sends a PexRequest unless one is outstanding and not yet
-// timed out (Q1; the timeout is pexp2p's fix).
+// timed out (the timeout is pexp2p's fix; upstream's never expires).
 func (r *Reactor) requestAddrs(peerID string) bool {
 	r.mu.Lock()
 	ps := r.peers[peerID]

@@ -6,7 +6,7 @@ import (
 	"github.com/pexp2p/pexp2p/addrbook"
 )
 
-// seedStart is the crawler's first round (C1): consult the seeds if any,
+// seedStart is the crawler's first round: consult the seeds if any,
 // else crawl what the book holds.
 func (r *Reactor) seedStart() {
 	r.mu.Lock()
@@ -19,7 +19,7 @@ func (r *Reactor) seedStart() {
 	r.crawlPeers(r.book.GetSelection())
 }
 
-// crawlRound is one crawl tick (C1).
+// crawlRound is one crawl tick.
 func (r *Reactor) crawlRound() {
 	r.attemptDisconnects()
 	r.crawlPeers(r.book.GetSelection())
@@ -28,7 +28,7 @@ func (r *Reactor) crawlRound() {
 }
 
 // crawlPeers dials each address not crawled recently and asks it for
-// addresses (C2). Unlike upstream, a peer we are already connected to is
+// addresses. Unlike upstream, a peer we are already connected to is
 // asked too, as the spec says it should be.
 func (r *Reactor) crawlPeers(addrs []addrbook.NetAddress) {
 	for _, a := range addrs {
@@ -55,7 +55,7 @@ func (r *Reactor) crawlPeers(addrs []addrbook.NetAddress) {
 }
 
 // attemptDisconnects lets go of non-persistent peers connected for at
-// least SeedDisconnectWaitPeriod (C3).
+// least SeedDisconnectWaitPeriod.
 func (r *Reactor) attemptDisconnects() {
 	now := r.clk.Now()
 	for _, p := range r.net.Peers() {
@@ -66,7 +66,7 @@ func (r *Reactor) attemptDisconnects() {
 	}
 }
 
-// cleanupCrawlInfos forgets crawls older than CrawlInfoExpiry (C4).
+// cleanupCrawlInfos forgets crawls older than CrawlInfoExpiry.
 func (r *Reactor) cleanupCrawlInfos() {
 	now := r.clk.Now()
 	r.mu.Lock()
