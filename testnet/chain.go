@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -333,6 +334,9 @@ func layoutChain(dir string, spec ChainSpec) ([]*chainProc, error) {
 			return nil, err
 		}
 		ip := LoopbackIP(spec.FirstIP + i)
+		if err := portsFree(ip); err != nil {
+			return nil, err
+		}
 		c.Moniker = name
 		c.ProxyApp = "kvstore"
 		c.LogLevel = "info"
@@ -529,4 +533,22 @@ func bookSize(client *http.Client, ip string) (int, error) {
 		total += m.GetGauge().GetValue()
 	}
 	return int(total), nil
+}
+
+// portsFree reports a node address already in use (another chain run, a
+// local node) before any process starts, naming it.
+func portsFree(ip string) error {
+	for _, port := range []int{chainP2PPort, chainRPCPort, chainPromPort} {
+		hp := net.JoinHostPort(ip, strconv.Itoa(port))
+		ln, err := net.Listen("tcp", hp)
+		if err != nil {
+			return fmt.Errorf("testnet: chain address %s not free: %w", hp, err)
+		}
+		ln.Close()
+	}
+	pc, err := net.ListenPacket("udp", net.JoinHostPort(ip, strconv.Itoa(chainP2PPort)))
+	if err != nil {
+		return fmt.Errorf("testnet: chain address %s/udp not free: %w", net.JoinHostPort(ip, strconv.Itoa(chainP2PPort)), err)
+	}
+	return pc.Close()
 }
