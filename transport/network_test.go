@@ -2,7 +2,6 @@ package transport
 
 import (
 	"context"
-	"crypto/rand"
 	"io"
 	"net"
 	"net/netip"
@@ -11,14 +10,12 @@ import (
 	"time"
 
 	tmp2p "github.com/cometbft/cometbft/proto/tendermint/p2p"
-	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/internal/testhost"
 	"github.com/pexp2p/pexp2p/internal/testwait"
 	"github.com/pexp2p/pexp2p/pex"
 )
@@ -38,14 +35,7 @@ func TestStopPeerGracefullyDeliversLastMessage(t *testing.T) {
 	}{{"quic", "/ip4/127.33.0.1/udp/0/quic-v1", 33}, {"tcp", "/ip4/127.34.0.1/tcp/0", 34}} {
 		t.Run(tc.name, func(t *testing.T) {
 			n, fh := testNode(t, tc.ip, func(c *Config) { c.ListenAddrs = []ma.Multiaddr{ma.StringCast(tc.listen)} })
-			k, _ := GenNodeKey(rand.Reader)
-			h, err := libp2p.New(libp2p.Identity(k.LibP2PKey()), libp2p.NoTransports,
-				libp2p.Transport(tcp.NewTCPTransport), libp2p.Transport(libp2pquic.NewTransport),
-				libp2p.NoListenAddrs, libp2p.DisableRelay(), libp2p.DisableMetrics())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = h.Close() })
+			h := testhost.New(t)
 			var mu sync.Mutex
 			var got []pex.Message
 			var readErr error

@@ -11,14 +11,12 @@ import (
 	"time"
 
 	tmp2p "github.com/cometbft/cometbft/proto/tendermint/p2p"
-	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 
 	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/internal/testhost"
 	"github.com/pexp2p/pexp2p/internal/testwait"
 	"github.com/pexp2p/pexp2p/pex"
 )
@@ -220,20 +218,7 @@ type rawPeer struct {
 
 func newRawPeer(t testing.TB, i int) *rawPeer {
 	t.Helper()
-	k, _ := GenNodeKey(rand.Reader)
-	h, err := libp2p.New(
-		libp2p.Identity(k.LibP2PKey()),
-		libp2p.NoTransports,
-		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.Transport(libp2pquic.NewTransport),
-		libp2p.ListenAddrStrings(fmt.Sprintf("/ip4/127.%d.0.1/tcp/0", i)),
-		libp2p.DisableRelay(),
-		libp2p.DisableMetrics(),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Close() })
+	h := testhost.New(t, fmt.Sprintf("/ip4/127.%d.0.1/tcp/0", i))
 	rp := &rawPeer{h: h}
 	h.SetStreamHandler(PexProtocolID, func(s network.Stream) {
 		msg, err := ReceiveMessage(s, 2*time.Second)

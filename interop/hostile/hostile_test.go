@@ -22,16 +22,14 @@ import (
 	"time"
 
 	tmp2p "github.com/cometbft/cometbft/proto/tendermint/p2p"
-	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 	"go.uber.org/goleak"
 
 	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/internal/testhost"
 	"github.com/pexp2p/pexp2p/internal/testwait"
 	"github.com/pexp2p/pexp2p/pex"
 	"github.com/pexp2p/pexp2p/pexnode"
@@ -218,24 +216,7 @@ type rawPeer struct {
 // message the victim sends it.
 func newRawPeer(t testing.TB, ip netip.Addr, onMsg func(pex.Message)) *rawPeer {
 	t.Helper()
-	k, err := transport.GenNodeKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := libp2p.New(
-		libp2p.Identity(k.LibP2PKey()),
-		libp2p.NoTransports,
-		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.Transport(libp2pquic.NewTransport),
-		libp2p.ListenAddrStrings("/ip4/"+ip.String()+"/tcp/0"),
-		libp2p.DisableRelay(),
-		libp2p.DisableMetrics(),
-		libp2p.Ping(false),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Close() })
+	h := testhost.New(t, "/ip4/"+ip.String()+"/tcp/0")
 	rp := &rawPeer{h: h, ip: ip}
 	for _, a := range h.Addrs() {
 		if p, err := a.ValueForProtocol(ma.P_TCP); err == nil {

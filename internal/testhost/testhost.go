@@ -1,0 +1,44 @@
+// Package testhost builds the bare libp2p hosts tests use as hand-driven
+// peers: a fresh ed25519 identity, TCP and QUIC, no relay, metrics or
+// ping, closed when the test ends. Only tests import it.
+package testhost
+
+import (
+	"crypto/rand"
+	"testing"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+)
+
+// New starts a bare host listening on listen (multiaddr strings; none
+// means it only dials) and closes it at the end of the test.
+func New(t testing.TB, listen ...string) host.Host {
+	t.Helper()
+	priv, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := libp2p.NoListenAddrs
+	if len(listen) > 0 {
+		addrs = libp2p.ListenAddrStrings(listen...)
+	}
+	h, err := libp2p.New(
+		libp2p.Identity(priv),
+		libp2p.NoTransports,
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(libp2pquic.NewTransport),
+		addrs,
+		libp2p.DisableRelay(),
+		libp2p.DisableMetrics(),
+		libp2p.Ping(false),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Close() })
+	return h
+}

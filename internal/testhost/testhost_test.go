@@ -1,0 +1,38 @@
+package testhost
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// Process-wide helpers of go-libp2p that outlive every host.
+		goleak.IgnoreTopFunction("github.com/ipfs/go-log/v2/writer.(*MirrorWriter).logRoutine"),
+		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
+		goleak.IgnoreAnyFunction("github.com/libp2p/go-libp2p/p2p/transport/quicreuse.(*reuse).gc"),
+	)
+}
+
+func TestTwoHostsConnectOverTCPAndQUIC(t *testing.T) {
+	for _, listen := range []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"} {
+		a, b := New(t, listen), New(t)
+		if len(b.Addrs()) != 0 {
+			t.Fatalf("a host given no listen address listens on %v", b.Addrs())
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := b.Connect(ctx, peer.AddrInfo{ID: a.ID(), Addrs: a.Addrs()})
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: %v", listen, err)
+		}
+		if b.Network().Connectedness(a.ID()) != network.Connected {
+			t.Fatalf("%s: not connected", listen)
+		}
+	}
+}
