@@ -218,6 +218,9 @@ func (d *Discovery) Attach(n *node.Node) error {
 		if err := pexnode.RegisterGauges(reg, pn.Transport, pn.Book); err != nil {
 			d.logger.Error("pexp2p gauges not registered", "err", err)
 		}
+		if err := reg.Register(newConnsCollector(pn.Transport.Host)); err != nil {
+			d.logger.Error("pexp2p connection gauges not registered", "err", err)
+		}
 	}
 	h := newHandoff(sw, lh, pn.Transport, s, d.logger.Debug)
 	pn.WrapHandler(func(r transport.Handler) transport.Handler {

@@ -3,7 +3,6 @@ package testnet
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -125,6 +124,14 @@ type ChainNode struct {
 	// end. Zero without a window.
 	WindowCPUPercent float64 `json:"window_cpu_percent,omitempty"`
 	WindowRSSMiB     float64 `json:"window_rss_mib,omitempty"`
+	// Goroutines and Streams are the process's goroutines and its host's
+	// open libp2p streams at the last sample; the ...AtConverged values
+	// at the moment both criteria were met. Their growth over a long
+	// cost window is the leak check.
+	Goroutines            int `json:"goroutines"`
+	Streams               int `json:"streams"`
+	GoroutinesAtConverged int `json:"goroutines_at_converged"`
+	StreamsAtConverged    int `json:"streams_at_converged"`
 	// Up says the node answered its RPC at the last sample.
 	Up bool `json:"up"`
 }
@@ -230,6 +237,7 @@ func RunChain(ctx context.Context, spec ChainSpec, progress ChainProgress) (Chai
 				u, _ := ProcessUsage(p.cmd.Process.Pid)
 				p.CPUSeconds = u.CPUSeconds
 				p.PeakRSSMiB = float64(p.peak) / (1 << 20)
+				p.GoroutinesAtConverged, p.StreamsAtConverged = p.Goroutines, p.Streams
 			}
 			if spec.CostWindow <= 0 {
 				res.finish(procs, start)
@@ -457,8 +465,11 @@ func sampleChain(client *http.Client, procs []*chainProc) {
 			if err == nil {
 				p.Height, p.Peers = h, peers
 			}
-			if b, err := bookSize(client, p.IP); err == nil {
-				p.Book = b
+			if m, err := readMetrics(client, p.IP); err == nil {
+				if m.hasBook {
+					p.Book = m.book
+				}
+				p.Goroutines, p.Streams = m.goroutines, m.streams
 			}
 			if u, err := ProcessUsage(p.cmd.Process.Pid); err == nil {
 				p.peak = max(p.peak, u.RSSBytes)
@@ -510,29 +521,46 @@ func getJSON(client *http.Client, url string, v any) error {
 	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v)
 }
 
-// bookMetric is the book-size gauge a cometnode node serves.
-const bookMetric = "pexp2p_cometbft_p2p_addrbook_size"
+// Metrics a cometnode node serves that the runner reads: its book size,
+// and for leak checks its goroutines and open libp2p streams.
+const (
+	bookMetric       = "pexp2p_cometbft_p2p_addrbook_size"
+	goroutinesMetric = "go_goroutines"
+	streamsMetric    = "pexp2p_cometbft_p2p_libp2p_streams"
+)
 
-func bookSize(client *http.Client, ip string) (int, error) {
+type nodeMetrics struct {
+	book, goroutines, streams int
+	hasBook                   bool
+}
+
+func readMetrics(client *http.Client, ip string) (nodeMetrics, error) {
+	var m nodeMetrics
 	resp, err := client.Get(fmt.Sprintf("http://%s:%d/metrics", ip, chainPromPort))
 	if err != nil {
-		return 0, err
+		return m, err
 	}
 	defer resp.Body.Close()
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	mfs, err := parser.TextToMetricFamilies(io.LimitReader(resp.Body, 8<<20))
 	if err != nil {
-		return 0, err
+		return m, err
 	}
-	mf, ok := mfs[bookMetric]
-	if !ok {
-		return 0, errors.New("no " + bookMetric)
+	sum := func(name string) (int, bool) {
+		mf, ok := mfs[name]
+		if !ok {
+			return 0, false
+		}
+		total := 0.0
+		for _, x := range mf.GetMetric() {
+			total += x.GetGauge().GetValue()
+		}
+		return int(total), true
 	}
-	total := 0.0
-	for _, m := range mf.GetMetric() {
-		total += m.GetGauge().GetValue()
-	}
-	return int(total), nil
+	m.book, m.hasBook = sum(bookMetric)
+	m.goroutines, _ = sum(goroutinesMetric)
+	m.streams, _ = sum(streamsMetric)
+	return m, nil
 }
 
 // portsFree reports a node address already in use (another chain run, a

@@ -172,11 +172,23 @@ func writeChainTable(out io.Writer, r testnet.ChainResult) {
 		fmt.Fprintf(out, "NOT every node at height %d\n", r.TargetHeight)
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "node\trole\tip\theight\tswitch peers\tbook\tCPU-s\tpeak RSS MiB\t")
+	window := r.CostWindow > 0
+	head := "node\trole\tip\theight\tswitch peers\tbook\tCPU-s\tpeak RSS MiB\t"
+	if window {
+		head += "CPU %\tRSS MiB\tgoroutines\tstreams\t"
+	}
+	fmt.Fprintln(tw, head)
 	for _, n := range r.Nodes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%.2f\t%.0f\t\n", n.Name, n.Role, n.IP, n.Height, n.Peers, n.Book, n.CPUSeconds, n.PeakRSSMiB)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%.2f\t%.0f\t", n.Name, n.Role, n.IP, n.Height, n.Peers, n.Book, n.CPUSeconds, n.PeakRSSMiB)
+		if window {
+			fmt.Fprintf(tw, "%.2f\t%.1f\t%d→%d\t%d→%d\t", n.WindowCPUPercent, n.WindowRSSMiB, n.GoroutinesAtConverged, n.Goroutines, n.StreamsAtConverged, n.Streams)
+		}
+		fmt.Fprintln(tw)
 	}
 	_ = tw.Flush()
+	if window {
+		fmt.Fprintf(out, "CPU %% and RSS over the %.0f s cost window after convergence; goroutines and open libp2p streams at convergence → at its end\n", r.CostWindow)
+	}
 }
 
 // writeChainCost compares the steady-state cost per node of discovery
