@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/pexp2p/pexp2p/internal/testhost"
 )
 
 func TestMain(m *testing.M) {
@@ -12,11 +12,5 @@ func TestMain(m *testing.M) {
 		runSeedChild(kind)
 		return
 	}
-	goleak.VerifyTestMain(m,
-		// Process-wide helpers of go-libp2p and its dependencies that
-		// outlive every host by design.
-		goleak.IgnoreTopFunction("github.com/ipfs/go-log/v2/writer.(*MirrorWriter).logRoutine"),
-		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
-		goleak.IgnoreAnyFunction("github.com/libp2p/go-libp2p/p2p/transport/quicreuse.(*reuse).gc"),
-	)
+	testhost.VerifyTestMain(m)
 }

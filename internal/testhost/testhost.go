@@ -12,7 +12,19 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	"go.uber.org/goleak"
 )
+
+// VerifyTestMain runs the tests, then fails the binary if goroutines
+// leaked, ignoring the few process-wide ones go-libp2p and its
+// dependencies keep by design, which outlive every host.
+func VerifyTestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("github.com/ipfs/go-log/v2/writer.(*MirrorWriter).logRoutine"),
+		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
+		goleak.IgnoreAnyFunction("github.com/libp2p/go-libp2p/p2p/transport/quicreuse.(*reuse).gc"),
+	)
+}
 
 // New starts a bare host listening on listen (multiaddr strings; none
 // means it only dials) and closes it at the end of the test.

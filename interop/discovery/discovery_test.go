@@ -13,18 +13,12 @@ import (
 	"time"
 
 	"github.com/prometheus/procfs"
-	"go.uber.org/goleak"
 
+	"github.com/pexp2p/pexp2p/internal/testhost"
 	"github.com/pexp2p/pexp2p/testnet"
 )
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreTopFunction("github.com/ipfs/go-log/v2/writer.(*MirrorWriter).logRoutine"),
-		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
-		goleak.IgnoreAnyFunction("github.com/libp2p/go-libp2p/p2p/transport/quicreuse.(*reuse).gc"),
-	)
-}
+func TestMain(m *testing.M) { testhost.VerifyTestMain(m) }
 
 // BenchmarkDiscoveryCompare runs both stacks on the same topology, one
 // after the other, as `pexp2p testnet --compare-classic` does; use

@@ -26,7 +26,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
-	"go.uber.org/goleak"
 
 	"github.com/pexp2p/pexp2p/addrbook"
 	"github.com/pexp2p/pexp2p/internal/testhost"
@@ -36,14 +35,7 @@ import (
 	"github.com/pexp2p/pexp2p/transport"
 )
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// Process-wide helpers of go-libp2p that outlive every host.
-		goleak.IgnoreTopFunction("github.com/ipfs/go-log/v2/writer.(*MirrorWriter).logRoutine"),
-		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
-		goleak.IgnoreAnyFunction("github.com/libp2p/go-libp2p/p2p/transport/quicreuse.(*reuse).gc"),
-	)
-}
+func TestMain(m *testing.M) { testhost.VerifyTestMain(m) }
 
 // The victim's ensure-peers period: requests from one peer may come at
 // most one per ensurePeersPeriod/3 = 200 ms beyond a burst of two; honest
