@@ -2,6 +2,7 @@ package addrbook
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -19,6 +20,30 @@ import (
 // (BenchmarkSaveLoad/upstream); BenchmarkSaveLoadCodec shows where
 // Save+Load would be with either half replaced.
 
+var fileEncoders = []struct {
+	name string
+	enc  func(*Book) []byte
+}{{"hand", (*Book).Marshal}, {"encoding-json", marshalStd}}
+
+var fileDecoders = []struct {
+	name string
+	dec  func([]byte) (fileJSON, error)
+}{{"hand", decodeHand}, {"encoding-json", decodeStd}}
+
+func decodeHand(data []byte) (fileJSON, error) {
+	var fj fileJSON
+	if !fastDecode(data, &fj) {
+		return fj, errors.New("the fast decoder declined the file")
+	}
+	return fj, nil
+}
+
+func decodeStd(data []byte) (fileJSON, error) {
+	var fj fileJSON
+	err := json.Unmarshal(data, &fj)
+	return fj, err
+}
+
 func benchBook(b *testing.B) *Book {
 	b.Helper()
 	o := newOurs(b, benchInputs(), "")
@@ -26,64 +51,41 @@ func benchBook(b *testing.B) *Book {
 	return o.b
 }
 
+// measure runs op b.N times, reporting allocations and CPU time.
+func measure(b *testing.B, op func()) {
+	b.ReportAllocs()
+	var cpu cpuMeter
+	cpu.start()
+	for i := 0; i < b.N; i++ {
+		op()
+	}
+	cpu.stop()
+	cpu.report(b)
+}
+
 func BenchmarkFileEncode(b *testing.B) {
 	bk := benchBook(b)
-	b.Run("hand", func(b *testing.B) {
-		b.ReportAllocs()
-		var n int
-		var cpu cpuMeter
-		cpu.start()
-		for i := 0; i < b.N; i++ {
-			n = len(bk.Marshal())
-		}
-		cpu.stop()
-		cpu.report(b)
-		b.SetBytes(int64(n))
-	})
-	b.Run("encoding-json", func(b *testing.B) {
-		b.ReportAllocs()
-		var n int
-		var cpu cpuMeter
-		cpu.start()
-		for i := 0; i < b.N; i++ {
-			n = len(marshalStd(bk))
-		}
-		cpu.stop()
-		cpu.report(b)
-		b.SetBytes(int64(n))
-	})
+	for _, e := range fileEncoders {
+		b.Run(e.name, func(b *testing.B) {
+			var n int
+			measure(b, func() { n = len(e.enc(bk)) })
+			b.SetBytes(int64(n))
+		})
+	}
 }
 
 func BenchmarkFileDecode(b *testing.B) {
 	data := benchBook(b).Marshal()
-	b.Run("hand", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetBytes(int64(len(data)))
-		var cpu cpuMeter
-		cpu.start()
-		for i := 0; i < b.N; i++ {
-			var fj fileJSON
-			if !fastDecode(data, &fj) {
-				b.Fatal("declined")
-			}
-		}
-		cpu.stop()
-		cpu.report(b)
-	})
-	b.Run("encoding-json", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetBytes(int64(len(data)))
-		var cpu cpuMeter
-		cpu.start()
-		for i := 0; i < b.N; i++ {
-			var fj fileJSON
-			if err := json.Unmarshal(data, &fj); err != nil {
-				b.Fatal(err)
-			}
-		}
-		cpu.stop()
-		cpu.report(b)
-	})
+	for _, d := range fileDecoders {
+		b.Run(d.name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			measure(b, func() {
+				if _, err := d.dec(data); err != nil {
+					b.Fatal(err)
+				}
+			})
+		})
+	}
 }
 
 // BenchmarkSaveLoadCodec is BenchmarkSaveLoad's restart with each
@@ -91,26 +93,11 @@ func BenchmarkFileDecode(b *testing.B) {
 // load it into a fresh book.
 func BenchmarkSaveLoadCodec(b *testing.B) {
 	src := benchBook(b)
-	encoders := []struct {
-		name string
-		enc  func(*Book) []byte
-	}{{"hand", (*Book).Marshal}, {"encoding-json", marshalStd}}
-	decoders := []struct {
-		name string
-		dec  func([]byte, *LoadStats) (fileJSON, error)
-	}{{"hand", decodeFile}, {"encoding-json", func(data []byte, _ *LoadStats) (fileJSON, error) {
-		var fj fileJSON
-		err := json.Unmarshal(data, &fj)
-		return fj, err
-	}}}
 	path := filepath.Join(b.TempDir(), "addrbook.json")
-	for _, e := range encoders {
-		for _, d := range decoders {
+	for _, e := range fileEncoders {
+		for _, d := range fileDecoders {
 			b.Run("encode="+e.name+"/decode="+d.name, func(b *testing.B) {
-				b.ReportAllocs()
-				var cpu cpuMeter
-				cpu.start()
-				for i := 0; i < b.N; i++ {
+				measure(b, func() {
 					if err := writeFileAtomic(path, e.enc(src), 0o644); err != nil {
 						b.Fatal(err)
 					}
@@ -118,8 +105,7 @@ func BenchmarkSaveLoadCodec(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					st := LoadStats{Dropped: map[string]int{}}
-					fj, err := d.dec(data, &st)
+					fj, err := d.dec(data)
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -127,13 +113,12 @@ func BenchmarkSaveLoadCodec(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
+					st := LoadStats{Dropped: map[string]int{}}
 					dst.applyFile(&fj, &st)
 					if dst.Size() != src.Size() {
 						b.Fatalf("reloaded %d of %d", dst.Size(), src.Size())
 					}
-				}
-				cpu.stop()
-				cpu.report(b)
+				})
 			})
 		}
 	}

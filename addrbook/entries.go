@@ -39,20 +39,59 @@ func (b *Book) Entries() []Entry {
 	for i := range b.entries {
 		ka := &b.entries[i]
 		start := len(all)
-		for r := 0; r < int(ka.nb); r++ {
-			all = append(all, int(ka.bk[r]))
-		}
-		out[i] = Entry{
-			Addr:        ka.addr(),
-			Src:         b.srcs[ka.src].addr,
-			Old:         ka.isOld(),
-			Buckets:     all[start:len(all):len(all)],
-			Attempts:    int(ka.attempts),
-			LastAttempt: fromNanos(ka.lastAttempt),
-			LastSuccess: fromNanos(ka.lastSuccess),
-		}
+		all = ka.appendBuckets(all)
+		out[i] = entryOf(ka, b.srcs[ka.src].addr, all[start:len(all):len(all)])
 	}
 	return out
+}
+
+func entryOf(ka *knownAddress, src NetAddress, buckets []int) Entry {
+	return Entry{
+		Addr:        ka.addr(),
+		Src:         src,
+		Old:         ka.isOld(),
+		Buckets:     buckets,
+		Attempts:    int(ka.attempts),
+		LastAttempt: fromNanos(ka.lastAttempt),
+		LastSuccess: fromNanos(ka.lastSuccess),
+	}
+}
+
+func (ka *knownAddress) appendBuckets(dst []int) []int {
+	for r := 0; r < int(ka.nb); r++ {
+		dst = append(dst, int(ka.bk[r]))
+	}
+	return dst
+}
+
+// FileEntry returns e as upstream's addrbook.json stores it, with
+// upstream's bucket type codes. LastBanTime stays zero: a banned address
+// is not among the entries.
+func (e Entry) FileEntry() FileEntry {
+	fe := FileEntry{
+		Addr:        fileAddr(e.Addr),
+		Src:         fileAddr(e.Src),
+		Buckets:     make([]int64, len(e.Buckets)),
+		Attempts:    int64(e.Attempts),
+		BucketType:  int64(bucketTypeNew),
+		LastAttempt: e.LastAttempt,
+		LastSuccess: e.LastSuccess,
+	}
+	if e.Old {
+		fe.BucketType = int64(bucketTypeOld)
+	}
+	for i, idx := range e.Buckets {
+		fe.Buckets[i] = int64(idx)
+	}
+	return fe
+}
+
+func fileAddr(na NetAddress) *FileAddr {
+	a := &FileAddr{ID: na.ID, Port: int64(na.Port)}
+	if na.IP.IsValid() {
+		a.IP = na.IP.String()
+	}
+	return a
 }
 
 // Key returns upstream's "key" field of the book file, which seeds

@@ -1,6 +1,8 @@
 package addrbook
 
 import (
+	"encoding/json"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -85,4 +87,30 @@ func entryFor(t *testing.T, es []Entry, id string) Entry {
 	}
 	t.Fatalf("%s not listed", id)
 	return Entry{}
+}
+
+// Entry.FileEntry gives, for every entry, exactly what the book file
+// holds for it, so tools can write upstream's format without parsing ours.
+func TestFileEntryIsWhatTheFileHolds(t *testing.T) {
+	b, clk := newTestBook(t, Options{})
+	fill(t, b, 40, 9)
+	clk.Advance(time.Hour)
+	b.MarkAttempt(routableAddr(30).ID)
+	var f fileJSON
+	if err := json.Unmarshal(b.Marshal(), &f); err != nil {
+		t.Fatal(err)
+	}
+	inFile := map[string]FileEntry{}
+	for _, fe := range f.Addrs {
+		inFile[fe.Addr.ID] = fe
+	}
+	entries := b.Entries()
+	if len(entries) != len(inFile) {
+		t.Fatalf("%d entries, the file has %d", len(entries), len(inFile))
+	}
+	for _, e := range entries {
+		if got, want := e.FileEntry(), inFile[e.Addr.ID]; !reflect.DeepEqual(got, want) {
+			t.Fatalf("FileEntry %+v\nthe file holds %+v", got, want)
+		}
+	}
 }

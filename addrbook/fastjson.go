@@ -181,11 +181,11 @@ func (p *jsonParser) utcTime() (time.Time, bool) {
 	return t, true
 }
 
-func (p *jsonParser) addr() (*addrJSON, bool) {
+func (p *jsonParser) addr() (*FileAddr, bool) {
 	if p.null() {
 		return nil, true
 	}
-	a := &addrJSON{}
+	a := &FileAddr{}
 	ok := p.object(func(k string) bool {
 		var ok bool
 		switch k {
@@ -201,7 +201,7 @@ func (p *jsonParser) addr() (*addrJSON, bool) {
 	return a, ok
 }
 
-func (p *jsonParser) entry(e *entryJSON) bool {
+func (p *jsonParser) entry(e *FileEntry) bool {
 	return p.object(func(k string) bool {
 		var ok bool
 		switch k {
@@ -251,7 +251,7 @@ func (p *jsonParser) ban(b *banJSON) bool {
 			if p.null() {
 				b.Entry, ok = nil, true
 			} else {
-				b.Entry = &entryJSON{}
+				b.Entry = &FileEntry{}
 				ok = p.entry(b.Entry)
 			}
 		}
@@ -271,15 +271,15 @@ func (p *jsonParser) file(f *fileJSON) bool {
 			f.Version, ok = p.int()
 		case "addrs":
 			var isNull bool
-			f.Addrs = make([]entryJSON, 0, p.addrsHint)
+			f.Addrs = make([]FileEntry, 0, p.addrsHint)
 			isNull, ok = p.array(func() bool {
-				f.Addrs = append(f.Addrs, entryJSON{})
+				f.Addrs = append(f.Addrs, FileEntry{})
 				return p.entry(&f.Addrs[len(f.Addrs)-1])
 			})
 			if isNull {
 				f.Addrs = nil
 			} else if f.Addrs == nil {
-				f.Addrs = []entryJSON{}
+				f.Addrs = []FileEntry{}
 			}
 		case "bans":
 			var isNull bool

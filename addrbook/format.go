@@ -21,15 +21,22 @@ const (
 // ErrFileIO is wrapped by Start and Save errors from the file system.
 var ErrFileIO = errors.New("address book file I/O")
 
-type addrJSON struct {
+// FileAddr is an address as the file stores it. IP is text, as upstream
+// writes it.
+type FileAddr struct {
 	ID   string `json:"id"`
 	IP   string `json:"ip"`
 	Port int64  `json:"port"`
 }
 
-type entryJSON struct {
-	Addr        *addrJSON `json:"addr"`
-	Src         *addrJSON `json:"src"`
+// FileEntry is one element of the file's "addrs": exactly upstream's
+// fields. Tools that show or write entries in upstream's format use it
+// (Entry.FileEntry), so the schema is declared once, here. Addr and Src are
+// pointers because the loader must tell a missing address from an empty
+// one.
+type FileEntry struct {
+	Addr        *FileAddr `json:"addr"`
+	Src         *FileAddr `json:"src"`
 	Buckets     []int64   `json:"buckets"`
 	Attempts    int64     `json:"attempts"`
 	BucketType  int64     `json:"bucket_type"`
@@ -41,8 +48,8 @@ type entryJSON struct {
 type banJSON struct {
 	ID    string     `json:"id"`
 	Until time.Time  `json:"until"`
-	Addr  *addrJSON  `json:"addr,omitempty"`
-	Entry *entryJSON `json:"entry,omitempty"`
+	Addr  *FileAddr  `json:"addr,omitempty"`
+	Entry *FileEntry `json:"entry,omitempty"`
 }
 
 // fileJSON is decoded strictly first (fast path); if any entry does not
@@ -52,7 +59,7 @@ type fileJSON struct {
 	Key     string      `json:"key"`
 	Version int64       `json:"pexp2p_version"`
 	HashKey string      `json:"hash_key"`
-	Addrs   []entryJSON `json:"addrs"`
+	Addrs   []FileEntry `json:"addrs"`
 	Bans    []banJSON   `json:"bans"`
 }
 

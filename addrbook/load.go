@@ -175,23 +175,24 @@ func decodeFile(data []byte, st *LoadStats) (fileJSON, error) {
 	fj = fileJSON{}
 	_ = json.Unmarshal(raw.Key, &fj.Key)
 	_ = json.Unmarshal(raw.HashKey, &fj.HashKey)
-	for _, r := range raw.Addrs {
-		var e entryJSON
-		if json.Unmarshal(r, &e) != nil {
-			st.Dropped[DropUndecodable]++
-			continue
-		}
-		fj.Addrs = append(fj.Addrs, e)
-	}
-	for _, r := range raw.Bans {
-		var e banJSON
-		if json.Unmarshal(r, &e) != nil {
-			st.Dropped[DropBadBan]++
-			continue
-		}
-		fj.Bans = append(fj.Bans, e)
-	}
+	fj.Addrs = decodeEach[FileEntry](raw.Addrs, DropUndecodable, st)
+	fj.Bans = decodeEach[banJSON](raw.Bans, DropBadBan, st)
 	return fj, nil
+}
+
+// decodeEach decodes the elements that decode, counting the others in st
+// under reason.
+func decodeEach[T any](raws []json.RawMessage, reason string, st *LoadStats) []T {
+	var out []T
+	for _, r := range raws {
+		var v T
+		if json.Unmarshal(r, &v) != nil {
+			st.Dropped[reason]++
+			continue
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 // applyFile adds the valid entries and bans of a decoded file, counting
@@ -334,7 +335,7 @@ func (b *Book) loadBan(bj *banJSON, st *LoadStats) {
 
 // parseAddr converts a file address; with strictID the ID must pass the
 // book's rule, otherwise (sources) a non-conforming ID is kept verbatim.
-func (b *Book) parseAddr(aj *addrJSON, strictID bool) (NetAddress, bool) {
+func (b *Book) parseAddr(aj *FileAddr, strictID bool) (NetAddress, bool) {
 	ip, err := netip.ParseAddr(aj.IP)
 	if err != nil || ip.Zone() != "" || aj.Port < 0 || aj.Port > 65535 {
 		return NetAddress{}, false
@@ -358,7 +359,7 @@ func timeInRange(t time.Time) bool {
 
 // checkEntry validates one file entry (B3): every way a parseable entry can
 // break the book's invariants is refused here, with the reason.
-func (b *Book) checkEntry(e *entryJSON, inBan bool) (knownAddress, NetAddress, string) {
+func (b *Book) checkEntry(e *FileEntry, inBan bool) (knownAddress, NetAddress, string) {
 	var ka knownAddress
 	if e.Addr == nil {
 		return ka, NetAddress{}, DropMissingAddr

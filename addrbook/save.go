@@ -3,7 +3,8 @@ package addrbook
 import (
 	"encoding/hex"
 	"encoding/json"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -53,12 +54,7 @@ func (b *Book) Marshal() []byte {
 		buf = b.appendEntryJSON(buf, ka, b.srcs[ka.src].addr, 0)
 	}
 	buf = append(buf, "\n\t],\n\t\"bans\": ["...)
-	ids := make([]string, 0, len(b.bans))
-	for id := range b.bans {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for i, id := range ids {
+	for i, id := range slices.Sorted(maps.Keys(b.bans)) {
 		rec := b.bans[id]
 		if i > 0 {
 			buf = append(buf, ',')

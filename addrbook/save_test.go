@@ -3,9 +3,10 @@ package addrbook
 import (
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"path/filepath"
 	"reflect"
-	"sort"
+	"slices"
 	"testing"
 	"time"
 
@@ -76,25 +77,22 @@ func TestMarshalEncodesWhatEncodingJSONWould(t *testing.T) {
 	}
 }
 
-// marshalStd is the book file written with encoding/json alone.
+// marshalStd is the book file written with encoding/json alone, from
+// the same values Entries and Entry.FileEntry give tools.
 func marshalStd(b *Book) []byte {
 	b.mu.Lock()
-	f := fileJSON{Key: b.key, Version: FormatVersion, HashKey: hex.EncodeToString(b.hashKey[:]), Addrs: make([]entryJSON, len(b.entries))}
+	f := fileJSON{Key: b.key, Version: FormatVersion, HashKey: hex.EncodeToString(b.hashKey[:]), Addrs: make([]FileEntry, len(b.entries))}
 	for i := range b.entries {
 		ka := &b.entries[i]
-		f.Addrs[i] = entryFile(ka, b.srcs[ka.src].addr, 0)
+		f.Addrs[i] = entryOf(ka, b.srcs[ka.src].addr, ka.appendBuckets(nil)).FileEntry()
 	}
-	ids := make([]string, 0, len(b.bans))
-	for id := range b.bans {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	f.Bans = make([]banJSON, 0, len(ids))
-	for _, id := range ids {
+	f.Bans = make([]banJSON, 0, len(b.bans))
+	for _, id := range slices.Sorted(maps.Keys(b.bans)) {
 		rec := b.bans[id]
-		bj := banJSON{ID: id, Until: fromNanos(rec.until), Addr: addrFile(rec.addr)}
+		bj := banJSON{ID: id, Until: fromNanos(rec.until), Addr: fileAddr(rec.addr)}
 		if rec.hasEntry {
-			e := entryFile(&rec.entry, rec.src, rec.until)
+			e := entryOf(&rec.entry, rec.src, rec.entry.appendBuckets(nil)).FileEntry()
+			e.LastBanTime = fromNanos(rec.until)
 			bj.Entry = &e
 		}
 		f.Bans = append(f.Bans, bj)
@@ -105,25 +103,4 @@ func marshalStd(b *Book) []byte {
 		panic(err)
 	}
 	return append(out, '\n')
-}
-
-func entryFile(ka *knownAddress, src NetAddress, banUntil int64) entryJSON {
-	e := entryJSON{
-		Addr: addrFile(ka.addr()), Src: addrFile(src),
-		Buckets:  make([]int64, ka.nb),
-		Attempts: int64(ka.attempts), BucketType: int64(ka.typ),
-		LastAttempt: fromNanos(ka.lastAttempt), LastSuccess: fromNanos(ka.lastSuccess), LastBanTime: fromNanos(banUntil),
-	}
-	for r := range e.Buckets {
-		e.Buckets[r] = int64(ka.bk[r])
-	}
-	return e
-}
-
-func addrFile(na NetAddress) *addrJSON {
-	a := &addrJSON{ID: na.ID, Port: int64(na.Port)}
-	if na.IP.IsValid() {
-		a.IP = na.IP.String()
-	}
-	return a
 }

@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -134,12 +135,7 @@ func newAddrbookStatsCmd(f *bookFlags) *cobra.Command {
 }
 
 func printDropped(w io.Writer, ls addrbook.LoadStats) {
-	keys := make([]string, 0, len(ls.Dropped))
-	for k := range ls.Dropped {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(ls.Dropped)) {
 		fmt.Fprintf(w, "warning: %d entries of the file ignored: %s\n", ls.Dropped[k], k)
 	}
 }

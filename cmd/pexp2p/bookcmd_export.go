@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -12,61 +11,10 @@ import (
 	"github.com/pexp2p/pexp2p/transport"
 )
 
-// Upstream's bucket type codes, as its addrbook.json stores them.
-const (
-	bucketTypeNew = 1
-	bucketTypeOld = 2
-)
-
-// addrView and entryView are one entry of upstream's addrbook.json, with
-// exactly upstream's fields: what `export --format cometbft` writes and
-// what `list --json` shows per row.
-type addrView struct {
-	ID   string `json:"id"`
-	IP   string `json:"ip"`
-	Port uint16 `json:"port"`
-}
-
-type entryView struct {
-	Addr        addrView  `json:"addr"`
-	Src         addrView  `json:"src"`
-	Buckets     []int     `json:"buckets"`
-	Attempts    int       `json:"attempts"`
-	BucketType  byte      `json:"bucket_type"`
-	LastAttempt time.Time `json:"last_attempt"`
-	LastSuccess time.Time `json:"last_success"`
-	// LastBanTime is always zero: a banned address is not in the book.
-	LastBanTime time.Time `json:"last_ban_time"`
-}
-
 // cometFile is upstream's addrbook.json, and nothing more.
 type cometFile struct {
-	Key   string      `json:"key"`
-	Addrs []entryView `json:"addrs"`
-}
-
-func addrViewOf(na addrbook.NetAddress) addrView {
-	v := addrView{ID: na.ID, Port: na.Port}
-	if na.IP.IsValid() {
-		v.IP = na.IP.String()
-	}
-	return v
-}
-
-func entryViewOf(e addrbook.Entry) entryView {
-	v := entryView{
-		Addr:        addrViewOf(e.Addr),
-		Src:         addrViewOf(e.Src),
-		Buckets:     e.Buckets,
-		Attempts:    e.Attempts,
-		BucketType:  bucketTypeNew,
-		LastAttempt: e.LastAttempt,
-		LastSuccess: e.LastSuccess,
-	}
-	if e.Old {
-		v.BucketType = bucketTypeOld
-	}
-	return v
+	Key   string               `json:"key"`
+	Addrs []addrbook.FileEntry `json:"addrs"`
 }
 
 func newAddrbookExportCmd(f *bookFlags) *cobra.Command {
@@ -123,34 +71,28 @@ func newAddrbookExportCmd(f *bookFlags) *cobra.Command {
 // kept: upstream trusts them on load, and they are in its ranges since the
 // bucket counts are the same.
 func exportCometBFT(b *addrbook.Book, rule addrbook.IDRule) ([]byte, error) {
-	// On the libp2p book every ID becomes the CometBFT ID of its key.
-	conv := func(a addrView) (addrView, error) {
-		if rule != transport.PeerIDs {
-			return a, nil
-		}
-		cid, err := transport.CometIDFromPeerIDText(a.ID)
-		if err != nil {
-			return a, err
-		}
-		a.ID = cid
-		return a, nil
-	}
 	entries := b.Entries()
-	f := cometFile{Key: b.Key(), Addrs: make([]entryView, 0, len(entries))}
+	f := cometFile{Key: b.Key(), Addrs: make([]addrbook.FileEntry, 0, len(entries))}
 	for _, e := range entries {
-		v := entryViewOf(e)
-		addr, err := conv(v.Addr)
-		if err != nil {
-			// A peer ID without an inlined ed25519 key has no CometBFT ID.
-			log.Warnw("export: address skipped", "addr", e.Addr.String(), "err", err)
-			continue
+		fe := e.FileEntry()
+		if rule == transport.PeerIDs {
+			// Every ID becomes the CometBFT ID of its key. A peer ID
+			// without an inlined ed25519 key has none: such an address
+			// is left out, and such a source is replaced by the address.
+			cid, err := transport.CometIDFromPeerIDText(fe.Addr.ID)
+			if err != nil {
+				log.Warnw("export: address skipped", "addr", e.Addr.String(), "err", err)
+				continue
+			}
+			fe.Addr.ID = cid
+			if scid, err := transport.CometIDFromPeerIDText(fe.Src.ID); err == nil {
+				fe.Src.ID = scid
+			} else {
+				src := *fe.Addr
+				fe.Src = &src
+			}
 		}
-		src, err := conv(v.Src)
-		if err != nil {
-			src = addr
-		}
-		v.Addr, v.Src = addr, src
-		f.Addrs = append(f.Addrs, v)
+		f.Addrs = append(f.Addrs, fe)
 	}
 	out, err := json.MarshalIndent(f, "", "\t")
 	if err != nil {

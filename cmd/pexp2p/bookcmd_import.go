@@ -6,8 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -42,12 +43,7 @@ libp2p peer ID without the node's key.`,
 				return json.NewEncoder(out).Encode(map[string]any{"file": t.path, "added": res.added, "size": res.size, "dropped": res.dropped})
 			}
 			fmt.Fprintf(out, "imported %d new addresses into %s (size now %d)\n", res.added, t.path, res.size)
-			keys := make([]string, 0, len(res.dropped))
-			for k := range res.dropped {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
+			for _, k := range slices.Sorted(maps.Keys(res.dropped)) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "skipped %d: %s\n", res.dropped[k], k)
 			}
 			if res.bookFile && t.rule == transport.PeerIDs && res.added == 0 && len(res.dropped) > 0 {

@@ -17,7 +17,7 @@ import (
 // listRow is one line of `addrbook list --json`: the entry in upstream's
 // file schema, with what an operator needs to dial it on either face.
 type listRow struct {
-	entryView
+	addrbook.FileEntry
 	Type       string   `json:"type"`
 	CometID    string   `json:"comet_id,omitempty"`
 	Multiaddrs []string `json:"multiaddrs,omitempty"`
@@ -67,7 +67,7 @@ func newAddrbookListCmd(f *bookFlags) *cobra.Command {
 // a peer ID without an inlined ed25519 key has no CometBFT ID, so that
 // field stays empty rather than failing the listing.
 func listRowOf(e addrbook.Entry, rule addrbook.IDRule) listRow {
-	r := listRow{entryView: entryViewOf(e), Type: typeName(e.Old)}
+	r := listRow{FileEntry: e.FileEntry(), Type: typeName(e.Old)}
 	if rule != transport.PeerIDs {
 		return r
 	}
