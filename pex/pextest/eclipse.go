@@ -1,0 +1,330 @@
+package pextest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"time"
+
+	tmp2p "github.com/cometbft/cometbft/proto/tendermint/p2p"
+
+	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/internal/clock"
+	"github.com/pexp2p/pexp2p/pex"
+)
+
+// An eclipse run (Heilman et al. 2015, on a whole network rather than on
+// a book alone): Honest nodes discover each other for WarmRounds; then an
+// attacker holding K /16 groups, PerGroup listening nodes in each, keeps
+// the victim's inbound slots full and answers every PexRequest with a
+// full PexAddrs of its own addresses for AttackRounds; then the victim
+// restarts (same book, every connection lost) while the attacker races
+// to fill its inbound slots again, and runs for AfterRounds. The victim
+// is node 1; node 0 is the seed everybody lists.
+
+// Defences are the opt-in eclipse defences given to the victim. The zero
+// value is the book and reactor as upstream has them.
+type Defences struct{}
+
+// String names the defences switched on ("upstream" for none).
+func (d Defences) String() string {
+	return "upstream"
+}
+
+// EclipseConfig describes one eclipse run.
+type EclipseConfig struct {
+	Seed uint64
+	// K is the number of /16 groups the attacker holds (>= 1).
+	K int
+	// PerGroup is how many listening attacker nodes each group holds
+	// (default 32): enough to occupy the victim's 40 inbound slots from
+	// a single group, as a single cloud /16 can.
+	PerGroup int
+	// Honest is the number of honest nodes, victim and seed included
+	// (default 48).
+	Honest int
+	// WarmRounds, AttackRounds (t) and AfterRounds default to 10, 10, 10.
+	WarmRounds, AttackRounds, AfterRounds int
+	// Period is every node's EnsurePeersPeriod (default 30 s).
+	Period time.Duration
+	// Victim are the victim's defences.
+	Victim Defences
+}
+
+// EclipseResult is what the victim looked like.
+type EclipseResult struct {
+	Config EclipseConfig
+	// OutboundShare is the attacker's share of the victim's outbound
+	// peers at the end of the run (0 when it has none).
+	OutboundShare float64
+	// PoisonedShare is the attacker's share of the victim's book when it
+	// restarts.
+	PoisonedShare float64
+	// BookSize is the victim's book size when it restarts.
+	BookSize int
+	// RoundsToRecover is the first round after the restart at which at
+	// least half of the victim's outbound limit is filled with honest
+	// peers; -1 when that did not happen within AfterRounds.
+	RoundsToRecover int
+	// Outbound is the victim's (attacker, honest) outbound count after
+	// each round following the restart.
+	Outbound [][2]int
+}
+
+// ErrEclipseConfig is wrapped by RunEclipse's configuration errors.
+var ErrEclipseConfig = errors.New("pextest: invalid eclipse configuration")
+
+// attackerAddr is node n of attacker group g: group g is the /16
+// (150+g/200).(g%200), disjoint from NodeAddr's 11.0/16 onwards.
+func attackerAddr(g, n int) addrbook.NetAddress {
+	a := NodeAddr(1<<20 + g<<10 + n) // a distinct ID; the IP is replaced
+	a.IP = netip.AddrFrom4([4]byte{byte(150 + g/200), byte(g % 200), byte(n / 250), byte(1 + n%250)})
+	return a
+}
+
+// attackerNode answers every PexRequest with MaxAddrsPerMsg random
+// attacker addresses and ignores everything else. It never asks, so it
+// is never punished for unsolicited messages.
+type attackerNode struct {
+	node *Node
+	all  []addrbook.NetAddress
+	rng  *rand.Rand
+}
+
+func (a *attackerNode) AddPeer(pex.PeerInfo)   {}
+func (a *attackerNode) RemovePeer(string, any) {}
+func (a *attackerNode) Receive(from string, m pex.Message) {
+	if _, ok := m.(*tmp2p.PexRequest); !ok {
+		return
+	}
+	sel := make([]addrbook.NetAddress, pex.MaxAddrsPerMsg)
+	for i := range sel {
+		sel[i] = a.all[a.rng.IntN(len(a.all))]
+	}
+	a.node.Send(from, &tmp2p.PexAddrs{Addrs: addrbook.NetAddressesToProto(sel)})
+}
+
+func (c *EclipseConfig) defaults() error {
+	if c.K < 1 || c.K > 200*100 {
+		return fmt.Errorf("%w: K = %d, want 1..20000", ErrEclipseConfig, c.K)
+	}
+	if c.PerGroup == 0 {
+		c.PerGroup = 32
+	}
+	if c.PerGroup < 1 || c.PerGroup > 1000 {
+		return fmt.Errorf("%w: PerGroup = %d, want 1..1000", ErrEclipseConfig, c.PerGroup)
+	}
+	if c.Honest == 0 {
+		c.Honest = 48
+	}
+	if c.Honest < 3 {
+		return fmt.Errorf("%w: Honest = %d, want at least 3", ErrEclipseConfig, c.Honest)
+	}
+	for _, r := range []*int{&c.WarmRounds, &c.AttackRounds, &c.AfterRounds} {
+		if *r == 0 {
+			*r = 10
+		}
+		if *r < 0 {
+			return fmt.Errorf("%w: negative round count %d", ErrEclipseConfig, *r)
+		}
+	}
+	if c.Period == 0 {
+		c.Period = pex.DefaultEnsurePeersPeriod
+	}
+	return nil
+}
+
+// eclipseRun holds one run's network.
+type eclipseRun struct {
+	cfg      EclipseConfig
+	clk      *clock.Simulated
+	hub      *Hub
+	attacker map[string]bool
+	attNodes []*Node
+	rng      *rand.Rand
+	victim   *Node
+	vbook    *addrbook.Book
+}
+
+const (
+	// eclipseOverLimit is the transport face's default number of
+	// over-limit visitors (answered once, then let go).
+	eclipseOverLimit = 2
+	victimIndex      = 1
+)
+
+// RunEclipse runs one eclipse scenario on virtual time; the same config
+// gives the same result.
+func RunEclipse(cfg EclipseConfig) (*EclipseResult, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	clk := clock.NewSimulated(time.Time{})
+	e := &eclipseRun{cfg: cfg, clk: clk, hub: NewHub(clk, 50*time.Millisecond), attacker: map[string]bool{},
+		rng: rand.New(rand.NewPCG(cfg.Seed, 0xec11))}
+
+	var attAddrs []addrbook.NetAddress
+	for g := 0; g < cfg.K; g++ {
+		for n := 0; n < cfg.PerGroup; n++ {
+			attAddrs = append(attAddrs, attackerAddr(g, n))
+		}
+	}
+	for i, a := range attAddrs {
+		node, err := e.hub.AddNode(NodeConfig{Addr: a, MaxInbound: 1 << 20})
+		if err != nil {
+			return nil, err
+		}
+		node.SetHandler(&attackerNode{node: node, all: attAddrs, rng: rand.New(rand.NewPCG(cfg.Seed, uint64(1<<32+i)))})
+		e.attacker[a.ID] = true
+		e.attNodes = append(e.attNodes, node)
+	}
+
+	reactors := make([]*pex.Reactor, cfg.Honest)
+	defer func() {
+		for _, r := range reactors {
+			if r != nil {
+				_ = r.Stop()
+			}
+		}
+	}()
+	seedAddr := NodeAddr(0)
+	for i := 0; i < cfg.Honest; i++ {
+		addr := NodeAddr(i)
+		var d Defences
+		if i == victimIndex {
+			d = cfg.Victim
+		}
+		book, err := e.newBook(i, addr, d)
+		if err != nil {
+			return nil, err
+		}
+		node, err := e.hub.AddNode(NodeConfig{Addr: addr, OverLimitSlots: eclipseOverLimit, Accept: func(id string) error {
+			if book.IsBanned(id) {
+				return fmt.Errorf("banned %s", id)
+			}
+			return nil
+		}})
+		if err != nil {
+			return nil, err
+		}
+		if i == victimIndex {
+			e.victim, e.vbook = node, book
+		}
+		pcfg := pex.DefaultConfig()
+		pcfg.EnsurePeersPeriod = cfg.Period
+		pcfg.OverLimitGrace = cfg.Period / 3
+		if i != 0 {
+			pcfg.Seeds = []string{seedAddr.String()}
+		}
+		reactors[i] = e.newReactor(i, book, node, pcfg, d, 0)
+	}
+	for i, r := range reactors {
+		if err := r.Start(); err != nil {
+			return nil, fmt.Errorf("start node %d: %w", i, err)
+		}
+	}
+
+	for round := 0; round < cfg.WarmRounds; round++ {
+		clk.Run(cfg.Period)
+	}
+	for round := 0; round < cfg.AttackRounds; round++ {
+		e.fillInbound()
+		clk.Run(cfg.Period)
+	}
+
+	res := &EclipseResult{Config: cfg, RoundsToRecover: -1}
+	entries := e.vbook.Entries()
+	res.BookSize = len(entries)
+	poisoned := 0
+	for _, en := range entries {
+		if e.attacker[en.Addr.ID] {
+			poisoned++
+		}
+	}
+	if len(entries) > 0 {
+		res.PoisonedShare = float64(poisoned) / float64(len(entries))
+	}
+
+	// The restart: the reactor (and book) stop, every connection drops,
+	// the attacker is first to reconnect.
+	vcfg := reactors[victimIndex].Config()
+	if err := reactors[victimIndex].Stop(); err != nil {
+		return nil, fmt.Errorf("stop victim: %w", err)
+	}
+	reactors[victimIndex] = nil
+	e.victim.SetOnline(false)
+	clk.Run(cfg.Period / 10)
+	e.victim.SetOnline(true)
+	r := e.newReactor(victimIndex, e.vbook, e.victim, vcfg, cfg.Victim, 1)
+	e.victim.SetHandler(r)
+	e.fillInbound()
+	if err := r.Start(); err != nil {
+		return nil, fmt.Errorf("restart victim: %w", err)
+	}
+	reactors[victimIndex] = r
+	for round := 1; round <= cfg.AfterRounds; round++ {
+		e.fillInbound()
+		clk.Run(cfg.Period)
+		att, hon := e.outbound()
+		res.Outbound = append(res.Outbound, [2]int{att, hon})
+		if res.RoundsToRecover < 0 && 2*hon >= e.victim.MaxNumOutboundPeers() {
+			res.RoundsToRecover = round
+		}
+	}
+	att, hon := e.outbound()
+	if att+hon > 0 {
+		res.OutboundShare = float64(att) / float64(att+hon)
+	}
+	return res, nil
+}
+
+// newBook makes node i's book with defences d.
+func (e *eclipseRun) newBook(i int, self addrbook.NetAddress, _ Defences) (*addrbook.Book, error) {
+	opts := addrbook.Options{Strict: true, Now: e.clk.Now, Rand: rand.New(rand.NewPCG(e.cfg.Seed, uint64(2*i+1)))}
+	b, err := addrbook.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	b.AddOurAddress(self)
+	return b, nil
+}
+
+// newReactor makes node i's reactor (incarnation gen) with defences d.
+func (e *eclipseRun) newReactor(i int, book *addrbook.Book, node *Node, cfg pex.Config, _ Defences, gen uint64) *pex.Reactor {
+	r := pex.NewReactor(book, node, cfg, pex.WithClock(e.clk), pex.WithExecutor(e.hub.Go),
+		pex.WithRand(rand.New(rand.NewPCG(e.cfg.Seed^gen<<40, uint64(2*i+2)))))
+	node.SetHandler(r)
+	return r
+}
+
+// fillInbound has attacker nodes, in random order, dial the victim until
+// it refuses one: its inbound and over-limit slots are then all taken.
+func (e *eclipseRun) fillInbound() {
+	for _, k := range e.rng.Perm(len(e.attNodes)) {
+		n := e.attNodes[k]
+		if n.Connected(e.victim.ID()) {
+			continue
+		}
+		err := n.Dial(context.Background(), e.victim.Addr())
+		if errors.Is(err, ErrRejected) {
+			return
+		}
+	}
+}
+
+// outbound counts the victim's outbound peers by side.
+func (e *eclipseRun) outbound() (attacker, honest int) {
+	for _, p := range e.victim.Peers() {
+		if !p.Outbound {
+			continue
+		}
+		if e.attacker[p.ID] {
+			attacker++
+		} else {
+			honest++
+		}
+	}
+	return attacker, honest
+}
