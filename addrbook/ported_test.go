@@ -36,6 +36,16 @@ func randPairs(seed uint64, n int) (addrs, srcs []NetAddress) {
 	return addrs, srcs
 }
 
+// addPairs adds randPairs(seed, n) to b, each address from its source.
+func addPairs(t testing.TB, b *Book, seed uint64, n int) (addrs, srcs []NetAddress) {
+	t.Helper()
+	addrs, srcs = randPairs(seed, n)
+	for i := range addrs {
+		mustAdd(t, b, addrs[i], srcs[i])
+	}
+	return addrs, srcs
+}
+
 // bookWith builds a book with nOld good and nNew new addresses (upstream's
 // createAddrBookWithMOldAndNNewAddrs).
 func bookWith(t *testing.T, seed uint64, nOld, nNew int) *Book {
@@ -98,10 +108,7 @@ func TestAddrBookPickAddress(t *testing.T) {
 // Every added address is found by HasAddress and Lookup under its ID.
 func TestAddrBookLookup(t *testing.T) {
 	b, _ := newTestBook(t, Options{})
-	addrs, srcs := randPairs(1, 100)
-	for i := range addrs {
-		mustAdd(t, b, addrs[i], srcs[i])
-	}
+	addrs, _ := addPairs(t, b, 1, 100)
 	for _, a := range addrs {
 		if !b.HasAddress(a.ID) {
 			t.Fatalf("%s not found", a)
@@ -116,10 +123,7 @@ func TestAddrBookLookup(t *testing.T) {
 // never exceed the book.
 func TestAddrBookPromoteToOld(t *testing.T) {
 	b, clk := newTestBook(t, Options{})
-	addrs, srcs := randPairs(2, 100)
-	for i := range addrs {
-		mustAdd(t, b, addrs[i], srcs[i])
-	}
+	addrs, _ := addPairs(t, b, 2, 100)
 	for _, a := range addrs {
 		b.MarkAttempt(a.ID)
 	}
@@ -222,10 +226,7 @@ func TestAddrBookGetSelection(t *testing.T) {
 	if s := b.GetSelection(); len(s) != 1 || s[0] != a {
 		t.Fatalf("%v", s)
 	}
-	addrs, srcs := randPairs(6, 100)
-	for i := range addrs {
-		mustAdd(t, b, addrs[i], srcs[i])
-	}
+	addPairs(t, b, 6, 100)
 	s := b.GetSelection()
 	noDuplicates(t, s)
 	if len(s) > b.Size() {
@@ -245,10 +246,7 @@ func TestAddrBookGetSelectionWithBias(t *testing.T) {
 	if s := b.GetSelectionWithBias(bias); len(s) != 1 || s[0] != a {
 		t.Fatalf("%v", s)
 	}
-	addrs, srcs := randPairs(7, 100)
-	for i := range addrs {
-		mustAdd(t, b, addrs[i], srcs[i])
-	}
+	addrs, _ := addPairs(t, b, 7, 100)
 	s := b.GetSelectionWithBias(bias)
 	noDuplicates(t, s)
 	if len(s) > b.Size() {
