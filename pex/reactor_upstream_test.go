@@ -125,9 +125,7 @@ func TestPEXReactorRunning(t *testing.T) {
 // A solicited PexAddrs grows the book; a PexRequest is answered.
 func TestPEXReactorReceive(t *testing.T) {
 	e := newEnv(t)
-	n := e.startNode(0, testConfig())
-	p := e.peer(1, nil)
-	e.dial(n.node, p.addr) // outbound: the reactor asks p
+	n, p := solicited(t, e) // outbound: the reactor asks p
 
 	size := n.book.Size()
 	e.send(p, n.addr.ID, addrsMsg(pextest.NodeAddr(5)))
@@ -185,12 +183,7 @@ func TestPEXReactorRequestMessageAbuse(t *testing.T) {
 // is abuse.
 func TestPEXReactorAddrsMessageAbuse(t *testing.T) {
 	e := newEnv(t)
-	n := e.startNode(0, testConfig())
-	p := e.peer(1, nil)
-	e.dial(n.node, p.addr)
-	if !n.r.HasOutstandingRequest(p.addr.ID) {
-		t.Fatal("no request outstanding after connecting out")
-	}
+	n, p := solicited(t, e)
 	e.send(p, n.addr.ID, addrsMsg(pextest.NodeAddr(5)))
 	if n.r.HasOutstandingRequest(p.addr.ID) || !n.node.Connected(p.addr.ID) {
 		t.Fatal("answer did not clear the request, or the peer was dropped")
