@@ -32,7 +32,7 @@ type chainNode struct {
 }
 
 // testChain lays out homes for v validators and f full nodes of one
-// chain (fast consensus timeouts, libp2p on, loopback addresses of their
+// chain (short consensus timeouts, libp2p on, loopback addresses of their
 // own so duplicate-IP rules need no exemption).
 func testChain(t *testing.T, v, f int, adjust func(i int, c *cmtcfg.Config)) []*chainNode {
 	t.Helper()
@@ -59,6 +59,12 @@ func testChain(t *testing.T, v, f int, adjust func(i int, c *cmtcfg.Config)) []*
 		c.RPC.ListenAddress = ""
 		c.Consensus.CreateEmptyBlocks = true
 		c.Consensus.CreateEmptyBlocksInterval = 0
+		// Timeouts long enough that a loaded machine (a race build on two
+		// cores) does not spend its time in round changes, short enough
+		// for a block in well under a second when idle.
+		c.Consensus.TimeoutPropose = 500 * time.Millisecond
+		c.Consensus.TimeoutPrevote = 200 * time.Millisecond
+		c.Consensus.TimeoutPrecommit = 200 * time.Millisecond
 		c.Consensus.TimeoutCommit = 100 * time.Millisecond
 		c.Consensus.SkipTimeoutCommit = false
 		if adjust != nil {
@@ -176,10 +182,15 @@ func (n *chainNode) peeredWith(other *chainNode) bool {
 	return n.node.Switch().Peers().Has(p2p.ID(other.disc.Node().Key.PeerID().String()))
 }
 
+// chainWait bounds every wait of these tests: generous, since a race
+// build of several full nodes on a loaded two-core machine is slow, and
+// still finite.
+const chainWait = 150 * time.Second
+
 // startChain starts a seed in seed mode and the other nodes with only the
 // seed's address, and waits until every non-seed node has want switch
-// peers and height ≥ 3.
-func startChain(t *testing.T, seed *chainNode, nodes []*chainNode, want int) {
+// peers and, when height > 0, that height.
+func startChain(t *testing.T, seed *chainNode, nodes []*chainNode, want int, height int64) {
 	t.Helper()
 	seed.cfg.P2P.SeedMode = true
 	seed.build(t, cometnode.WithSettings(fastDiscovery))
@@ -189,9 +200,9 @@ func startChain(t *testing.T, seed *chainNode, nodes []*chainNode, want int) {
 		n.build(t, cometnode.WithSettings(fastDiscovery))
 		n.start(t)
 	}
-	testwait.For(t, 60*time.Second, "chain peered and at height 3", func() bool {
+	testwait.For(t, chainWait, fmt.Sprintf("every node with %d switch peers and at height %d", want, height), func() bool {
 		for _, n := range nodes {
-			if n.switchPeers() < want || n.height() < 3 {
+			if n.switchPeers() < want || n.height() < height {
 				return false
 			}
 		}

@@ -1,6 +1,7 @@
 package cometnode_test
 
 import (
+	"os"
 	"testing"
 	"time"
 
@@ -12,54 +13,53 @@ import (
 
 func fastDiscovery(s *cometnode.Settings) { s.EnsurePeersPeriod = 500 * time.Millisecond }
 
-// Three validators and a full node whose only known address is a seed's
-// (itself a CometBFT node in seed mode, built the same way) find each
-// other through PEX, are handed to CometBFT's switch, and make blocks;
-// the seed stays out of every switch and keeps none in its own.
-func TestChainFindsPeersFromOneSeed(t *testing.T) {
-	const v, f = 3, 1
-	nodes := testChain(t, v, f+1, func(i int, c *cmtcfg.Config) {
-		if i == v+f { // the last full node is the seed
-			c.P2P.SeedMode = true
-		}
-	})
-	seed := nodes[v+f]
-	seed.build(t, cometnode.WithSettings(fastDiscovery))
-	seed.start(t)
-	seedAddr := seed.addr(t)
-	chain := nodes[:v+f]
+// One chain through its life: two validators and a full node whose only
+// known address is a seed's (a CometBFT node in seed mode, built the same
+// way) find each other through PEX and make blocks, with the seed in no
+// switch; the seed is stopped and the chain goes on; a newcomer that
+// knows one validator as a [p2p.libp2p] bootstrap peer (the upstream
+// way) learns the rest from it and joins; the full node restarts with
+// the seed still down and reconnects from the book it saved.
+func TestChainFindsPeersFromOneSeedAndSurvivesItsLoss(t *testing.T) {
+	nodes := testChain(t, 2, 3, nil)
+	v0, v1, full, newcomer, seed := nodes[0], nodes[1], nodes[2], nodes[3], nodes[4]
+	chain := []*chainNode{v0, v1, full}
+	startChain(t, seed, chain, 2, 3)
 	for _, n := range chain {
-		n.cfg.P2P.Seeds = seedAddr
-		n.build(t, cometnode.WithSettings(fastDiscovery))
-	}
-	for _, n := range chain {
-		n.start(t)
-	}
-	testwait.For(t, 60*time.Second, "every node peered with the other three", func() bool {
-		for _, n := range chain {
-			if n.switchPeers() < v+f-1 {
-				return false
-			}
-		}
-		return true
-	})
-	testwait.For(t, 60*time.Second, "every node at height 5", func() bool {
-		for _, n := range chain {
-			if n.height() < 5 {
-				return false
-			}
-		}
-		return true
-	})
-	seedID := seed.disc.Node().Key.PeerID().String()
-	for _, n := range chain {
-		if n.node.Switch().Peers().Has(p2pID(seedID)) {
+		if n.peeredWith(seed) {
 			t.Errorf("%s handed the seed to its switch", n.name)
 		}
 	}
 	if got := seed.switchPeers(); got != 0 {
 		t.Errorf("the seed's switch holds %d peers, want 0", got)
 	}
+
+	seed.stop(t)
+	before := v0.height()
+	testwait.For(t, chainWait, "the chain committing without its seed", func() bool {
+		return v0.height() >= before+2
+	})
+
+	v0Addr := v0.disc.Node().Transport.OurNetAddresses()[0]
+	newcomer.cfg.P2P.LibP2PConfig.BootstrapPeers = []cmtcfg.LibP2PBootstrapPeer{{
+		Host: v0Addr.DialString(), ID: v0.disc.Node().Key.PeerID().String(),
+	}}
+	newcomer.build(t, cometnode.WithSettings(fastDiscovery))
+	newcomer.start(t)
+	testwait.For(t, chainWait, "the newcomer peered with all three and syncing", func() bool {
+		return newcomer.peeredWith(v0) && newcomer.peeredWith(v1) && newcomer.peeredWith(full) &&
+			newcomer.height() >= before+2
+	})
+
+	full.stop(t)
+	if fi, err := os.Stat(full.cfg.P2P.AddrBookFile()); err != nil || fi.Size() == 0 {
+		t.Fatalf("no saved book after stop: %v", err)
+	}
+	stoppedAt := full.height()
+	full.restart(t, cometnode.WithSettings(fastDiscovery))
+	testwait.For(t, chainWait, "the restarted full node peered with both validators and syncing", func() bool {
+		return full.peeredWith(v0) && full.peeredWith(v1) && full.height() >= stoppedAt+2
+	})
 }
 
 // Upstream's behaviour, the control: with PEX off a libp2p node knows
