@@ -186,10 +186,18 @@ configure() {
 		sect == "[p2p]" && /^addr_book_strict = / { $0 = "addr_book_strict = false" }
 		sect == "[p2p]" && /^pex = / { $0 = "pex = true" }
 		sect == "[p2p.libp2p]" && /^enabled = / { $0 = "enabled = true" }
-		sect == "[p2p.libp2p]" && /^bootstrap_peers = / { $0 = "bootstrap_peers = " bs }
+		# v0.40.0 writes its empty list at the end of a comment line
+		# ("# format: { host, … }bootstrap_peers = []"): cut it off there,
+		# then write the key on its own line.
+		sect == "[p2p.libp2p]" && /bootstrap_peers = / {
+			sub(/bootstrap_peers = .*$/, "")
+			print
+			$0 = "bootstrap_peers = " bs
+		}
 		{ print }
 	' "$cfg" >"$cfg.new" && mv "$cfg.new" "$cfg"
 	grep -q '^enabled = true' "$cfg" || { echo "interop: $cfg has no [p2p.libp2p] enabled = true after editing" >&2; exit 1; }
+	grep -q '^bootstrap_peers = ' "$cfg" || { echo "interop: $cfg has no [p2p.libp2p] bootstrap_peers line after editing" >&2; exit 1; }
 }
 configure val "[]"
 configure up "[{ host = \"$VAL_HOSTPORT\", id = \"${PEERID[val]}\" }]"
@@ -199,6 +207,15 @@ grep -q "id = \"${PEERID[val]}\"" "$TMP/up/config/config.toml" || { echo "intero
 rpc() { curl -sf --max-time 3 "http://${IP[$1]}:${RPC[$1]}/$2"; }
 height() { rpc "$1" status 2>/dev/null | jq -r '.result.sync_info.latest_block_height // empty' 2>/dev/null || true; }
 peers_of() { rpc "$1" net_info 2>/dev/null | jq -r '.result.peers[].node_info.id' 2>/dev/null || true; }
+names_of() { # NAME: its peers by our names (unknown IDs as they are)
+	local id n
+	for id in $(peers_of "$1"); do
+		for n in "${NODES[@]}"; do
+			[[ $id == "${PEERID[$n]}" ]] && id=$n
+		done
+		printf '%s ' "$id"
+	done
+}
 alive() { kill -0 "${PID[$1]}" 2>/dev/null; }
 declare -A PID T0
 
@@ -240,7 +257,7 @@ following() { # NAME: at SYNC_HEIGHT or more and within LAG of the validator
 }
 show() {
 	for n in "${NODES[@]}"; do
-		log "  $n height $(height "$n") peers: $(peers_of "$n" | tr '\n' ' ')"
+		log "  $n height $(height "$n") peers: $(names_of "$n")"
 	done
 }
 log "waiting up to ${SYNC}s for both full nodes to reach height $SYNC_HEIGHT"
@@ -262,11 +279,25 @@ while [[ -z ${SYNCED[up]:-} || -z ${SYNCED[pfn]:-} ]]; do
 done
 show
 
-# 5. Peering: up lists the validator; pfn has peers, and since its only
-#    known address is the seed, every one of them came through PEX.
+# 5. Peering: up and the validator list each other. pfn's only known
+#    address is the validator's, and up never dials anyone but its
+#    bootstrap peer, so up in pfn's switch means pfn learnt up's address
+#    through PEX (from the validator) and dialled it.
 FAILS=()
-grep -qx "${PEERID[val]}" <<<"$(peers_of up)" || FAILS+=("up's /net_info does not list the validator")
-[[ -n $(peers_of pfn) ]] || FAILS+=("pfn has no peers")
+peered() { # A B: B is in A's /net_info, asked again for up to 10 s
+	local deadline=$(($(date +%s) + 10))
+	until grep -qx "${PEERID[$2]}" <<<"$(peers_of "$1")"; do
+		(($(date +%s) <= deadline)) || return 1
+		sleep 1
+	done
+}
+peered up val || FAILS+=("up's /net_info does not list the validator")
+peered val up || FAILS+=("the validator's /net_info does not list up")
+if peered pfn up; then
+	log "pfn peered with up, an address it can only have learnt through PEX"
+else
+	FAILS+=("pfn is not peered with up: no sign of PEX")
+fi
 
 # 6. The unmodified node stays healthy for HOLD seconds.
 h0=$(height up)
@@ -295,10 +326,15 @@ upstream_errors=$(grep -c -i -E '^E\[|level=error' "$TMP/up.log" || true)
 echo
 echo "cometbft-lp2p interop: cometbft module $built (unmodified), chain $CHAIN_ID"
 for n in "${NODES[@]}"; do
-	printf '  %-4s %-15s height %-5s peers %-2s %s\n' "$n" "${IP[$n]}" "$(height "$n")" "$(peers_of "$n" | grep -c . || true)" "$(peers_of "$n" | tr '\n' ' ')"
+	printf '  %-4s %-10s %s  height %-5s peers: %s\n' "$n" "${IP[$n]}" "${PEERID[$n]}" "$(height "$n")" "$(names_of "$n")"
 done
 echo "  seconds to height $SYNC_HEIGHT: up ${SYNCED[up]}s, pfn ${SYNCED[pfn]}s (from each node's start)"
 echo "  up: height $h0 → $h1 over ${HOLD}s of watch; error lines in its log: $upstream_errors"
+# Informational: how often pfn's switch dropped the validator as its seed
+# (see docs/cometbft.md), and any bans the pexp2p nodes logged.
+flaps=$(grep -c 'reason="not a switch peer (seed or visitor)"' "$TMP/pfn.log" || true)
+bans=$(grep -h -i -E 'ban(ned|ning)? ' "$TMP/val.log" "$TMP/pfn.log" | grep -c -v 'ban_time' || true)
+echo "  notes: pfn removed a peer as \"seed or visitor\" $flaps times; ban lines in val+pfn logs: $bans"
 if ((${#FAILS[@]} > 0)); then
 	for f in "${FAILS[@]}"; do echo "  FAIL: $f"; done
 	log "FAIL"
