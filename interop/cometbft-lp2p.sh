@@ -322,14 +322,16 @@ for n in "${NODES[@]}"; do
 done
 
 # 7. Summary.
-upstream_errors=$(grep -c -i -E '^E\[|level=error' "$TMP/up.log" || true)
+upstream_errors=$(grep -c -E '^E\[' "$TMP/up.log" || true)
+# Their messages, counted (CometBFT's plain log: "E[time] message  k=v").
+upstream_kinds=$(grep -E '^E\[' "$TMP/up.log" | sed -E 's/^E\[[^]]*\] +//; s/ {2,}.*$//' | sort | uniq -c | awk '{ c = $1; $1 = ""; printf "%s%s×%d", sep, substr($0, 2), c; sep = ", " }' || true)
 echo
 echo "cometbft-lp2p interop: cometbft module $built (unmodified), chain $CHAIN_ID"
 for n in "${NODES[@]}"; do
 	printf '  %-4s %-10s %s  height %-5s peers: %s\n' "$n" "${IP[$n]}" "${PEERID[$n]}" "$(height "$n")" "$(names_of "$n")"
 done
 echo "  seconds to height $SYNC_HEIGHT: up ${SYNCED[up]}s, pfn ${SYNCED[pfn]}s (from each node's start)"
-echo "  up: height $h0 → $h1 over ${HOLD}s of watch; error lines in its log: $upstream_errors"
+echo "  up: height $h0 → $h1 over ${HOLD}s of watch; error lines in its log: $upstream_errors${upstream_kinds:+ ($upstream_kinds)}"
 # Informational: how often pfn's switch dropped the validator as its seed
 # (see docs/cometbft.md), and any bans the pexp2p nodes logged.
 flaps=$(grep -c 'reason="not a switch peer (seed or visitor)"' "$TMP/pfn.log" || true)
