@@ -235,7 +235,7 @@ func (d *Discovery) Attach(n *node.Node) error {
 	if err := pn.Start(); err != nil {
 		return fmt.Errorf("cometnode: starting discovery: %w", err)
 	}
-	lh.Host = sharedHost{Host: pn.Transport.Host(), onClose: func() { _ = d.Stop() }}
+	lh.Host = sharedHost{Host: pn.Transport.Host(), onClose: func() { _ = d.Stop() }, serveReactors: !s.SeedMode}
 	d.mu.Lock()
 	d.node, d.handoff = pn, h
 	d.stop, d.loopDone = make(chan struct{}), make(chan struct{})

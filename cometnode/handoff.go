@@ -36,7 +36,6 @@ type handoff struct {
 	sw       *lp2p.Switch
 	lh       *lp2p.Host
 	face     *transport.Node
-	seeds    map[peer.ID]bool
 	seedMode bool
 	logf     func(msg string, kv ...any)
 
@@ -48,11 +47,7 @@ type handoff struct {
 }
 
 func newHandoff(sw *lp2p.Switch, lh *lp2p.Host, face *transport.Node, s Settings, logf func(string, ...any)) *handoff {
-	h := &handoff{sw: sw, lh: lh, face: face, seedMode: s.SeedMode, logf: logf, seeds: map[peer.ID]bool{}, over: map[peer.ID]bool{}}
-	for _, cp := range s.Seeds {
-		h.seeds[cp.ID] = true
-	}
-	return h
+	return &handoff{sw: sw, lh: lh, face: face, seedMode: s.SeedMode, logf: logf, over: map[peer.ID]bool{}}
 }
 
 func (h *handoff) AddPeer(p pex.PeerInfo) {
@@ -112,10 +107,15 @@ func (h *handoff) switchReady() bool {
 }
 
 // eligible: the switch gets every accepted peer that speaks one of its
-// reactors' protocols, except seeds, visitors over the inbound limit
-// (they get one answer and go) and everyone when we are a seed.
+// reactors' protocols, except visitors over the inbound limit (they get
+// one answer and go) and everyone when we are a seed. A configured seed
+// is no exception: a seed-mode node serves no reactor protocol (see
+// sharedHost), so it never qualifies, and one that is a regular node is
+// an ordinary peer, as a classic node's seed is once dialed. (Keeping
+// such a seed out made it flap: its reactors kept streaming to us and
+// the switch kept re-adding it.)
 func (h *handoff) eligible(id peer.ID) bool {
-	if h.seedMode || h.seeds[id] {
+	if h.seedMode {
 		return false
 	}
 	h.mu.Lock()
@@ -218,7 +218,7 @@ func (h *handoff) takeBack(id peer.ID, reason any) {
 
 // reconcile brings the switch's peer set back to pexp2p's view: it adds
 // accepted peers it lacks and removes peers whose connection is gone or
-// that must not be there (seeds, over-limit visitors, anyone on a seed).
+// that must not be there (over-limit visitors, anyone on a seed).
 func (h *handoff) reconcile() {
 	if !h.switchReady() {
 		return
@@ -253,8 +253,8 @@ func (h *handoff) reconcile() {
 		switch {
 		case hst.Network().Connectedness(id) != network.Connected:
 			h.takeBack(id, "connection closed")
-		case h.seedMode || h.seeds[id] || over:
-			h.takeBack(id, "not a switch peer (seed or visitor)")
+		case h.seedMode || over:
+			h.takeBack(id, "not a switch peer (visitor beyond the inbound limit, or we are a seed)")
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	cmtcfg "github.com/cometbft/cometbft/config"
+	"github.com/cometbft/cometbft/lp2p"
 	"github.com/cometbft/cometbft/p2p"
 
 	"github.com/pexp2p/pexp2p/cometnode"
@@ -103,5 +104,55 @@ func TestNodeOfAnotherChainIsRefused(t *testing.T) {
 	}
 	if !a.node.IsRunning() || !b.node.IsRunning() {
 		t.Fatal("a node stopped over a peer of another chain")
+	}
+}
+
+// A regular node given as a seed is an ordinary switch peer once dialed,
+// as a classic node's seed is: it stays in the switch on both sides
+// instead of being re-added by its reactor streams and removed again.
+func TestRegularNodeGivenAsSeedIsAStablePeer(t *testing.T) {
+	nodes := testChain(t, 1, 1, nil)
+	val, full := nodes[0], nodes[1]
+	val.build(t, cometnode.WithSettings(fastDiscovery))
+	val.start(t)
+	full.cfg.P2P.Seeds = val.addr(t)
+	full.build(t, cometnode.WithSettings(fastDiscovery))
+	full.start(t)
+	testwait.For(t, chainWait, "the full node peered with the validator it has as its seed", func() bool {
+		return full.peeredWith(val) && val.peeredWith(full)
+	})
+	for range 30 { // three reconcile passes
+		if !full.peeredWith(val) || !val.peeredWith(full) {
+			t.Fatal("the seed left the switch: it flaps")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// A seed-mode node offers visitors PEX and nothing else: identify lists
+// none of the reactors' protocols.
+func TestSeedModeNodeServesNoReactorProtocol(t *testing.T) {
+	nodes := testChain(t, 1, 1, func(i int, c *cmtcfg.Config) {
+		if i == 1 {
+			c.P2P.SeedMode = true
+		}
+	})
+	val, seed := nodes[0], nodes[1]
+	seed.build(t, cometnode.WithSettings(fastDiscovery))
+	seed.start(t)
+	val.cfg.P2P.Seeds = seed.addr(t)
+	val.build(t, cometnode.WithSettings(fastDiscovery))
+	val.start(t)
+	seedID := seed.disc.Node().Key.PeerID()
+	ps := val.disc.Node().Transport.Host().Peerstore()
+	testwait.For(t, chainWait, "the validator has identified the seed", func() bool {
+		protos, _ := ps.GetProtocols(seedID)
+		return len(protos) > 0
+	})
+	if got, _ := ps.SupportsProtocols(seedID, lp2p.ProtocolID(0x20), lp2p.ProtocolID(0x40)); len(got) != 0 {
+		t.Fatalf("the seed serves reactor protocols %v", got)
+	}
+	if got, _ := ps.SupportsProtocols(seedID, transport.PexProtocolID); len(got) != 1 {
+		t.Fatal("the seed does not serve PEX")
 	}
 }

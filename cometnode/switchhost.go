@@ -10,6 +10,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peerstore"
+	"github.com/libp2p/go-libp2p/core/protocol"
 )
 
 // PinnedCometBFT is the CometBFT release whose unexported layout this file
@@ -53,6 +54,20 @@ func switchHost(sw *lp2p.Switch) (*lp2p.Host, error) {
 type sharedHost struct {
 	host.Host
 	onClose func()
+	// serveReactors false (a seed-mode node) keeps the switch's reactor
+	// protocols off the host: a seed crawls and answers PEX only, so
+	// identify tells visitors it has nothing else to offer, and no
+	// visitor's reactor stream can make the switch adopt it.
+	serveReactors bool
+}
+
+// SetStreamHandler registers the switch's reactor protocols, unless the
+// node is a seed.
+func (h sharedHost) SetStreamHandler(pid protocol.ID, handler network.StreamHandler) {
+	if !h.serveReactors {
+		return
+	}
+	h.Host.SetStreamHandler(pid, handler)
 }
 
 func (h sharedHost) Network() network.Network {
