@@ -184,7 +184,7 @@ func TestBadManifestsNameTheBadValue(t *testing.T) {
 		{"bad loss", base + "[link]\nloss = \"1\"\n", `link = "1"`},
 		{"loss over 100", base + "[link]\nloss = \"120%\"\n", `link = "120%"`},
 		{"bad rate", base + "[link]\nrate = \"fast\"\n", `link = "fast"`},
-		{"jitter over delay", base + "[link]\ndelay = \"5ms\"\njitter = \"10ms\"\n", `jitter larger than the delay`},
+		{"jitter over delay", base + "[link]\ndelay = \"5ms\"\njitter = \"10ms\"\n", `node "a" link jitter = "10ms": larger than the node's delay 5ms`},
 		{"group link out of range", base + "[group_link.4]\ndelay = \"5ms\"\n", `group_link = "4"`},
 		{"node link", strings.Replace(base, `seeds = ["a"]`, "seeds = [\"a\"]\nlink = { jitter = \"x\" }", 1), `node "b" link = "x"`},
 		{"owned flag", "flags = [\"--p2p.seeds=x\"]\n" + base, `flags = "--p2p.seeds=x": the runner sets`},

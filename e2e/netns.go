@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -82,6 +83,7 @@ func CheckPrivileges() error {
 // network is the namespaces and links of one run.
 type network struct {
 	names
+	mu      sync.Mutex
 	created []string // namespaces, in creation order
 }
 
@@ -97,7 +99,9 @@ func (w *network) addNS(ctx context.Context, ns string) error {
 	if _, err := runCmd(ctx, "ip", "netns", "add", ns); err != nil {
 		return err
 	}
+	w.mu.Lock()
 	w.created = append(w.created, ns)
+	w.mu.Unlock()
 	return nil
 }
 
@@ -181,13 +185,16 @@ func parseLinkStats(out []byte) (map[int][2]uint64, error) {
 // nodes first; the veths and qdiscs go with them. It keeps going past
 // errors and reports them all.
 func (w *network) destroy(ctx context.Context) error {
+	w.mu.Lock()
+	created := w.created
+	w.created = nil
+	w.mu.Unlock()
 	var errs []error
-	for i := len(w.created) - 1; i >= 0; i-- {
-		if err := deleteNS(ctx, w.created[i]); err != nil {
+	for i := len(created) - 1; i >= 0; i-- {
+		if err := deleteNS(ctx, created[i]); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	w.created = nil
 	return errors.Join(errs...)
 }
 

@@ -71,7 +71,9 @@ type PerturbResult struct {
 	AtSeconds  float64 `json:"at_seconds"`
 	ForSeconds float64 `json:"for_seconds"`
 	// RecoveredSeconds is from the node's return (restart, link up,
-	// SIGCONT) until it was at its peer target again; null if never.
+	// SIGCONT) until it was at its peer target again (a seed, which hangs
+	// up on its peers by design: until it had a peer again); null if
+	// never.
 	RecoveredSeconds *float64 `json:"recovered_seconds"`
 	// BookEntriesLost is the entries the node held before the
 	// perturbation minus those it came back with (for kill and restart:
@@ -263,7 +265,7 @@ func (a analysis) compute() *Result {
 		}
 		if ev.End > 0 {
 			for _, s := range ss {
-				if s.T >= ev.End && atPeers(n, s) {
+				if s.T >= ev.End && s.OK && s.R.Peers >= t.RecoveryTargetOf(n) {
 					pr.RecoveredSeconds = ptr(round3(math.Max(0, s.T-ev.End)))
 					break
 				}

@@ -155,18 +155,20 @@ func Run(ctx context.Context, t *Testnet, o Options) (*Result, error) {
 	if err := r.net.createBridge(ctx); err != nil {
 		return nil, err
 	}
-	for _, n := range t.Nodes {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
+	// A few nodes at a time: each is a handful of ip commands, and a
+	// hundred nodes one by one take minutes on a loaded machine.
+	if err := forEach(ctx, t.Nodes, 4, func(n *Node) error {
 		if err := r.net.createNode(ctx, n.Index, n.IP); err != nil {
-			return nil, err
+			return err
 		}
 		if err := r.sw.add(r.net.bridgeNS(), n.Index, r.net.bridgePort(n.Index), n.Link, r.seed); err != nil {
-			return nil, fmt.Errorf("switch port of %s: %w", n.Name, err)
+			return fmt.Errorf("switch port of %s: %w", n.Name, err)
 		}
+		return nil
+	}); err != nil {
+		return nil, err
 	}
-	r.logf("network ready: %d namespaces", len(r.net.created))
+	r.logf("network ready: %d namespaces", len(t.Nodes)+1)
 
 	r.sp = newSpawner()
 	r.samples = make([][]sample, len(t.Nodes))
@@ -204,6 +206,39 @@ func Run(ctx context.Context, t *Testnet, o Options) (*Result, error) {
 		return res, fmt.Errorf("interrupted after %.1fs: %w", res.WallSeconds, ctx.Err())
 	}
 	return res, nil
+}
+
+// forEach runs fn on every node, workers at a time, and returns the
+// errors; it stops starting new work once ctx ends or fn failed.
+func forEach(ctx context.Context, nodes []*Node, workers int, fn func(*Node) error) error {
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	for _, n := range nodes {
+		mu.Lock()
+		failed := len(errs) > 0
+		mu.Unlock()
+		if failed || ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := fn(n); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(errs) == 0 && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return errors.Join(errs...)
 }
 
 // loop samples every node and carries out the perturbations until the
