@@ -31,8 +31,8 @@ func (res *Result) WriteTable(w io.Writer) error {
 		verdict = "FAIL"
 	}
 	fmt.Fprintf(w, "%s: %s after %.1fs (run %s, %d nodes, %d groups, period %gs)\n", res.Manifest, verdict, res.WallSeconds, res.RunID, len(res.Nodes), res.Groups, res.PeriodSeconds)
-	fmt.Fprintf(w, "converged: %v — peer target at %s (%s rounds), 90%% book at %s (%s rounds)\n",
-		res.Converged, secs(res.SecondsToPeers), roundsStr(res.RoundsToPeers), secs(res.SecondsToBooks), roundsStr(res.RoundsToBooks))
+	fmt.Fprintf(w, "all nodes up at %s; converged: %v — peer target at %s (%s rounds after all up), 90%% book at %s (%s rounds)\n",
+		secs(res.SecondsAllUp), res.Converged, secs(res.SecondsToPeers), roundsStr(res.RoundsToPeers), secs(res.SecondsToBooks), roundsStr(res.RoundsToBooks))
 	if res.CrossDiscovery != nil {
 		fmt.Fprintf(w, "classic ↔ dual discovery through the bridge: %v\n", *res.CrossDiscovery)
 	}

@@ -69,6 +69,9 @@ func TestResultConvergenceRecoveryLossAndBans(t *testing.T) {
 	if !res.Converged || *res.SecondsToPeers != 2 || *res.SecondsToBooks != 4 {
 		t.Fatalf("convergence: converged %v, peers %v, books %v", res.Converged, *res.SecondsToPeers, *res.SecondsToBooks)
 	}
+	if res.SecondsAllUp == nil || *res.SecondsAllUp != 0 {
+		t.Errorf("all up at %v, want 0", res.SecondsAllUp)
+	}
 	if *res.RoundsToPeers != 1 || *res.RoundsToBooks != 1 {
 		t.Errorf("rounds %d %d, want 1 1 (period 5 s)", *res.RoundsToPeers, *res.RoundsToBooks)
 	}
@@ -93,6 +96,22 @@ func TestResultConvergenceRecoveryLossAndBans(t *testing.T) {
 	}
 	if res.Nodes[1].SecondsToPeers == nil || *res.Nodes[1].SecondsToPeers != 2 {
 		t.Errorf("b to peers %v", res.Nodes[1].SecondsToPeers)
+	}
+}
+
+// Rounds count from the moment every node answered, not from the launch.
+func TestRoundsCountFromAllUp(t *testing.T) {
+	a := twoNodeRun(t)
+	for k := 0; k < 7; k++ {
+		a.samples[2][k].OK = false // the seed answers from 7 s
+	}
+	res := a.compute()
+	if res.SecondsAllUp == nil || *res.SecondsAllUp != 7 {
+		t.Fatalf("all up at %v, want 7", res.SecondsAllUp)
+	}
+	// Peers at 2 s and books at 4 s, both before all were up: 0 rounds.
+	if *res.RoundsToPeers != 0 || *res.RoundsToBooks != 0 {
+		t.Errorf("rounds %d %d, want 0 0", *res.RoundsToPeers, *res.RoundsToBooks)
 	}
 }
 
