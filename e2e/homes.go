@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/pexp2p/pexp2p/transport"
 )
 
 // Ports inside every node's namespace. Each node has its own address, so
@@ -50,6 +52,9 @@ func homeOf(work string, n *Node) string { return filepath.Join(work, n.Name) }
 // homes share the first one's genesis, so they are one chain; pexp2p
 // nodes then use that chain ID too.
 func prepareHomes(ctx context.Context, t *Testnet, bin Binaries, work string) (map[string]identity, string, error) {
+	if t.IsChain() {
+		return prepareChain(ctx, t, bin, work)
+	}
 	ids := make(map[string]identity, len(t.Nodes))
 	var mu sync.Mutex
 	chainID := Prefix
@@ -179,6 +184,11 @@ func argv(t *Testnet, n *Node, ids map[string]identity, bin Binaries, work, chai
 	lseeds, cseeds := seedLists(t, n, ids)
 	if n.Mode == ModeClassic {
 		return []string{bin.Cometbft, "start", "--home", home, "--proxy_app", "kvstore"}
+	}
+	if Chain(n.Mode) {
+		a := []string{bin.Pexp2p, "cometbft", "start", "--home", home, "--pexp2p.ensure_peers_period", t.Period.String()}
+		a = append(a, t.Flags...)
+		return append(a, n.Flags...)
 	}
 	cmd := "start"
 	if n.Mode == ModeBridge {
@@ -313,4 +323,101 @@ func bookIDs(path string) ([]string, error) {
 		ids = append(ids, a.Addr.ID)
 	}
 	return ids, nil
+}
+
+// prepareChain initialises every chain node with `pexp2p cometbft init`,
+// reads the IDs from the node keys, gives every node one genesis whose
+// validators are the manifest's validator nodes, and writes each node's
+// config.
+func prepareChain(ctx context.Context, t *Testnet, bin Binaries, work string) (map[string]identity, string, error) {
+	if err := forEach(ctx, t.Nodes, 4, func(n *Node) error {
+		if _, err := runCmd(ctx, bin.Pexp2p, "cometbft", "init", "--home", homeOf(work, n)); err != nil {
+			return fmt.Errorf("node %s: %w", n.Name, err)
+		}
+		return nil
+	}); err != nil {
+		return nil, "", err
+	}
+	ids := make(map[string]identity, len(t.Nodes))
+	var vals []map[string]any
+	for _, n := range t.Nodes {
+		cfg := filepath.Join(homeOf(work, n), "config")
+		key, err := transport.LoadNodeKey(filepath.Join(cfg, "node_key.json"))
+		if err != nil {
+			return nil, "", fmt.Errorf("node %s: %w", n.Name, err)
+		}
+		ids[n.Name] = identity{CometID: key.CometID(), PeerID: key.PeerID().String()}
+		if n.Mode != ModeValidator {
+			continue
+		}
+		var pv struct {
+			Address string          `json:"address"`
+			PubKey  json.RawMessage `json:"pub_key"`
+		}
+		b, err := os.ReadFile(filepath.Join(cfg, "priv_validator_key.json"))
+		if err == nil {
+			err = json.Unmarshal(b, &pv)
+		}
+		if err != nil || pv.Address == "" {
+			return nil, "", fmt.Errorf("node %s: reading its validator key: %v", n.Name, err)
+		}
+		vals = append(vals, map[string]any{"address": pv.Address, "pub_key": pv.PubKey, "power": "10", "name": n.Name})
+	}
+	first := filepath.Join(homeOf(work, t.Nodes[0]), "config", "genesis.json")
+	var gen map[string]any
+	b, err := os.ReadFile(first)
+	if err == nil {
+		err = json.Unmarshal(b, &gen)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("reading %s: %v", first, err)
+	}
+	gen["validators"] = vals
+	chainID, _ := gen["chain_id"].(string)
+	out, err := json.MarshalIndent(gen, "", "  ")
+	if err != nil {
+		return nil, "", err
+	}
+	for _, n := range t.Nodes {
+		home := homeOf(work, n)
+		if err := os.WriteFile(filepath.Join(home, "config", "genesis.json"), out, 0o644); err != nil {
+			return nil, "", err
+		}
+		lseeds, _ := seedLists(t, n, ids)
+		if err := configureChain(home, n, lseeds); err != nil {
+			return nil, "", err
+		}
+	}
+	return ids, chainID, nil
+}
+
+// configureChain writes a chain node's config.toml: libp2p on at its
+// address, its seeds, strict books, and RPC and Prometheus on the
+// namespace's loopback.
+func configureChain(home string, n *Node, seeds []string) error {
+	path := filepath.Join(home, "config", "config.toml")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	set := map[string]map[string]string{
+		"":    {"proxy_app": strconv.Quote("kvstore"), "moniker": strconv.Quote(n.Name)},
+		"rpc": {"laddr": strconv.Quote("tcp://" + rpcAddr)},
+		"p2p": {
+			"laddr":              strconv.Quote(fmt.Sprintf("tcp://%s:%d", n.IP, p2pPort)),
+			"seeds":              strconv.Quote(strings.Join(seeds, ",")),
+			"persistent_peers":   `""`,
+			"pex":                "true",
+			"seed_mode":          strconv.FormatBool(n.Mode == ModeChainSeed),
+			"addr_book_strict":   "true",
+			"allow_duplicate_ip": "false",
+		},
+		"p2p.libp2p":      {"enabled": "true"},
+		"instrumentation": {"prometheus": "true", "prometheus_listen_addr": strconv.Quote(promAddr)},
+	}
+	out, missing := editTOML(string(b), set)
+	if len(missing) > 0 {
+		return fmt.Errorf("%s: keys not found: %s", path, strings.Join(missing, ", "))
+	}
+	return os.WriteFile(path, []byte(out), 0o644)
 }

@@ -33,9 +33,20 @@ const (
 	ModeDual    = "dual"    // pexp2p start with a classic face on the same port number
 	ModeBridge  = "bridge"  // pexp2p bridge
 	ModeClassic = "classic" // the cometbft v0.38 binary
+
+	// A chain: CometBFT v0.40 nodes over libp2p with pexp2p discovery
+	// (pexp2p cometbft start), sharing one genesis.
+	ModeValidator = "validator"
+	ModeFull      = "full"
+	ModeChainSeed = "chain_seed" // pexp2p cometbft start --p2p.seed_mode
 )
 
-var modes = []string{ModeSeed, ModeRegular, ModeDual, ModeBridge, ModeClassic}
+var modes = []string{ModeSeed, ModeRegular, ModeDual, ModeBridge, ModeClassic, ModeValidator, ModeFull, ModeChainSeed}
+
+// Chain reports a mode of a chain node.
+func Chain(mode string) bool {
+	return mode == ModeValidator || mode == ModeFull || mode == ModeChainSeed
+}
 
 // Perturbation kinds.
 const (
@@ -173,6 +184,9 @@ type Netem struct {
 
 // LibP2P reports whether the node has a libp2p face.
 func (n *Node) LibP2P() bool { return n.Mode != ModeClassic }
+
+// Seed reports a node in seed mode, which hangs up on its peers by design.
+func (n *Node) Seed() bool { return n.Mode == ModeSeed || n.Mode == ModeChainSeed }
 
 // ClassicFace reports whether the node has a classic CometBFT face.
 func (n *Node) ClassicFace() bool {
@@ -339,6 +353,24 @@ func (m *Manifest) build(file string) (*Testnet, error) {
 			all = append(all, pending{nd, d})
 		}
 	}
+	var chain, other *Node
+	validators := 0
+	for _, p := range all {
+		if Chain(p.node.Mode) {
+			chain = p.node
+			if p.node.Mode == ModeValidator {
+				validators++
+			}
+		} else {
+			other = p.node
+		}
+	}
+	if chain != nil && other != nil {
+		return nil, bad(fmt.Sprintf("node %q mode", other.Name), other.Mode, "a chain manifest (%s is a %s node) holds only validator, full and chain_seed nodes", chain.Name, chain.Mode)
+	}
+	if chain != nil && validators == 0 {
+		return nil, bad("node", chain.Name, "a chain needs at least one validator")
+	}
 	if len(all) > MaxNodes {
 		return nil, bad("node", strconv.Itoa(len(all)), "%d nodes in all; at most %d", len(all), MaxNodes)
 	}
@@ -463,6 +495,9 @@ func (m *Manifest) build(file string) (*Testnet, error) {
 	return t, nil
 }
 
+// IsChain reports a chain manifest.
+func (t *Testnet) IsChain() bool { return len(t.Nodes) > 0 && Chain(t.Nodes[0].Mode) }
+
 // Node returns the node called name, or nil.
 func (t *Testnet) Node(name string) *Node {
 	for _, n := range t.Nodes {
@@ -480,7 +515,7 @@ func (t *Testnet) Node(name string) *Node {
 func (t *Testnet) PeerTargetOf(n *Node) int {
 	reach := 0
 	for _, o := range t.Nodes {
-		if o == n || o.Mode == ModeSeed {
+		if o == n || o.Seed() {
 			continue
 		}
 		if (n.LibP2P() && o.LibP2P()) || (n.Mode == ModeClassic && o.ClassicFace()) {
@@ -497,7 +532,7 @@ func (t *Testnet) PeerTargetOf(n *Node) int {
 // RecoveryTargetOf is the peers n must regain after a perturbation: its
 // peer target, or for a seed, which hangs up on its peers by design, one.
 func (t *Testnet) RecoveryTargetOf(n *Node) int {
-	if n.Mode == ModeSeed {
+	if n.Seed() {
 		return min(1, t.PeerTargetOf(n))
 	}
 	return t.PeerTargetOf(n)
@@ -520,7 +555,7 @@ func (t *Testnet) BookTargetOf(n *Node) int {
 
 // Measured reports whether n counts towards convergence: every node but
 // seeds, which let their peers go by design.
-func (n *Node) Measured() bool { return n.Mode != ModeSeed }
+func (n *Node) Measured() bool { return !n.Seed() }
 
 type linkError struct {
 	value string

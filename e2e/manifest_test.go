@@ -177,7 +177,7 @@ func TestBadManifestsNameTheBadValue(t *testing.T) {
 		{"too many groups", "groups = 65\n" + base, `groups = "65"`},
 		{"unknown key", "durration = \"1s\"\n" + base, `key = "durration"`},
 		{"unknown node key", base + "colour = \"red\"\n", `"node.b.colour"`},
-		{"bad mode", strings.Replace(base, `mode = "regular"`, `mode = "validator"`, 1), `mode = "validator"`},
+		{"bad mode", strings.Replace(base, `mode = "regular"`, `mode = "archive"`, 1), `mode = "archive"`},
 		{"bad group", base + "group = 3\n", `node "b" group = "3"`},
 		{"unknown seed", strings.Replace(base, `seeds = ["a"]`, `seeds = ["zz"]`, 1), `seeds = "zz": no such node`},
 		{"bad delay", base + "[link]\ndelay = \"20\"\n", `link = "20"`},

@@ -13,13 +13,18 @@ type Reading struct {
 	ClassicPeers int // peers of a pexp2p node's classic face
 	Book         int // entries in the libp2p book (new + old)
 	Bans         int // bans issued so far by this incarnation (all faces)
+	Height       int // cometbft_consensus_height, for chain nodes
 }
 
 // parseMetrics reads the Prometheus text format as pexp2p and cometbft
 // write it. Only the series the runner needs are read; a pexp2p node
 // labels its faces (face="libp2p"|"classic") and directions, cometbft
 // v0.38 has one cometbft_p2p_peers series labelled by chain only.
-func parseMetrics(b []byte) Reading {
+//
+// A chain node (pexp2p cometbft) serves pexp2p's series under prefix
+// "pexp2p_", beside CometBFT's own cometbft_p2p_peers of its switch; the
+// caller passes the prefix of the series to read.
+func parseMetrics(b []byte, prefix string) Reading {
 	var r Reading
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
@@ -33,6 +38,14 @@ func parseMetrics(b []byte) Reading {
 			continue
 		}
 		face := labels["face"]
+		if name == "cometbft_consensus_height" {
+			r.Height = max(r.Height, int(value))
+			continue
+		}
+		name, ok = strings.CutPrefix(name, prefix)
+		if !ok {
+			continue
+		}
 		switch name {
 		case "cometbft_p2p_peers":
 			if d, has := labels["direction"]; has && d != "inbound" && d != "outbound" {

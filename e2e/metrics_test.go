@@ -17,7 +17,7 @@ cometbft_p2p_bans_total{face="libp2p"} 1
 cometbft_p2p_bans_total{face="classic"} 2
 process_cpu_seconds_total 1.5
 `
-	got := parseMetrics([]byte(in))
+	got := parseMetrics([]byte(in), "")
 	want := Reading{Peers: 9, ClassicPeers: 3, Book: 16, Bans: 3}
 	if got != want {
 		t.Errorf("got %+v, want %+v", got, want)
@@ -26,14 +26,14 @@ process_cpu_seconds_total 1.5
 
 func TestParseMetricsOfCometBFT(t *testing.T) {
 	in := "cometbft_p2p_peers{chain_id=\"test-chain-x\"} 6\ncometbft_consensus_height{chain_id=\"test-chain-x\"} 2\n"
-	if got := parseMetrics([]byte(in)); got != (Reading{Peers: 6}) {
+	if got := parseMetrics([]byte(in), ""); got != (Reading{Peers: 6, Height: 2}) {
 		t.Errorf("got %+v", got)
 	}
 }
 
 func TestParseMetricsSkipsMalformedLines(t *testing.T) {
 	in := "cometbft_p2p_peers{direction=\"inbound\" 4\ncometbft_p2p_peers{direction=\"a,b\",face=\"libp2p\"} x\ncometbft_p2p_peers{direction=\"inbound\",note=\"a,}b\"} 2 1700000000\n"
-	if got := parseMetrics([]byte(in)); got != (Reading{Peers: 2}) {
+	if got := parseMetrics([]byte(in), ""); got != (Reading{Peers: 2}) {
 		t.Errorf("got %+v", got)
 	}
 }
@@ -51,5 +51,17 @@ func TestParseLinkStats(t *testing.T) {
 	}
 	if _, err := parseLinkStats([]byte("not json")); err == nil {
 		t.Error("accepted garbage")
+	}
+}
+
+func TestParseMetricsOfAChainNodeReadsPexp2psSeries(t *testing.T) {
+	in := `cometbft_p2p_peers{chain_id="c"} 7
+pexp2p_cometbft_p2p_peers{direction="inbound"} 2
+pexp2p_cometbft_p2p_peers{direction="outbound"} 3
+pexp2p_cometbft_p2p_addrbook_size{bucket_type="new"} 4
+cometbft_consensus_height{chain_id="c"} 12
+`
+	if got := parseMetrics([]byte(in), "pexp2p_"); got != (Reading{Peers: 5, Book: 4, Height: 12}) {
+		t.Errorf("got %+v", got)
 	}
 }

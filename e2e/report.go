@@ -33,6 +33,7 @@ func (res *Result) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "%s: %s after %.1fs (run %s, %d nodes, %d groups, period %gs)\n", res.Manifest, verdict, res.WallSeconds, res.RunID, len(res.Nodes), res.Groups, res.PeriodSeconds)
 	fmt.Fprintf(w, "all nodes up at %s; converged: %v — peer target at %s (%s rounds after all up), 90%% book at %s (%s rounds)\n",
 		secs(res.SecondsAllUp), res.Converged, secs(res.SecondsToPeers), roundsStr(res.RoundsToPeers), secs(res.SecondsToBooks), roundsStr(res.RoundsToBooks))
+	fmt.Fprintf(w, "load average %.1f at the start, %.1f at the end, on %d cores\n", res.LoadAvg[0], res.LoadAvg[1], res.Cores)
 	if res.CrossDiscovery != nil {
 		fmt.Fprintf(w, "classic ↔ dual discovery through the bridge: %v\n", *res.CrossDiscovery)
 	}

@@ -41,6 +41,13 @@ type Result struct {
 	Pass     bool     `json:"pass"`
 	Failures []string `json:"failures"`
 
+	// LoadAvg is the machine's 1-minute load average when the nodes
+	// started and when they stopped: a figure measured on a machine
+	// whose load exceeds its cores measures the machine as much as the
+	// nodes.
+	LoadAvg [2]float64 `json:"load_avg"`
+	Cores   int        `json:"cores"`
+
 	Timeline []Point `json:"timeline"`
 }
 
@@ -57,6 +64,7 @@ type NodeResult struct {
 	FinalPeers     int      `json:"final_peers"`
 	FinalBook      int      `json:"final_book"`
 	ClassicPeers   int      `json:"classic_peers,omitempty"`
+	Height         int      `json:"height,omitempty"` // a chain node's last block height
 	// CPUSeconds and PeakRSSMiB are the process's own (all incarnations:
 	// CPU summed, RSS the highest), from rusage and /proc.
 	CPUSeconds    float64 `json:"cpu_seconds"`
@@ -249,7 +257,7 @@ func (a analysis) compute() *Result {
 				nr.SecondsToBooks = ptr(round3(s.T))
 			}
 			if s.OK {
-				nr.FinalPeers, nr.FinalBook, nr.ClassicPeers = s.R.Peers, s.R.Book, s.R.ClassicPeers
+				nr.FinalPeers, nr.FinalBook, nr.ClassicPeers, nr.Height = s.R.Peers, s.R.Book, s.R.ClassicPeers, s.R.Height
 			}
 			nr.Bans = s.Bans
 		}

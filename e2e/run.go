@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -57,6 +58,18 @@ type run struct {
 	// banState is, per node, the bans of its finished incarnations and
 	// the last raw counter read.
 	banState [][2]int
+	load     [2]float64
+}
+
+// loadAvg is the 1-minute load average, or 0 if unreadable.
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	var v float64
+	_, _ = fmt.Sscan(string(b), &v)
+	return v
 }
 
 // sample is one scrape of one node.
@@ -177,6 +190,7 @@ func Run(ctx context.Context, t *Testnet, o Options) (*Result, error) {
 		r.clients = append(r.clients, nsClient(r.net.nodeNS(n.Index), scrapeTimeout))
 	}
 	// Seeds and bridges first, so the others' first dial finds them.
+	r.load[0] = loadAvg()
 	r.start = time.Now()
 	for pass := 0; pass < 2; pass++ {
 		for _, p := range r.procs {
@@ -192,6 +206,7 @@ func Run(ctx context.Context, t *Testnet, o Options) (*Result, error) {
 	r.logf("started %d processes", len(r.procs))
 
 	r.loop(ctx)
+	r.load[1] = loadAvg()
 	interrupted := ctx.Err() != nil
 
 	// Link counters before anything is torn down; books after every node
@@ -202,6 +217,7 @@ func Run(ctx context.Context, t *Testnet, o Options) (*Result, error) {
 	}
 	r.stopAll()
 	res := r.result(linkBytes)
+	res.LoadAvg, res.Cores = r.load, runtime.NumCPU()
 	if interrupted {
 		return res, fmt.Errorf("interrupted after %.1fs: %w", res.WallSeconds, ctx.Err())
 	}
@@ -346,9 +362,12 @@ func (r *run) scrape(ctx context.Context, n *Node, i int) (Reading, bool) {
 	if !r.procs[i].running() {
 		return Reading{}, false
 	}
-	addr := rpcAddr
-	if n.Mode == ModeClassic {
+	addr, prefix := rpcAddr, ""
+	switch {
+	case n.Mode == ModeClassic:
 		addr = promAddr
+	case Chain(n.Mode):
+		addr, prefix = promAddr, "pexp2p_"
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
 	if err != nil {
@@ -363,7 +382,7 @@ func (r *run) scrape(ctx context.Context, n *Node, i int) (Reading, bool) {
 	if err != nil || resp.StatusCode != http.StatusOK {
 		return Reading{}, false
 	}
-	return parseMetrics(b), true
+	return parseMetrics(b, prefix), true
 }
 
 func (r *run) banBase(i int) (int, int) {
