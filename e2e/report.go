@@ -38,17 +38,29 @@ func (res *Result) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "classic ↔ dual discovery through the bridge: %v\n", *res.CrossDiscovery)
 	}
 	fmt.Fprintln(w)
+	chain := false
+	for _, n := range res.Nodes {
+		chain = chain || n.Height > 0
+	}
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "node\tmode\tip\tpeers\t(target)\tbook\t(target)\tto peers\tto book\tCPU s\tpeak RSS MiB\tsent KiB\trecv KiB\tstarts\tbans\t")
+	head := "node\tmode\tip\tpeers\t(target)\tbook\t(target)\tto peers\tto book\tCPU s\tpeak RSS MiB\tsent KiB\trecv KiB\tstarts\tbans\t"
+	if chain {
+		head += "height\t"
+	}
+	fmt.Fprintln(tw, head)
 	for _, n := range res.Nodes {
 		book := strconv.Itoa(n.FinalBook)
 		bt := strconv.Itoa(n.BookTarget)
 		if n.Mode == ModeClassic {
 			book, bt = "-", "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%.2f\t%.1f\t%.0f\t%.0f\t%d\t%d\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%.2f\t%.1f\t%.0f\t%.0f\t%d\t%d\t",
 			n.Name, n.Mode, n.IP, n.FinalPeers, n.PeerTarget, book, bt, secs(n.SecondsToPeers), secs(n.SecondsToBooks),
 			n.CPUSeconds, n.PeakRSSMiB, float64(n.BytesSent)/1024, float64(n.BytesReceived)/1024, n.Starts, n.Bans)
+		if chain {
+			fmt.Fprintf(tw, "%d\t", n.Height)
+		}
+		fmt.Fprintln(tw)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
