@@ -36,6 +36,11 @@ type Options struct {
 	// Tick makes the save ticker; nil means a time.Ticker. Tests pass a
 	// channel they drive, so periodic saving runs on virtual time.
 	Tick func(d time.Duration) (c <-chan time.Time, stop func())
+	// TestBeforeEvict makes a promotion into a full old bucket wait
+	// until the entry it would push out has been tested and found dead
+	// (evict.go); it needs SetEvictionTester. Off: upstream's immediate
+	// demotion.
+	TestBeforeEvict bool
 	// Logger receives warnings (corrupt file, dropped entries) and debug
 	// events; nil discards them.
 	Logger *slog.Logger
@@ -87,6 +92,12 @@ type Book struct {
 	scratch map[int32]int32
 
 	loadStats LoadStats
+
+	// Test-before-evict (evict.go).
+	testBeforeEvict bool
+	tester          EvictionTester
+	pending         map[string]evictTest // by candidate ID
+	toTest          []NetAddress         // queued under mu, run after it
 
 	// Lifecycle.
 	lifeMu  sync.Mutex
@@ -164,6 +175,9 @@ func New(opts Options) (*Book, error) {
 		ourIDs:       make(map[string]struct{}),
 		private:      make(map[string]struct{}),
 		scratch:      make(map[int32]int32),
+
+		testBeforeEvict: opts.TestBeforeEvict,
+		pending:         make(map[string]evictTest),
 	}
 	if b.rule == nil {
 		b.rule = ClassicIDs
@@ -441,14 +455,19 @@ func (b *Book) NeedMoreAddrs() bool { return b.Size() < NeedAddressThreshold }
 // an old bucket (M1, A9).
 func (b *Book) MarkGood(id string) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	i, ok := b.lookup[b.normID(id)]
 	if !ok {
+		b.mu.Unlock()
 		return
 	}
 	b.entries[i].markGood(b.nowNanos())
 	if b.entries[i].isNew() {
 		b.moveToOld(i)
+	}
+	tester, tests := b.tester, b.takeTests()
+	b.mu.Unlock()
+	if len(tests) > 0 {
+		b.runTests(tester, tests)
 	}
 }
 

@@ -198,7 +198,23 @@ func (b *Book) pickOldest(typ uint8, idx int) int32 {
 // moveToOld promotes new entry i (A9). When its old bucket is full, the
 // entry tried longest ago is demoted to a new bucket — and kept, unlike
 // upstream, which drops it because it forgets to reset its type (§9.2.1).
+//
+// With Options.TestBeforeEvict and a tester, a promotion into a full old
+// bucket waits for a test of the entry it would push out (evict.go).
 func (b *Book) moveToOld(i int32) {
+	ka := &b.entries[i]
+	if ka.isOld() || ka.nb == 0 {
+		return
+	}
+	if oldIdx := b.calcOldBucket(ka.addr()); int(b.oldB[oldIdx].n) >= bucketSize && b.testFirst(i, oldIdx) {
+		return
+	}
+	b.promote(i)
+}
+
+// promote is moveToOld without the test: the oldest entry of a full old
+// bucket is demoted at once.
+func (b *Book) promote(i int32) {
 	ka := &b.entries[i]
 	if ka.isOld() || ka.nb == 0 {
 		return

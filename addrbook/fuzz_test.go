@@ -149,7 +149,15 @@ func runOperations(t *testing.T, data []byte) {
 		data = data[:4*maxFuzzOps]
 	}
 	strict := len(data) > 0 && data[0]&0x80 != 0
-	b, clk := newTestBook(t, Options{Strict: strict})
+	// Bit 0x40 of the first byte turns test-before-evict on, with a
+	// tester that holds every test until an opAttempt with z&1 answers
+	// the oldest (alive when z&2).
+	tbe := len(data) > 0 && data[0]&0x40 != 0
+	b, clk := newTestBook(t, Options{Strict: strict, TestBeforeEvict: tbe})
+	tester := &recordingTester{hold: true}
+	if tbe {
+		b.SetEvictionTester(tester)
+	}
 	for len(data) >= 4 {
 		op, x, y, z := data[0]%opCount, data[1], data[2], data[3]
 		data = data[4:]
@@ -161,6 +169,11 @@ func runOperations(t *testing.T, data []byte) {
 			b.MarkGood(a.ID)
 		case opAttempt:
 			b.MarkAttempt(a.ID)
+			if tbe && z&1 != 0 && len(tester.held) > 0 {
+				done := tester.held[0]
+				tester.held = tester.held[1:]
+				done(z&2 != 0)
+			}
 		case opBad:
 			b.MarkBad(a, time.Duration(int(z)-32)*time.Minute)
 		case opReinstate:
@@ -189,7 +202,7 @@ func runOperations(t *testing.T, data []byte) {
 			}
 		case opSaveLoad:
 			saved := b.Marshal()
-			nb, err := New(Options{Strict: strict, Now: clk.Now, Seed: uint64(z) + 1})
+			nb, err := New(Options{Strict: strict, Now: clk.Now, Seed: uint64(z) + 1, TestBeforeEvict: tbe})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -213,6 +226,11 @@ func runOperations(t *testing.T, data []byte) {
 				t.Fatal("save/load changed the book")
 			}
 			b = nb
+			if tbe {
+				// Pending tests are not part of the file.
+				tester = &recordingTester{hold: true}
+				b.SetEvictionTester(tester)
+			}
 		case opAdvance:
 			clk.Advance(time.Duration(z) * time.Duration(y) * time.Second * 37)
 		case opPrivate:
@@ -256,6 +274,16 @@ func operationSeeds() [][]byte {
 	s = []byte{0x80 | opAdd, 1, 0x80, 1}
 	for i := 0; i < 60; i++ {
 		s = append(s, opAdd, byte(i), byte(0x60+i), byte(i), opPrivate, byte(i*3), byte(0x60+i*3), 1, opOurs, byte(i*5), 0x61, 2, opGood, byte(i), byte(0x60+i), 0)
+	}
+	seeds = append(seeds, s)
+	// Test-before-evict: one group promoted past its 4 old buckets, tests
+	// answered dead and alive in turn.
+	s = []byte{0x40 | opAdd, 0, 0, 0}
+	for i := 0; i < 300; i++ {
+		s = append(s, opAdd, byte(i), byte(0x40|i&1), byte(i), opGood, byte(i), byte(0x40|i&1), 0)
+		if i%7 == 0 {
+			s = append(s, opAttempt, byte(i), 0x40, byte(1|i&2))
+		}
 	}
 	seeds = append(seeds, s)
 	return seeds

@@ -118,6 +118,9 @@ func (b *Book) checkInvariants() error {
 			return fmt.Errorf("type %d: %d non-empty buckets, set has %d", typ, nonEmpty, len(b.nonEmpty[t].list))
 		}
 	}
+	if len(b.pending) > maxPendingTests {
+		return fmt.Errorf("%d promotions wait for a test, limit %d", len(b.pending), maxPendingTests)
+	}
 	live := 0
 	for i := range b.srcs {
 		s := &b.srcs[i]

@@ -121,6 +121,10 @@ type Config struct {
 	// (PeerInfo.OverLimit) is disconnected gracefully after answering one
 	// PexRequest, or after this long without one.
 	OverLimitGrace time.Duration
+
+	// ProbeTimeout bounds the dial of a probe: an eviction test or a
+	// feeler (probe.go). 0 means DefaultProbeTimeout.
+	ProbeTimeout time.Duration
 }
 
 // DefaultConfig returns upstream's values (and pexp2p's fixes switched on).
@@ -171,6 +175,13 @@ func (c *Config) minReceiveInterval() time.Duration {
 	return c.EnsurePeersPeriod / 3
 }
 
+func (c *Config) probeTimeout() time.Duration {
+	if c.ProbeTimeout > 0 {
+		return c.ProbeTimeout
+	}
+	return DefaultProbeTimeout
+}
+
 func (c *Config) requestTimeout() time.Duration {
 	if c.RequestTimeout > 0 {
 		return c.RequestTimeout
@@ -212,6 +223,7 @@ func (c *Config) Validate() error {
 		{"PersistentPeersMaxDialPeriod", c.PersistentPeersMaxDialPeriod},
 		{"MinTimeBetweenCrawls", c.MinTimeBetweenCrawls},
 		{"SeedDisconnectWaitPeriod", c.SeedDisconnectWaitPeriod},
+		{"ProbeTimeout", c.ProbeTimeout},
 	} {
 		if f.d < 0 {
 			return &ConfigError{Field: f.name, Value: f.d, Reason: "must not be negative"}

@@ -118,6 +118,7 @@ type Reactor struct {
 	seedAddrs []addrbook.NetAddress
 	seedIDs   map[string]bool
 	tick      clock.Timer
+	probes    map[string]*probeState // by ID (probe.go)
 
 	// The routine: ticks and wake-ups are coalesced and run one at a time.
 	loopRunning  bool
@@ -144,6 +145,7 @@ func NewReactor(book AddrBook, network Network, cfg Config, opts ...Option) *Rea
 		attempts: make(map[string]*dialRecord),
 		crawled:  make(map[string]crawlInfo),
 		seedIDs:  make(map[string]bool),
+		probes:   make(map[string]*probeState),
 	}
 	r.resolve = func(ctx context.Context, host string) ([]netip.Addr, error) {
 		return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
@@ -197,6 +199,9 @@ func (r *Reactor) Start() error {
 		return fail(err)
 	}
 
+	if s, ok := r.book.(evictionTesterSetter); ok {
+		s.SetEvictionTester(r)
+	}
 	r.mu.Lock()
 	r.seedAddrs = seeds
 	for _, s := range seeds {
@@ -240,6 +245,10 @@ func (r *Reactor) Stop() error {
 	r.mu.Unlock()
 	r.cancel()
 	r.wg.Wait()
+	r.endProbes()
+	if s, ok := r.book.(evictionTesterSetter); ok {
+		s.SetEvictionTester(nil)
+	}
 	return r.book.Stop()
 }
 
@@ -392,6 +401,10 @@ func (r *Reactor) AddPeer(p PeerInfo) {
 	}
 	r.mu.Unlock()
 
+	if p.Outbound && r.isProbe(p.ID) {
+		// A probe only wants to know that the peer answers (probe.go).
+		return
+	}
 	if p.Outbound {
 		// The address of an outbound peer is in the book already.
 		if r.cfg.MarkGoodOnOutbound {

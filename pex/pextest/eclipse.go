@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"time"
 
 	tmp2p "github.com/cometbft/cometbft/proto/tendermint/p2p"
@@ -26,11 +27,30 @@ import (
 
 // Defences are the opt-in eclipse defences given to the victim. The zero
 // value is the book and reactor as upstream has them.
-type Defences struct{}
+type Defences struct {
+	// TestBeforeEvict is addrbook.Options.TestBeforeEvict.
+	TestBeforeEvict bool
+}
 
-// String names the defences switched on ("upstream" for none).
+// AllDefences switches every defence on.
+func AllDefences() Defences {
+	return Defences{TestBeforeEvict: true}
+}
+
+// String names the defences switched on: "upstream" for none, "all" for
+// all of them, else their names joined by "+".
 func (d Defences) String() string {
-	return "upstream"
+	if d == AllDefences() {
+		return "all"
+	}
+	var names []string
+	if d.TestBeforeEvict {
+		names = append(names, "tbe")
+	}
+	if len(names) == 0 {
+		return "upstream"
+	}
+	return strings.Join(names, "+")
 }
 
 // EclipseConfig describes one eclipse run.
@@ -281,8 +301,9 @@ func RunEclipse(cfg EclipseConfig) (*EclipseResult, error) {
 }
 
 // newBook makes node i's book with defences d.
-func (e *eclipseRun) newBook(i int, self addrbook.NetAddress, _ Defences) (*addrbook.Book, error) {
-	opts := addrbook.Options{Strict: true, Now: e.clk.Now, Rand: rand.New(rand.NewPCG(e.cfg.Seed, uint64(2*i+1)))}
+func (e *eclipseRun) newBook(i int, self addrbook.NetAddress, d Defences) (*addrbook.Book, error) {
+	opts := addrbook.Options{Strict: true, Now: e.clk.Now, Rand: rand.New(rand.NewPCG(e.cfg.Seed, uint64(2*i+1))),
+		TestBeforeEvict: d.TestBeforeEvict}
 	b, err := addrbook.New(opts)
 	if err != nil {
 		return nil, err
