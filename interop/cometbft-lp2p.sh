@@ -332,11 +332,13 @@ for n in "${NODES[@]}"; do
 done
 echo "  seconds to height $SYNC_HEIGHT: up ${SYNCED[up]}s, pfn ${SYNCED[pfn]}s (from each node's start)"
 echo "  up: height $h0 → $h1 over ${HOLD}s of watch; error lines in its log: $upstream_errors${upstream_kinds:+ ($upstream_kinds)}"
-# Informational: how often pfn's switch dropped the validator as its seed
-# (see docs/cometbft.md), and any bans the pexp2p nodes logged.
-flaps=$(grep -c 'reason="not a switch peer (seed or visitor)"' "$TMP/pfn.log" || true)
+# pfn's switch must keep the validator it has as its seed (a regular
+# node): any "Removing peer" of it is the flapping cometnode once had.
+flaps=$(grep -c -E 'Removing peer .*peer_id='"${PEERID[val]}" "$TMP/pfn.log" || true)
 bans=$(grep -h -i -E 'ban(ned|ning)? ' "$TMP/val.log" "$TMP/pfn.log" | grep -c -v 'ban_time' || true)
-echo "  notes: pfn removed a peer as \"seed or visitor\" $flaps times; ban lines in val+pfn logs: $bans"
+echo "  pfn removed the validator (its seed) from its switch $flaps times; ban lines in val+pfn logs: $bans"
+((flaps == 0)) || FAILS+=("pfn's switch dropped the validator, its seed, $flaps times")
+((bans == 0)) || FAILS+=("$bans ban lines in the pexp2p nodes' logs")
 if ((${#FAILS[@]} > 0)); then
 	for f in "${FAILS[@]}"; do echo "  FAIL: $f"; done
 	log "FAIL"
