@@ -131,6 +131,10 @@ type ChainNode struct {
 	Goroutines            int `json:"goroutines"`
 	Streams               int `json:"streams"`
 	GoroutinesAtConverged int `json:"goroutines_at_converged"`
+	// HeightAtConverged is the height when both criteria were met: the
+	// blocks made over the cost window are Height − HeightAtConverged,
+	// which normalises its CPU (a chain that commits faster works more).
+	HeightAtConverged int64 `json:"height_at_converged"`
 	StreamsAtConverged    int `json:"streams_at_converged"`
 	// Up says the node answered its RPC at the last sample.
 	Up bool `json:"up"`
@@ -238,6 +242,7 @@ func RunChain(ctx context.Context, spec ChainSpec, progress ChainProgress) (Chai
 				p.CPUSeconds = u.CPUSeconds
 				p.PeakRSSMiB = float64(p.peak) / (1 << 20)
 				p.GoroutinesAtConverged, p.StreamsAtConverged = p.Goroutines, p.Streams
+				p.HeightAtConverged = p.Height
 			}
 			if spec.CostWindow <= 0 {
 				res.finish(procs, start)

@@ -192,29 +192,37 @@ func writeChainTable(out io.Writer, r testnet.ChainResult) {
 }
 
 // writeChainCost compares the steady-state cost per node of discovery
-// against the static mesh, over each run's cost window.
+// against the static mesh, over each run's cost window: CPU in percent of
+// a core and per block committed in the window (the two chains need not
+// commit at the same rate), and resident memory at the window's end.
 func writeChainCost(out io.Writer, pexRun, static testnet.ChainResult) {
-	avg := func(r testnet.ChainResult) (cpu, rss float64, n int) {
+	type cost struct{ cpu, perBlock, rss float64 }
+	avg := func(r testnet.ChainResult) cost {
+		var c cost
+		n := 0
 		for _, x := range r.Nodes {
 			if x.Role == "seed" {
 				continue
 			}
-			cpu += x.WindowCPUPercent
-			rss += x.WindowRSSMiB
+			c.cpu += x.WindowCPUPercent
+			c.rss += x.WindowRSSMiB
+			if blocks := x.Height - x.HeightAtConverged; blocks > 0 {
+				c.perBlock += 1000 * x.WindowCPUPercent / 100 * r.CostWindow / float64(blocks)
+			}
 			n++
 		}
-		if n == 0 {
-			return 0, 0, 0
+		if n > 0 {
+			c.cpu, c.perBlock, c.rss = c.cpu/float64(n), c.perBlock/float64(n), c.rss/float64(n)
 		}
-		return cpu / float64(n), rss / float64(n), n
+		return c
 	}
-	pc, pr, _ := avg(pexRun)
-	sc, sr, _ := avg(static)
+	p, s := avg(pexRun), avg(static)
 	fmt.Fprintf(out, "\nsteady state per node (cost window %.0f s / %.0f s, seed excluded):\n", pexRun.CostWindow, static.CostWindow)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "\tpexp2p discovery\tstatic mesh\tratio\t")
-	fmt.Fprintf(tw, "CPU %% of a core\t%.2f\t%.2f\t%s\t\n", pc, sc, ratio(pc, sc))
-	fmt.Fprintf(tw, "RSS MiB\t%.1f\t%.1f\t%s\t\n", pr, sr, ratio(pr, sr))
+	fmt.Fprintf(tw, "CPU %% of a core\t%.2f\t%.2f\t%s\t\n", p.cpu, s.cpu, ratio(p.cpu, s.cpu))
+	fmt.Fprintf(tw, "CPU ms per block\t%.1f\t%.1f\t%s\t\n", p.perBlock, s.perBlock, ratio(p.perBlock, s.perBlock))
+	fmt.Fprintf(tw, "RSS MiB\t%.1f\t%.1f\t%s\t\n", p.rss, s.rss, ratio(p.rss, s.rss))
 	_ = tw.Flush()
 }
 
