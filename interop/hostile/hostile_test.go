@@ -25,6 +25,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/pexp2p/pexp2p/addrbook"
@@ -469,6 +470,11 @@ func (a *attacker) join(v *victim) error {
 			if err == nil {
 				break
 			}
+			// A failed dial puts the victim in the swarm's dial backoff,
+			// which would fail the retries at once.
+			if sw, ok := a.rp.h.Network().(*swarm.Swarm); ok {
+				sw.Backoff().Clear(v.node.ID())
+			}
 		}
 		if err != nil {
 			return err
@@ -696,7 +702,7 @@ func runScenario(t *testing.T, sc scenario) {
 	for i := range attackers {
 		attackers[i] = newAttacker(t, v, i, sc.attacks[i%len(sc.attacks)])
 	}
-	start := make(chan struct{})
+	start, abort := make(chan struct{}), make(chan struct{})
 	release := make(chan struct{})
 	var joined, attacked, held sync.WaitGroup
 	var joinFailed atomic.Int64
@@ -713,13 +719,18 @@ func runScenario(t *testing.T, sc scenario) {
 				t.Errorf("attacker %d (%s): %v", a.i, a.kind, err)
 				return
 			}
-			<-start
+			select {
+			case <-start:
+			case <-abort:
+				return
+			}
 			a.misbehave(t, v, g, release, &held)
 		}()
 	}
 	joined.Wait()
 	setupTime := time.Since(setupStart)
 	if joinFailed.Load() > 0 {
+		close(abort)
 		close(release)
 		attacked.Wait()
 		t.FailNow()
