@@ -125,6 +125,11 @@ type Config struct {
 	// ProbeTimeout bounds the dial of a probe: an eviction test or a
 	// feeler (probe.go). 0 means DefaultProbeTimeout.
 	ProbeTimeout time.Duration
+	// FeelerInterval is the mean time between feelers (feeler.go): short
+	// probes of new addresses that move live ones to old buckets. 0
+	// (the default) means no feelers, as upstream;
+	// DefaultFeelerInterval is Bitcoin Core's pace.
+	FeelerInterval time.Duration
 }
 
 // DefaultConfig returns upstream's values (and pexp2p's fixes switched on).
@@ -224,6 +229,7 @@ func (c *Config) Validate() error {
 		{"MinTimeBetweenCrawls", c.MinTimeBetweenCrawls},
 		{"SeedDisconnectWaitPeriod", c.SeedDisconnectWaitPeriod},
 		{"ProbeTimeout", c.ProbeTimeout},
+		{"FeelerInterval", c.FeelerInterval},
 	} {
 		if f.d < 0 {
 			return &ConfigError{Field: f.name, Value: f.d, Reason: "must not be negative"}

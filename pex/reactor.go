@@ -119,6 +119,8 @@ type Reactor struct {
 	seedIDs   map[string]bool
 	tick      clock.Timer
 	probes    map[string]*probeState // by ID (probe.go)
+	feeler    clock.Timer            // feeler.go
+	feeling   bool                   // a feeler is under way
 
 	// The routine: ticks and wake-ups are coalesced and run one at a time.
 	loopRunning  bool
@@ -220,6 +222,7 @@ func (r *Reactor) Start() error {
 	}
 	r.mu.Lock()
 	r.tick = r.clk.AfterFunc(first, r.timerFunc(r.onFirst))
+	r.armFeelerLocked()
 	r.mu.Unlock()
 	r.log.Infow("pex reactor started", "seed_mode", r.cfg.SeedMode, "seeds", len(seeds), "book_size", r.book.Size())
 	return nil
@@ -236,6 +239,9 @@ func (r *Reactor) Stop() error {
 	r.stopped = true
 	if r.tick != nil {
 		r.tick.Stop()
+	}
+	if r.feeler != nil {
+		r.feeler.Stop()
 	}
 	for _, ps := range r.peers {
 		if ps.grace != nil {

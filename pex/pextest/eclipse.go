@@ -30,11 +30,13 @@ import (
 type Defences struct {
 	// TestBeforeEvict is addrbook.Options.TestBeforeEvict.
 	TestBeforeEvict bool
+	// Feelers sets pex.Config.FeelerInterval to pex.DefaultFeelerInterval.
+	Feelers bool
 }
 
 // AllDefences switches every defence on.
 func AllDefences() Defences {
-	return Defences{TestBeforeEvict: true}
+	return Defences{TestBeforeEvict: true, Feelers: true}
 }
 
 // String names the defences switched on: "upstream" for none, "all" for
@@ -46,6 +48,9 @@ func (d Defences) String() string {
 	var names []string
 	if d.TestBeforeEvict {
 		names = append(names, "tbe")
+	}
+	if d.Feelers {
+		names = append(names, "feelers")
 	}
 	if len(names) == 0 {
 		return "upstream"
@@ -313,7 +318,10 @@ func (e *eclipseRun) newBook(i int, self addrbook.NetAddress, d Defences) (*addr
 }
 
 // newReactor makes node i's reactor (incarnation gen) with defences d.
-func (e *eclipseRun) newReactor(i int, book *addrbook.Book, node *Node, cfg pex.Config, _ Defences, gen uint64) *pex.Reactor {
+func (e *eclipseRun) newReactor(i int, book *addrbook.Book, node *Node, cfg pex.Config, d Defences, gen uint64) *pex.Reactor {
+	if d.Feelers {
+		cfg.FeelerInterval = pex.DefaultFeelerInterval
+	}
 	r := pex.NewReactor(book, node, cfg, pex.WithClock(e.clk), pex.WithExecutor(e.hub.Go),
 		pex.WithRand(rand.New(rand.NewPCG(e.cfg.Seed^gen<<40, uint64(2*i+2)))))
 	node.SetHandler(r)
