@@ -134,8 +134,8 @@ type ChainNode struct {
 	// HeightAtConverged is the height when both criteria were met: the
 	// blocks made over the cost window are Height − HeightAtConverged,
 	// which normalises its CPU (a chain that commits faster works more).
-	HeightAtConverged int64 `json:"height_at_converged"`
-	StreamsAtConverged    int `json:"streams_at_converged"`
+	HeightAtConverged  int64 `json:"height_at_converged"`
+	StreamsAtConverged int   `json:"streams_at_converged"`
 	// Up says the node answered its RPC at the last sample.
 	Up bool `json:"up"`
 }
@@ -327,9 +327,10 @@ const (
 
 // Ports of every node, each on its own loopback IP.
 const (
-	chainP2PPort  = 26656
-	chainRPCPort  = 26657
-	chainPromPort = 26660
+	chainP2PPort   = 26656
+	chainRPCPort   = 26657
+	chainPromPort  = 26660
+	chainPprofPort = 6060
 )
 
 // layoutChain writes every home: keys, one genesis with the validators,
@@ -373,6 +374,9 @@ func layoutChain(dir string, spec ChainSpec) ([]*chainProc, error) {
 		c.RPC.ListenAddress = fmt.Sprintf("tcp://%s:%d", ip, chainRPCPort)
 		c.Instrumentation.Prometheus = true
 		c.Instrumentation.PrometheusListenAddr = fmt.Sprintf("%s:%d", ip, chainPromPort)
+		// Go's profiler on every node (http://<ip>:6060/debug/pprof/), to
+		// see where a node's time goes.
+		c.RPC.PprofListenAddress = fmt.Sprintf("%s:%d", ip, chainPprofPort)
 		c.Consensus.TimeoutCommit = 500 * time.Millisecond
 		// CometBFT's own key file; pexp2p reads the same key for the
 		// libp2p peer ID the seed's address needs.
@@ -582,7 +586,7 @@ func readMetrics(client *http.Client, ip string) (nodeMetrics, error) {
 // portsFree reports a node address already in use (another chain run, a
 // local node) before any process starts, naming it.
 func portsFree(ip string) error {
-	for _, port := range []int{chainP2PPort, chainRPCPort, chainPromPort} {
+	for _, port := range []int{chainP2PPort, chainRPCPort, chainPromPort, chainPprofPort} {
 		hp := net.JoinHostPort(ip, strconv.Itoa(port))
 		ln, err := net.Listen("tcp", hp)
 		if err != nil {
