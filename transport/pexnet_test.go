@@ -19,6 +19,7 @@ import (
 	"github.com/pexp2p/pexp2p/internal/testhost"
 	"github.com/pexp2p/pexp2p/internal/testwait"
 	"github.com/pexp2p/pexp2p/pex"
+	"github.com/pexp2p/pexp2p/pex/pextest"
 )
 
 // fullNode is a libp2p Node with the real address book and PEX reactor.
@@ -29,17 +30,7 @@ type fullNode struct {
 	reactor *pex.Reactor
 }
 
-func fastPexConfig() pex.Config {
-	pc := pex.DefaultConfig()
-	pc.IDRule = PeerIDs
-	pc.EnsurePeersPeriod = 300 * time.Millisecond
-	pc.DialBackoffBase = 50 * time.Millisecond
-	pc.MaxDialJitter = 50 * time.Millisecond
-	pc.CrawlPeerPeriod = 300 * time.Millisecond
-	pc.MinTimeBetweenCrawls = time.Second
-	pc.OverLimitGrace = time.Second
-	return pc
-}
+func fastPexConfig() pex.Config { return pextest.FastConfig(PeerIDs) }
 
 // prepareFull starts the host (so its address is known) but not the
 // reactor; startReactor finishes the node.

@@ -16,23 +16,10 @@ import (
 	"github.com/pexp2p/pexp2p/addrbook"
 	"github.com/pexp2p/pexp2p/internal/testwait"
 	"github.com/pexp2p/pexp2p/pex"
+	"github.com/pexp2p/pexp2p/pex/pextest"
 	"github.com/pexp2p/pexp2p/transport"
 	"github.com/pexp2p/pexp2p/transport/classic"
 )
-
-// fastPex is the reactor configuration of every pexp2p node in these
-// tests: short periods so discovery takes seconds.
-func fastPex(rule addrbook.IDRule, seeds ...string) pex.Config {
-	pc := pex.DefaultConfig()
-	pc.IDRule = rule
-	pc.Seeds = seeds
-	pc.EnsurePeersPeriod = 300 * time.Millisecond
-	pc.DialBackoffBase = 50 * time.Millisecond
-	pc.MaxDialJitter = 50 * time.Millisecond
-	pc.CrawlPeerPeriod = 300 * time.Millisecond
-	pc.OverLimitGrace = time.Second
-	return pc
-}
 
 func genKey(t *testing.T) *transport.NodeKey {
 	t.Helper()
@@ -82,7 +69,7 @@ func newLibp2pFaceWithBook(t *testing.T, book *addrbook.Book, key *transport.Nod
 	}
 	var r *pex.Reactor
 	if withReactor {
-		r = pex.NewReactor(book, node, fastPex(transport.PeerIDs, seeds...))
+		r = pex.NewReactor(book, node, pextest.FastConfig(transport.PeerIDs, seeds...))
 		var h transport.Handler = r
 		if wrap != nil {
 			h = wrap(r)
@@ -145,7 +132,7 @@ func newClassicFace(t *testing.T, key *transport.NodeKey, port uint16, withReact
 	}
 	var r *pex.Reactor
 	if withReactor {
-		pc := fastPex(addrbook.ClassicIDs, seeds...)
+		pc := pextest.FastConfig(addrbook.ClassicIDs, seeds...)
 		// Upstream v0.40 nodes ask a seed again at once after each answer
 		// (cometbft#4620 regression); see docs/bridge.md.
 		pc.MinReceiveRequestInterval = time.Millisecond
