@@ -90,9 +90,12 @@ func BenchmarkFileDecode(b *testing.B) {
 
 // BenchmarkSaveLoadCodec is BenchmarkSaveLoad's restart with each
 // encoder/decoder pair: write the file atomically, read it, decode it and
-// load it into a fresh book.
+// load it into a fresh book; then upstream's restart, for the ratio.
 func BenchmarkSaveLoadCodec(b *testing.B) {
-	src := benchBook(b)
+	in := benchInputs()
+	o := newOurs(b, in, "")
+	fillBench(b, o, benchAddrs)
+	src := o.b
 	path := filepath.Join(b.TempDir(), "addrbook.json")
 	for _, e := range fileEncoders {
 		for _, d := range fileDecoders {
@@ -122,4 +125,5 @@ func BenchmarkSaveLoadCodec(b *testing.B) {
 			})
 		}
 	}
+	b.Run("upstream", func(b *testing.B) { benchSaveLoadUpstream(b, in) })
 }
