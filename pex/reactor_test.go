@@ -106,11 +106,7 @@ func TestRequestRateLimit(t *testing.T) {
 			e := newEnv(t)
 			cfg := testConfig()
 			cfg.EnsurePeersPeriod = period
-			n := e.reactorNode(0, cfg, nil)
-			e.start(n)
-			e.settle()
-			p := e.peer(1, nil)
-			e.dial(p.node, n.addr)
+			n, p := requester(e, cfg)
 			interval := period / 3
 			// Each send advances the clock by 5 latencies, so this is a
 			// steady requester at exactly one request per interval.
@@ -148,10 +144,7 @@ func TestRequestRateFromArrivalTime(t *testing.T) {
 	cfg := testConfig()
 	cfg.EnsurePeersPeriod = 3 * time.Second
 	interval := time.Second
-	n := e.startNode(0, cfg)
-	e.settle()
-	p := e.peer(1, nil)
-	e.dial(p.node, n.addr)
+	n, p := requester(e, cfg)
 
 	t0 := e.clk.Now()
 	e.clk.Run(4 * interval) // the face was busy; four requests queued meanwhile
@@ -267,6 +260,16 @@ func TestStartBookError(t *testing.T) {
 	if err := n.r.Stop(); !errors.Is(err, pex.ErrNotStarted) {
 		t.Fatalf("Stop after a failed start = %v, want ErrNotStarted", err)
 	}
+}
+
+// requester starts node 0 with cfg and connects a scripted peer to it
+// inbound, a peer that will send it requests.
+func requester(e *env, cfg pex.Config) (*tnode, *peer) {
+	n := e.startNode(0, cfg)
+	e.settle()
+	p := e.peer(1, nil)
+	e.dial(p.node, n.addr)
+	return n, p
 }
 
 // solicited connects n out to a scripted peer whose request is pending.
