@@ -130,6 +130,10 @@ type Config struct {
 	// (the default) means no feelers, as upstream;
 	// DefaultFeelerInterval is Bitcoin Core's pace.
 	FeelerInterval time.Duration
+	// MaxAnchors is how many outbound peers are saved at Stop and dialled
+	// first at Start (anchors.go; needs WithAnchors). 0 (the default)
+	// means none, as upstream; DefaultMaxAnchors is Bitcoin Core's count.
+	MaxAnchors int
 }
 
 // DefaultConfig returns upstream's values (and pexp2p's fixes switched on).
@@ -247,6 +251,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxAttemptsToDial <= 0 {
 		return &ConfigError{Field: "MaxAttemptsToDial", Value: c.MaxAttemptsToDial, Reason: "must be positive"}
+	}
+	if c.MaxAnchors < 0 {
+		return &ConfigError{Field: "MaxAnchors", Value: c.MaxAnchors, Reason: "must not be negative"}
 	}
 	if c.MaxTrackedDials <= 0 {
 		return &ConfigError{Field: "MaxTrackedDials", Value: c.MaxTrackedDials, Reason: "must be positive"}

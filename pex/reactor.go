@@ -121,6 +121,9 @@ type Reactor struct {
 	probes    map[string]*probeState // by ID (probe.go)
 	feeler    clock.Timer            // feeler.go
 	feeling   bool                   // a feeler is under way
+	// Anchors (anchors.go).
+	anchorStore AnchorStore
+	anchors     []addrbook.NetAddress // loaded at Start, dialled first
 
 	// The routine: ticks and wake-ups are coalesced and run one at a time.
 	loopRunning  bool
@@ -204,6 +207,7 @@ func (r *Reactor) Start() error {
 	if s, ok := r.book.(evictionTesterSetter); ok {
 		s.SetEvictionTester(r)
 	}
+	r.loadAnchors()
 	r.mu.Lock()
 	r.seedAddrs = seeds
 	for _, s := range seeds {
@@ -233,6 +237,13 @@ func (r *Reactor) Start() error {
 func (r *Reactor) Stop() error {
 	r.mu.Lock()
 	if !r.started || r.stopped {
+		r.mu.Unlock()
+		return ErrNotStarted
+	}
+	r.mu.Unlock()
+	r.saveAnchors() // while the connections are still up
+	r.mu.Lock()
+	if r.stopped { // a concurrent Stop got there first
 		r.mu.Unlock()
 		return ErrNotStarted
 	}
@@ -376,6 +387,9 @@ func (r *Reactor) loop() {
 		case r.cfg.SeedMode:
 			// Seeds do not run ensurePeers; wake-ups mean nothing to them.
 		default:
+			if first {
+				r.dialAnchors()
+			}
 			r.ensurePeers(first || tick)
 			if tick {
 				r.sweepAttempts()

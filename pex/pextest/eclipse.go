@@ -32,11 +32,14 @@ type Defences struct {
 	TestBeforeEvict bool
 	// Feelers sets pex.Config.FeelerInterval to pex.DefaultFeelerInterval.
 	Feelers bool
+	// Anchors sets pex.Config.MaxAnchors to pex.DefaultMaxAnchors, kept
+	// in memory across the restart.
+	Anchors bool
 }
 
 // AllDefences switches every defence on.
 func AllDefences() Defences {
-	return Defences{TestBeforeEvict: true, Feelers: true}
+	return Defences{TestBeforeEvict: true, Feelers: true, Anchors: true}
 }
 
 // String names the defences switched on: "upstream" for none, "all" for
@@ -51,6 +54,9 @@ func (d Defences) String() string {
 	}
 	if d.Feelers {
 		names = append(names, "feelers")
+	}
+	if d.Anchors {
+		names = append(names, "anchors")
 	}
 	if len(names) == 0 {
 		return "upstream"
@@ -171,6 +177,16 @@ type eclipseRun struct {
 	rng      *rand.Rand
 	victim   *Node
 	vbook    *addrbook.Book
+	anchors  memAnchors // the victim's, across its restart
+}
+
+// memAnchors is a pex.AnchorStore in memory.
+type memAnchors struct{ saved []addrbook.NetAddress }
+
+func (m *memAnchors) LoadAnchors() ([]addrbook.NetAddress, error) { return m.saved, nil }
+func (m *memAnchors) SaveAnchors(a []addrbook.NetAddress) error {
+	m.saved = append([]addrbook.NetAddress(nil), a...)
+	return nil
 }
 
 const (
@@ -319,11 +335,17 @@ func (e *eclipseRun) newBook(i int, self addrbook.NetAddress, d Defences) (*addr
 
 // newReactor makes node i's reactor (incarnation gen) with defences d.
 func (e *eclipseRun) newReactor(i int, book *addrbook.Book, node *Node, cfg pex.Config, d Defences, gen uint64) *pex.Reactor {
+	var opts []pex.Option
 	if d.Feelers {
 		cfg.FeelerInterval = pex.DefaultFeelerInterval
 	}
-	r := pex.NewReactor(book, node, cfg, pex.WithClock(e.clk), pex.WithExecutor(e.hub.Go),
+	if d.Anchors {
+		cfg.MaxAnchors = pex.DefaultMaxAnchors
+		opts = append(opts, pex.WithAnchors(&e.anchors))
+	}
+	opts = append(opts, pex.WithClock(e.clk), pex.WithExecutor(e.hub.Go),
 		pex.WithRand(rand.New(rand.NewPCG(e.cfg.Seed^gen<<40, uint64(2*i+2)))))
+	r := pex.NewReactor(book, node, cfg, opts...)
 	node.SetHandler(r)
 	return r
 }
