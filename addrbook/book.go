@@ -41,6 +41,9 @@ type Options struct {
 	// (evict.go); it needs SetEvictionTester. Off: upstream's immediate
 	// demotion.
 	TestBeforeEvict bool
+	// ASMap, when set, groups addresses by AS number instead of /16 for
+	// bucket placement and Group (asmap.go). Nil: upstream's groups.
+	ASMap *ASMap
 	// Logger receives warnings (corrupt file, dropped entries) and debug
 	// events; nil discards them.
 	Logger *slog.Logger
@@ -94,6 +97,7 @@ type Book struct {
 	loadStats LoadStats
 
 	// Test-before-evict (evict.go).
+	asmap           *ASMap
 	testBeforeEvict bool
 	tester          EvictionTester
 	pending         map[string]evictTest // by candidate ID
@@ -177,6 +181,7 @@ func New(opts Options) (*Book, error) {
 		scratch:      make(map[int32]int32),
 
 		testBeforeEvict: opts.TestBeforeEvict,
+		asmap:           opts.ASMap,
 		pending:         make(map[string]evictTest),
 	}
 	if b.rule == nil {

@@ -27,12 +27,12 @@ func placementHash(key *[hashKeySize]byte, data []byte) uint64 {
 func (b *Book) calcNewBucket(addr, src NetAddress) int {
 	var buf [192]byte
 	d := append(buf[:0], b.key...)
-	d = appendGroupKey(d, addr, b.strict)
-	d = appendGroupKey(d, src, b.strict)
+	d = b.appendGroup(d, addr)
+	d = b.appendGroup(d, src)
 	h1 := placementHash(&b.hashKey, d) % newBucketsPerGroup
 
 	d = append(buf[:0], b.key...)
-	d = appendGroupKey(d, src, b.strict)
+	d = b.appendGroup(d, src)
 	d = binary.BigEndian.AppendUint64(d, h1)
 	return int(placementHash(&b.hashKey, d) % newBucketCount)
 }
@@ -48,7 +48,7 @@ func (b *Book) calcOldBucket(addr NetAddress) int {
 	h1 := placementHash(&b.hashKey, d) % oldBucketsPerGroup
 
 	d = append(buf[:0], b.key...)
-	d = appendGroupKey(d, addr, b.strict)
+	d = b.appendGroup(d, addr)
 	d = binary.BigEndian.AppendUint64(d, h1)
 	return int(placementHash(&b.hashKey, d) % oldBucketCount)
 }

@@ -134,6 +134,11 @@ type Config struct {
 	// first at Start (anchors.go; needs WithAnchors). 0 (the default)
 	// means none, as upstream; DefaultMaxAnchors is Bitcoin Core's count.
 	MaxAnchors int
+	// OutboundGroupLimit is the most outbound peers ensurePeers dials in
+	// one network group (diversity.go; the book's groups: AS with an AS
+	// map, else /16). 0 (the default) means no limit, as upstream;
+	// DefaultOutboundGroupLimit is Bitcoin Core's 1.
+	OutboundGroupLimit int
 }
 
 // DefaultConfig returns upstream's values (and pexp2p's fixes switched on).
@@ -251,6 +256,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxAttemptsToDial <= 0 {
 		return &ConfigError{Field: "MaxAttemptsToDial", Value: c.MaxAttemptsToDial, Reason: "must be positive"}
+	}
+	if c.OutboundGroupLimit < 0 {
+		return &ConfigError{Field: "OutboundGroupLimit", Value: c.OutboundGroupLimit, Reason: "must not be negative"}
 	}
 	if c.MaxAnchors < 0 {
 		return &ConfigError{Field: "MaxAnchors", Value: c.MaxAnchors, Reason: "must not be negative"}

@@ -33,10 +33,22 @@ func (r *Reactor) ensurePeers(periodElapsed bool) {
 	newBias := min(out, 8)*10 + 10
 	toDial := make([]addrbook.NetAddress, 0, numToDial)
 	chosen := make(map[string]bool, numToDial)
-	for i := 0; i < 3*numToDial && len(toDial) < numToDial; i++ {
+	groups := r.outboundGroups() // nil unless diversity is on (diversity.go)
+	tries := 3 * numToDial
+	if groups != nil {
+		tries = diverseTriesPerSlot * numToDial
+	}
+	for i := 0; i < tries && len(toDial) < numToDial; i++ {
 		a, ok := r.book.PickAddress(newBias)
 		if !ok || chosen[a.ID] || r.net.IsDialingOrConnected(a) {
 			continue
+		}
+		if groups != nil {
+			g := r.groupOf(a)
+			if groups[g] >= r.cfg.OutboundGroupLimit {
+				continue
+			}
+			groups[g]++
 		}
 		chosen[a.ID] = true
 		toDial = append(toDial, a)

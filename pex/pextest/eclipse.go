@@ -35,11 +35,32 @@ type Defences struct {
 	// Anchors sets pex.Config.MaxAnchors to pex.DefaultMaxAnchors, kept
 	// in memory across the restart.
 	Anchors bool
+	// Diversity sets pex.Config.OutboundGroupLimit to
+	// pex.DefaultOutboundGroupLimit, groups being /16s.
+	Diversity bool
+	// ASMap gives the victim's book an AS map (the attacker's /16s sit
+	// in ASes of attackerPrefixesPerAS each; honest /16s are unmapped and
+	// keep their /16 group) and the same outbound group limit, by AS.
+	ASMap bool
+}
+
+// attackerPrefixesPerAS is how many of the attacker's /16s one AS
+// announces in the ASMap scenario: a hosting provider or cloud region
+// typically holds several /16s. k = 1 and 8 are one AS, k = 64 eight.
+const attackerPrefixesPerAS = 8
+
+// eclipseASMap maps attacker group g's /16 to AS 64512 + g/8.
+func eclipseASMap(k int) (*addrbook.ASMap, error) {
+	var sb strings.Builder
+	for g := 0; g < k; g++ {
+		fmt.Fprintf(&sb, "%d.%d.0.0/16 AS%d\n", 150+g/200, g%200, 64512+g/attackerPrefixesPerAS)
+	}
+	return addrbook.ParseASMap(strings.NewReader(sb.String()), "eclipse")
 }
 
 // AllDefences switches every defence on.
 func AllDefences() Defences {
-	return Defences{TestBeforeEvict: true, Feelers: true, Anchors: true}
+	return Defences{TestBeforeEvict: true, Feelers: true, Anchors: true, Diversity: true, ASMap: true}
 }
 
 // String names the defences switched on: "upstream" for none, "all" for
@@ -57,6 +78,12 @@ func (d Defences) String() string {
 	}
 	if d.Anchors {
 		names = append(names, "anchors")
+	}
+	if d.Diversity {
+		names = append(names, "diversity")
+	}
+	if d.ASMap {
+		names = append(names, "asmap")
 	}
 	if len(names) == 0 {
 		return "upstream"
@@ -325,6 +352,13 @@ func RunEclipse(cfg EclipseConfig) (*EclipseResult, error) {
 func (e *eclipseRun) newBook(i int, self addrbook.NetAddress, d Defences) (*addrbook.Book, error) {
 	opts := addrbook.Options{Strict: true, Now: e.clk.Now, Rand: rand.New(rand.NewPCG(e.cfg.Seed, uint64(2*i+1))),
 		TestBeforeEvict: d.TestBeforeEvict}
+	if d.ASMap {
+		m, err := eclipseASMap(e.cfg.K)
+		if err != nil {
+			return nil, err
+		}
+		opts.ASMap = m
+	}
 	b, err := addrbook.New(opts)
 	if err != nil {
 		return nil, err
@@ -338,6 +372,9 @@ func (e *eclipseRun) newReactor(i int, book *addrbook.Book, node *Node, cfg pex.
 	var opts []pex.Option
 	if d.Feelers {
 		cfg.FeelerInterval = pex.DefaultFeelerInterval
+	}
+	if d.Diversity || d.ASMap {
+		cfg.OutboundGroupLimit = pex.DefaultOutboundGroupLimit
 	}
 	if d.Anchors {
 		cfg.MaxAnchors = pex.DefaultMaxAnchors

@@ -12,7 +12,7 @@ var eclipseSeeds = []uint64{1, 2, 3}
 // eclipseVariants are the victim's defence sets, each reported as a
 // metric suffix: upstream (none), each option alone, all together.
 func eclipseVariants() []Defences {
-	return []Defences{{}, {TestBeforeEvict: true}, {Feelers: true}, {Anchors: true}, AllDefences()}
+	return []Defences{{}, {TestBeforeEvict: true}, {Feelers: true}, {Anchors: true}, {Diversity: true}, {ASMap: true}, AllDefences()}
 }
 
 // BenchmarkEclipse runs the eclipse scenario (RunEclipse's defaults:
