@@ -7,8 +7,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-
-	tmp2p "github.com/cometbft/cometbft/proto/tendermint/p2p"
 )
 
 // NetAddress is a node's ID with the IP and port it can be reached at:
@@ -113,38 +111,3 @@ func (na NetAddress) AddrPort() netip.AddrPort { return netip.AddrPortFrom(na.IP
 
 // IsZero reports whether na is the zero NetAddress.
 func (na NetAddress) IsZero() bool { return na == NetAddress{} }
-
-// ToProto converts to the wire type; the IP travels as text, as upstream sends it.
-func (na NetAddress) ToProto() tmp2p.NetAddress {
-	return tmp2p.NetAddress{ID: na.ID, IP: na.IP.String(), Port: uint32(na.Port)}
-}
-
-// NetAddressFromProto converts a wire address. Unlike upstream, the ID is
-// validated too (upstream's NetAddressFromProto skips it).
-func NetAddressFromProto(rule IDRule, pb tmp2p.NetAddress) (NetAddress, error) {
-	input := pb.ID + "@" + net.JoinHostPort(pb.IP, strconv.FormatUint(uint64(pb.Port), 10))
-	ip, err := netip.ParseAddr(pb.IP)
-	if err != nil {
-		return NetAddress{}, &AddressError{Input: input, Reason: "IP is not an IP literal"}
-	}
-	if ip.Zone() != "" {
-		return NetAddress{}, &AddressError{Input: input, Reason: "IPv6 zones are not allowed"}
-	}
-	if pb.Port > 65535 {
-		return NetAddress{}, &AddressError{Input: input, Reason: "port above 65535"}
-	}
-	nid, err := rule.Normalize(pb.ID)
-	if err != nil {
-		return NetAddress{}, &AddressError{Input: input, Reason: "bad ID", Err: err}
-	}
-	return NetAddress{ID: nid, IP: ip.Unmap(), Port: uint16(pb.Port)}, nil
-}
-
-// NetAddressesToProto converts a slice for a PexAddrs message.
-func NetAddressesToProto(addrs []NetAddress) []tmp2p.NetAddress {
-	out := make([]tmp2p.NetAddress, 0, len(addrs))
-	for _, a := range addrs {
-		out = append(out, a.ToProto())
-	}
-	return out
-}

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	tmp2p "github.com/cometbft/cometbft/proto/tendermint/p2p"
 )
 
 const deadbeef = "deadbeefdeadbeefdeadbeefdeadbeefdeadbeef"
@@ -94,31 +92,5 @@ func TestNetAddress_String(t *testing.T) {
 	wg.Wait()
 	if s := (NetAddress{IP: netip.MustParseAddr("1.2.3.4"), Port: 5}).String(); s != "1.2.3.4:5" {
 		t.Errorf("ID-less: %q", s)
-	}
-}
-
-// The wire type; unlike upstream, the ID is checked too.
-func TestNetAddressProto(t *testing.T) {
-	a, _ := ParseNetAddress(ClassicIDs, deadbeef+"@[2001:470::1]:26656")
-	pb := a.ToProto()
-	if pb.ID != deadbeef || pb.IP != "2001:470::1" || pb.Port != 26656 {
-		t.Fatalf("%+v", pb)
-	}
-	back, err := NetAddressFromProto(ClassicIDs, pb)
-	if err != nil || back != a {
-		t.Fatalf("%v %v", back, err)
-	}
-	for name, bad := range map[string]tmp2p.NetAddress{
-		"host name": {ID: deadbeef, IP: "example.com", Port: 1},
-		"port":      {ID: deadbeef, IP: "1.2.3.4", Port: 65536},
-		"ID":        {ID: "1", IP: "1.2.3.4", Port: 1},
-		"zone":      {ID: deadbeef, IP: "fe80::1%eth0", Port: 1},
-	} {
-		if _, err := NetAddressFromProto(ClassicIDs, bad); !errors.Is(err, ErrInvalidAddress) {
-			t.Errorf("%s: %v", name, err)
-		}
-	}
-	if got := NetAddressesToProto([]NetAddress{a, a}); len(got) != 2 || got[1] != pb {
-		t.Fatalf("%v", got)
 	}
 }

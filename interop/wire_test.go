@@ -199,11 +199,11 @@ func TestNetAddressProtoEqualsUpstream(t *testing.T) {
 		if err != nil {
 			t.Fatalf("upstream %s: %v", s, err)
 		}
-		a, b := ours.ToProto(), up.ToProto()
+		a, b := pex.AddrToProto(ours), up.ToProto()
 		if a != b {
 			t.Errorf("%s: ours %+v, upstream %+v", s, a, b)
 		}
-		back, err := addrbook.NetAddressFromProto(addrbook.ClassicIDs, b)
+		back, err := pex.AddrFromProto(addrbook.ClassicIDs, b)
 		if err != nil || back != ours {
 			t.Errorf("%s: upstream's proto converts back to %v (%v), want %v", s, back, err, ours)
 		}

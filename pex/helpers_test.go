@@ -237,5 +237,5 @@ func (o *countObserver) misb(r pex.Reason) int {
 func testConfig() pex.Config { return pex.DefaultConfig() }
 
 func addrsMsg(addrs ...addrbook.NetAddress) *tmp2p.PexAddrs {
-	return &tmp2p.PexAddrs{Addrs: addrbook.NetAddressesToProto(addrs)}
+	return &tmp2p.PexAddrs{Addrs: pex.AddrsToProto(addrs)}
 }

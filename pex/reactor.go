@@ -593,7 +593,7 @@ func (r *Reactor) sendAddrs(peerID string, addrs []addrbook.NetAddress) {
 	if len(addrs) > r.cfg.MaxAddrsPerMsg {
 		addrs = addrs[:r.cfg.MaxAddrsPerMsg]
 	}
-	r.net.Send(peerID, &tmp2p.PexAddrs{Addrs: addrbook.NetAddressesToProto(addrs)})
+	r.net.Send(peerID, &tmp2p.PexAddrs{Addrs: AddrsToProto(addrs)})
 }
 
 // punish disconnects and bans a misbehaving peer.
@@ -717,7 +717,7 @@ func (r *Reactor) forget(peerID string, ps *peerState) {
 // honest CometBFT book can hold: a bad ID, IP or port, or an address that
 // fails upstream's NetAddress.Valid (unspecified, broadcast, RFC 3849).
 func NetAddressFromWire(rule addrbook.IDRule, pb tmp2p.NetAddress) (addrbook.NetAddress, error) {
-	a, err := addrbook.NetAddressFromProto(rule, pb)
+	a, err := AddrFromProto(rule, pb)
 	if err != nil {
 		return addrbook.NetAddress{}, err
 	}

@@ -316,7 +316,7 @@ func TestTooManyAddrs(t *testing.T) {
 // Any entry that no honest book can hold makes the whole message
 // misbehaviour; an entry the book merely refuses (unroutable) does not.
 func TestInvalidAddrEntries(t *testing.T) {
-	good := pextest.NodeAddr(5).ToProto()
+	good := pex.AddrToProto(pextest.NodeAddr(5))
 	for _, tc := range []struct {
 		name   string
 		entry  tmp2p.NetAddress

@@ -161,7 +161,7 @@ func (a *attackerNode) Receive(from string, m pex.Message) {
 	for i := range sel {
 		sel[i] = a.all[a.rng.IntN(len(a.all))]
 	}
-	a.node.Send(from, &tmp2p.PexAddrs{Addrs: addrbook.NetAddressesToProto(sel)})
+	a.node.Send(from, &tmp2p.PexAddrs{Addrs: pex.AddrsToProto(sel)})
 }
 
 func (c *EclipseConfig) defaults() error {

@@ -125,7 +125,7 @@ func TestUpstreamPeerReachesHandler(t *testing.T) {
 	gossip := addrbook.NetAddress{ID: "c14ff30999c0d33fc2eff45b09ffee7b4c4a3527", IP: netip.MustParseAddr("127.0.0.9"), Port: 26656}
 	h.onRecv = func(id string, msg pex.Message) {
 		if _, ok := msg.(*tmp2p.PexRequest); ok {
-			face.Send(id, &tmp2p.PexAddrs{Addrs: addrbook.NetAddressesToProto([]addrbook.NetAddress{gossip})})
+			face.Send(id, &tmp2p.PexAddrs{Addrs: pex.AddrsToProto([]addrbook.NetAddress{gossip})})
 		}
 	}
 	obs := &recObserver{}
