@@ -11,11 +11,14 @@ import (
 
 // Clusters are the stacks spec asks for, in the order they run: pexp2p on
 // libp2p (adjusted by hooks), then with CompareClassic upstream's classic
-// stack.
+// stack, then with CompareDHT the same hosts running go-libp2p-kad-dht.
 func (s Spec) Clusters(hooks Libp2pHooks) []Cluster {
 	cl := []Cluster{Libp2p(s, hooks)}
 	if s.CompareClassic {
 		cl = append(cl, Classic(s))
+	}
+	if s.CompareDHT {
+		cl = append(cl, KadDHT(s))
 	}
 	return cl
 }

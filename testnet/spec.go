@@ -22,6 +22,9 @@ type Spec struct {
 	// CompareClassic also runs the same topology on upstream's classic
 	// stack after the libp2p run.
 	CompareClassic bool
+	// CompareDHT also runs the same N hosts with go-libp2p-kad-dht
+	// (KadDHT) as their discovery, after the other stacks.
+	CompareDHT bool
 	// RunFull runs every stack for the whole Duration, converged or not,
 	// so that whole-run CPU, memory and traffic cover the same window.
 	RunFull bool
@@ -136,7 +139,7 @@ func (s Spec) JSONView() map[string]any {
 	return map[string]any{
 		"nodes": s.Nodes, "seeds": s.Seeds, "seed_mode": s.SeedMode, "period": s.Period.String(),
 		"transport": s.Transport, "max_outbound": s.MaxOutbound, "max_inbound": s.MaxInbound,
-		"duration": s.Duration.String(), "compare_classic": s.CompareClassic, "run_full": s.RunFull,
+		"duration": s.Duration.String(), "compare_classic": s.CompareClassic, "compare_dht": s.CompareDHT, "run_full": s.RunFull,
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 // WriteTable prints the run's results: rounds, wall time and PEX traffic
 // per stack, then CPU and memory per node (WriteCostTable), then each
 // stack's final state, its misbehaviour and whether it converged. With
-// two stacks, ratio rows divide the first by the second.
+// more than one stack, ratio rows divide the first by each of the others.
 func WriteTable(out io.Writer, spec Spec, rs []StackResult) error {
 	c := spec.Criteria()
 	fmt.Fprintln(out)
@@ -22,8 +22,8 @@ func WriteTable(out io.Writer, spec Spec, rs []StackResult) error {
 			r.Stack, r.Nodes, roundsText(r.Peers), wallText(r.Peers), roundsText(r.Books), wallText(r.Books),
 			r.Traffic.Msgs, bytesText(r.Traffic.Bytes), r.WallTime)
 	}
-	if len(rs) == 2 {
-		a, b := rs[0], rs[1]
+	for _, b := range rest(rs) {
+		a := rs[0]
 		bothP, bothB, same := a.Peers.Reached && b.Peers.Reached, a.Books.Reached && b.Books.Reached, SameWindow(a, b)
 		fmt.Fprintf(tw, "ratio %s/%s\t\t%s\t%s\t%s\t%s\t%s\t%s\t\t\n", ShortName(a.Stack), ShortName(b.Stack),
 			ratioText(bothP, float64(a.Peers.Rounds), float64(b.Peers.Rounds)),
@@ -72,26 +72,39 @@ func WriteCostTable(out io.Writer, rs []StackResult) error {
 			atText(r.Peers, r.Peers.PeakRSSMiBPerNode, "%.2f"), atText(r.Books, r.Books.PeakRSSMiBPerNode, "%.2f"), r.RSSMiBPerNode,
 			r.WallTime)
 	}
-	if len(rs) != 2 {
-		return tw.Flush()
+	var omitted []string
+	for _, b := range rest(rs) {
+		a := rs[0]
+		bothP, bothB, same := a.Peers.Reached && b.Peers.Reached, a.Books.Reached && b.Books.Reached, SameWindow(a, b)
+		fmt.Fprintf(tw, "ratio %s/%s\t%s\t%s\t%s\t%s\t%s\t%s\t\t\n", ShortName(a.Stack), ShortName(b.Stack),
+			ratioText(bothP, a.Peers.CPUSecondsPerNode, b.Peers.CPUSecondsPerNode),
+			ratioText(bothB, a.Books.CPUSecondsPerNode, b.Books.CPUSecondsPerNode),
+			ratioText(same, a.CPUSecondsPerNode, b.CPUSecondsPerNode),
+			ratioText(bothP, a.Peers.PeakRSSMiBPerNode, b.Peers.PeakRSSMiBPerNode),
+			ratioText(bothB, a.Books.PeakRSSMiBPerNode, b.Books.PeakRSSMiBPerNode),
+			ratioText(same, a.RSSMiBPerNode, b.RSSMiBPerNode))
+		if !same {
+			omitted = append(omitted, fmt.Sprintf("%.1fs and %.1fs", a.WallTime, b.WallTime))
+		}
 	}
-	a, b := rs[0], rs[1]
-	bothP, bothB, same := a.Peers.Reached && b.Peers.Reached, a.Books.Reached && b.Books.Reached, SameWindow(a, b)
-	fmt.Fprintf(tw, "ratio %s/%s\t%s\t%s\t%s\t%s\t%s\t%s\t\t\n", ShortName(a.Stack), ShortName(b.Stack),
-		ratioText(bothP, a.Peers.CPUSecondsPerNode, b.Peers.CPUSecondsPerNode),
-		ratioText(bothB, a.Books.CPUSecondsPerNode, b.Books.CPUSecondsPerNode),
-		ratioText(same, a.CPUSecondsPerNode, b.CPUSecondsPerNode),
-		ratioText(bothP, a.Peers.PeakRSSMiBPerNode, b.Peers.PeakRSSMiBPerNode),
-		ratioText(bothB, a.Books.PeakRSSMiBPerNode, b.Books.PeakRSSMiBPerNode),
-		ratioText(same, a.RSSMiBPerNode, b.RSSMiBPerNode))
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if !same {
-		_, err := fmt.Fprintf(out, "whole-run ratios omitted: the runs lasted %.1fs and %.1fs (use --run-full for equal windows)\n", a.WallTime, b.WallTime)
-		return err
+	for _, o := range omitted {
+		if _, err := fmt.Fprintf(out, "whole-run ratios omitted: the runs lasted %s (use --run-full for equal windows)\n", o); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// rest is every stack after the first: the ones the first is divided by
+// in the ratio rows.
+func rest(rs []StackResult) []StackResult {
+	if len(rs) < 2 {
+		return nil
+	}
+	return rs[1:]
 }
 
 // SameWindow is true when two runs were measured over comparable windows:

@@ -16,10 +16,23 @@ import (
 // rate limits raised so that honest peers behind one IP are not refused
 // (the default is 8 connections and 0.2 new connections/s per IPv4).
 func (n *Node) resourceManager() (network.ResourceManager, error) {
+	return resourceManagerFor(n.cfg, len(n.persistent)+len(n.unconditional))
+}
+
+// ResourceManagerFor is the resource manager a Node started with cfg
+// builds for itself (cfg's zero fields taking their defaults): for a
+// host that is not a Node but must run under the same limits, such as
+// the testnet's comparison stacks.
+func ResourceManagerFor(cfg Config) (network.ResourceManager, error) {
+	cfg.setDefaults()
+	return resourceManagerFor(cfg, len(cfg.PersistentPeers)+len(cfg.UnconditionalPeerIDs))
+}
+
+func resourceManagerFor(cfg Config, configuredPeers int) (network.ResourceManager, error) {
 	limits := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&limits)
 	scaled := limits.AutoScale()
-	peersTotal := n.cfg.MaxInboundPeers + n.cfg.MaxOutboundPeers + n.cfg.OverLimitSlots + len(n.persistent) + len(n.unconditional)
+	peersTotal := cfg.MaxInboundPeers + cfg.MaxOutboundPeers + cfg.OverLimitSlots + configuredPeers
 	// Two transports and simultaneous dials give up to four connections
 	// per peer while duplicates are sorted out.
 	need := rcmgr.LimitVal(4*peersTotal + 16)
@@ -44,7 +57,7 @@ func (n *Node) resourceManager() (network.ResourceManager, error) {
 	// registry): 2-3 % of a seed's CPU per visitor in
 	// BenchmarkSeedCapacity's profile.
 	opts := []rcmgr.Option{rcmgr.WithMetricsDisabled()}
-	if n.cfg.AllowDuplicateIP {
+	if cfg.AllowDuplicateIP {
 		perIP := 4*peersTotal + 16
 		opts = append(opts,
 			rcmgr.WithLimitPerSubnet(

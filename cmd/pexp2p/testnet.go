@@ -95,6 +95,7 @@ each criterion, PEX messages and bytes sent, and CPU and memory per node
 	f.StringVar(&spec.ChainID, "chain-id", spec.ChainID, "chain ID of the testnet")
 	f.BoolVar(&asJSON, "json", false, "print the results (with the timeline) as JSON")
 	f.BoolVar(&spec.CompareClassic, "compare-classic", false, "also run the same topology on upstream CometBFT's classic stack (p2p.Switch + its pex.Reactor) and print both rows and their ratio")
+	f.BoolVar(&spec.CompareDHT, "compare-dht", false, "also run the same N libp2p hosts (same transport, addresses and resource manager) with go-libp2p-kad-dht in server mode, the seed as their only bootstrap peer, and print its row and ratio")
 	f.StringVar(&plot, "plot", "", "write an SVG of the fraction of converged nodes over time to this file")
 	f.BoolVar(&spec.RunFull, "run-full", false, "run every stack for the whole --duration even after it converged, so whole-run CPU, memory and traffic compare over equal windows")
 	f.StringVar(&spec.MemProfile, "memprofile", "", "write each stack's heap profile to `PREFIX`-<stack>.pprof when it converges (or at the end of its run), before its nodes stop")
