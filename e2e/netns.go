@@ -70,7 +70,7 @@ var ErrPrivilege = errors.New("e2e needs root and the ip and tc commands (iprout
 // CheckPrivileges fails clearly without root, ip or tc.
 func CheckPrivileges() error {
 	if os.Geteuid() != 0 {
-		return fmt.Errorf("%w: running as uid %d; network namespaces, veth links and qdiscs need root (try sudo)", ErrPrivilege, os.Geteuid())
+		return fmt.Errorf("%w: running as uid %d; network namespaces and veth links need root (try sudo)", ErrPrivilege, os.Geteuid())
 	}
 	for _, tool := range []string{"ip", "tc"} {
 		if _, err := exec.LookPath(tool); err != nil {

@@ -219,3 +219,18 @@ func TestSweepRemovesWhatAKilledRunnerLeftAndSparesALiveRun(t *testing.T) {
 		t.Error("the dead run's process survived the sweep")
 	}
 }
+
+func TestPrivilegeCheckNamesWhatIsMissing(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	err := CheckPrivileges()
+	if !errors.Is(err, ErrPrivilege) {
+		t.Fatalf("error %v is not ErrPrivilege", err)
+	}
+	want := `"ip" not found`
+	if os.Geteuid() != 0 {
+		want = "running as uid"
+	}
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say %s", err, want)
+	}
+}
