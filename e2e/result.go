@@ -184,7 +184,7 @@ func (r *run) crossKnown() (map[string]int, bool) {
 
 func (a analysis) compute() *Result {
 	t := a.t
-	res := &Result{Manifest: t.Name, Groups: t.Groups, PeriodSeconds: t.Period.Seconds(), WallSeconds: round3(a.wall)}
+	res := &Result{Manifest: t.Name, Groups: t.Groups, PeriodSeconds: t.Period.Seconds(), WallSeconds: round3(a.wall), Perturbations: []PerturbResult{}}
 	rounds := 0
 	if len(a.samples) > 0 {
 		rounds = len(a.samples[0])
