@@ -164,6 +164,10 @@ func Run(ctx context.Context, t *Testnet, o Options) (*Result, error) {
 			}
 		}
 	}
+	// The spawner first, then the priority, then the switch, whose
+	// threads inherit it.
+	r.sp = newSpawner()
+	r.sp.raisePriority()
 	r.sw = newSwitch(len(t.Nodes))
 	if err := r.net.createBridge(ctx); err != nil {
 		return nil, err
@@ -183,7 +187,7 @@ func Run(ctx context.Context, t *Testnet, o Options) (*Result, error) {
 	}
 	r.logf("network ready: %d namespaces", len(t.Nodes)+1)
 
-	r.sp = newSpawner()
+	r.sp.raisePriority()
 	r.samples = make([][]sample, len(t.Nodes))
 	for _, n := range t.Nodes {
 		r.procs = append(r.procs, &proc{node: n, ns: r.net.nodeNS(n.Index), argv: argv(t, n, ids, o.Binaries, r.work, chainID), log: filepath.Join(homeOf(r.work, n), "node.log")})
@@ -279,6 +283,7 @@ func (r *run) loop(ctx context.Context) {
 		case <-ctx.Done():
 			done = true
 		case <-tk.C:
+			r.sp.raisePriority()
 			r.sampleAll(ctx)
 			r.progress()
 		}
