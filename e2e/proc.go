@@ -63,14 +63,18 @@ const runnerNice = -10
 // spawner's (Linux nice values are per thread, and new threads inherit
 // their creator's, so calling it again now and then covers threads the
 // Go runtime starts later).
-func (s *spawner) raisePriority() {
+func (s *spawner) raisePriority() { raisePriority(s.tid) }
+
+// raisePriority sets runnerNice on every thread of this process but
+// skip's.
+func raisePriority(skip int) {
 	ents, err := os.ReadDir("/proc/self/task")
 	if err != nil {
 		return
 	}
 	for _, e := range ents {
 		tid, err := strconv.Atoi(e.Name())
-		if err != nil || tid == s.tid {
+		if err != nil || tid == skip {
 			continue
 		}
 		_ = unix.Setpriority(unix.PRIO_PROCESS, tid, runnerNice)
