@@ -100,14 +100,24 @@ func testChain(t *testing.T, v, f int, adjust func(i int, c *cmtcfg.Config)) []*
 // build creates the node with discovery attached (not started).
 func (n *chainNode) build(t *testing.T, opts ...cometnode.Option) {
 	t.Helper()
-	logger := cmtlog.NewNopLogger()
-	if os.Getenv("PEXP2P_TEST_LOG") != "" {
-		logger = cmtlog.NewTMLogger(cmtlog.NewSyncWriter(os.Stderr)).With("node", n.name)
-	}
-	d, err := cometnode.New(n.cfg, logger, opts...)
+	d, err := cometnode.New(n.cfg, n.logger(), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	n.node = n.newNode(t, d.Option())
+	if err := d.Err(); err != nil {
+		t.Fatal(err)
+	}
+	n.disc = d
+}
+
+// buildUpstream builds the node exactly as upstream does, without
+// cometnode: the unmodified v0.40 libp2p node.
+func (n *chainNode) buildUpstream(t *testing.T) { n.node = n.newNode(t) }
+
+// newNode is node.NewNode on the node's home with an in-memory kvstore.
+func (n *chainNode) newNode(t *testing.T, opts ...node.Option) *node.Node {
+	t.Helper()
 	nk, err := p2p.LoadNodeKey(n.cfg.NodeKeyFile())
 	if err != nil {
 		t.Fatal(err)
@@ -117,14 +127,19 @@ func (n *chainNode) build(t *testing.T, opts ...cometnode.Option) {
 		node.DefaultGenesisDocProviderFunc(n.cfg),
 		cmtcfg.DefaultDBProvider,
 		node.DefaultMetricsProvider(n.cfg.Instrumentation),
-		logger, d.Option())
+		n.logger(), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Err(); err != nil {
-		t.Fatal(err)
+	return nd
+}
+
+// logger is silent unless PEXP2P_TEST_LOG is set.
+func (n *chainNode) logger() cmtlog.Logger {
+	if os.Getenv("PEXP2P_TEST_LOG") == "" {
+		return cmtlog.NewNopLogger()
 	}
-	n.node, n.disc = nd, d
+	return cmtlog.NewTMLogger(cmtlog.NewSyncWriter(os.Stderr)).With("node", n.name)
 }
 
 func (n *chainNode) start(t *testing.T) {
@@ -208,26 +223,6 @@ func startChain(t *testing.T, seed *chainNode, nodes []*chainNode, want int, hei
 		}
 		return true
 	})
-}
-
-// buildUpstream builds the node exactly as upstream does, without
-// cometnode: the unmodified v0.40 libp2p node.
-func (n *chainNode) buildUpstream(t *testing.T) {
-	t.Helper()
-	nk, err := p2p.LoadNodeKey(n.cfg.NodeKeyFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	nd, err := node.NewNode(n.cfg, n.pv, nk,
-		proxy.NewLocalClientCreator(kvstore.NewInMemoryApplication()),
-		node.DefaultGenesisDocProviderFunc(n.cfg),
-		cmtcfg.DefaultDBProvider,
-		node.DefaultMetricsProvider(n.cfg.Instrumentation),
-		cmtlog.NewNopLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.node = nd
 }
 
 // setChainID rewrites the node's genesis with another chain ID.
