@@ -2,7 +2,12 @@ package pextest
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
+
+	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/internal/clock"
+	"github.com/pexp2p/pexp2p/pex"
 )
 
 // eclipseSeeds are the runs averaged per figure: one seed is one
@@ -24,8 +29,44 @@ func eclipseVariants() []Defences {
 // restart) and recover-rounds-<set> (rounds after the restart until half
 // its outbound slots are honest; AfterRounds+1 when never).
 //
+// The honest sub-benchmark checks the defences cost no convergence: the
+// issue-3 discovery simulation (RunSim, 100 nodes, no attacker) with
+// every node upstream and with every node running all the defences that
+// apply without an attacker or a restart (test-before-evict, feelers,
+// outbound diversity by /16), reporting rounds-to-peers-<set> and
+// rounds-to-books-<set>.
+//
 // Run: go test -run '^$' -bench BenchmarkEclipse -benchtime 1x ./pex/pextest
 func BenchmarkEclipse(b *testing.B) {
+	b.Run("honest", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			for _, all := range []bool{false, true} {
+				cfg := SimConfig{N: 100, Seed: 1, MaxRounds: 40}
+				name := "upstream"
+				if all {
+					name = "all"
+					cfg.NewBook = func(_ int, self addrbook.NetAddress, clk clock.Clock, rng *rand.Rand) (pex.AddrBook, error) {
+						bk, err := addrbook.New(addrbook.Options{Strict: true, Now: clk.Now, Rand: rng, TestBeforeEvict: true})
+						if err != nil {
+							return nil, err
+						}
+						bk.AddOurAddress(self)
+						return bk, nil
+					}
+					cfg.Tweak = func(_ int, c *pex.Config) {
+						c.FeelerInterval = pex.DefaultFeelerInterval
+						c.OutboundGroupLimit = pex.DefaultOutboundGroupLimit
+					}
+				}
+				res, err := RunSim(cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(res.RoundsToPeers), "rounds-to-peers-"+name)
+				b.ReportMetric(float64(res.RoundsToBooks), "rounds-to-books-"+name)
+			}
+		}
+	})
 	for _, k := range []int{1, 8, 64} {
 		b.Run(fmt.Sprintf("k=%d", k), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
