@@ -50,6 +50,10 @@
 //     cannot make the book slow; the data layout (knownaddress.go) keeps a
 //     full book of 16k addresses at under 200 bytes per address.
 //
+// Opt-in defences beyond upstream, each off by default and measured in
+// docs/eclipse.md: test-before-evict (evict.go), AS-map groups
+// (asmap.go, groups.go) and the anchors file (anchors.go).
+//
 // Time and randomness are injected (Options.Now, Options.Rand/Seed): the
 // same seed and the same calls give the same book, and tests run on
 // virtual time. Differences from upstream are listed, with the checklist

@@ -12,7 +12,8 @@ import "fmt"
 //   - the ID index and the buckets agree, both ways;
 //   - no bucket holds more than 64 entries;
 //   - sources, non-empty-bucket sets and reference counts are exact;
-//   - no stored ID is private, ours, or banned right now.
+//   - no stored ID is private, ours, or banned right now;
+//   - at most maxPendingTests promotions wait for a test-before-evict.
 func (b *Book) checkInvariants() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
