@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -31,7 +32,7 @@ func addChainFlags(f *pflag.FlagSet, c *chainFlags) {
 	f.IntVar(&c.spec.FullNodes, "full-nodes", c.spec.FullNodes, "with --cometbft: full nodes")
 	f.Int64Var(&c.spec.TargetHeight, "height", c.spec.TargetHeight, "with --cometbft: the height every node must reach")
 	f.BoolVar(&c.spec.PEX, "pex", c.spec.PEX, "with --cometbft: --pex=false is the control, upstream's behaviour (no discovery on libp2p)")
-	f.BoolVar(&c.compareStatic, "compare-static", false, "with --cometbft: also run the same chain with PEX off and a full-mesh [p2p.libp2p] bootstrap_peers list (upstream's only option), and compare the cost per node")
+	f.BoolVar(&c.compareStatic, "compare-static", false, "with --cometbft: run, at the same time, the same chain with PEX off and a full-mesh [p2p.libp2p] bootstrap_peers list (upstream's only option), and compare the cost per node")
 	f.DurationVar(&c.spec.CostWindow, "cost-window", 0, "with --cometbft: after convergence keep running this long and report each process's CPU and RSS over it")
 	f.BoolVar(&c.keep, "keep", false, "with --cometbft: keep the nodes' homes (and their node.log) and print where")
 }
@@ -78,22 +79,38 @@ func runChainDemo(cmd *cobra.Command, c *chainFlags, asJSON bool) error {
 		}
 		specs = append(specs, static)
 	}
-	var results []testnet.ChainResult
-	for _, s := range specs {
+	// With --compare-static both chains run at once, so that whatever
+	// else the machine does weighs on both alike; their cost windows
+	// overlap as far as their convergence times allow.
+	results := make([]testnet.ChainResult, len(specs))
+	errs := make([]error, len(specs))
+	var wg sync.WaitGroup
+	var outMu sync.Mutex
+	for i, s := range specs {
 		if !asJSON {
 			fmt.Fprintf(out, "pexp2p testnet --cometbft (%s): a seed, %d validators and %d full nodes, each its own process; period %v; done at %d switch peers each and height %d, or after %v\n",
 				modeName(s), s.Validators, s.FullNodes, s.Period, s.PeerTarget(), s.TargetHeight, s.Duration)
 		}
 		var progress testnet.ChainProgress
 		if !asJSON {
-			progress = chainProgressPrinter(out)
+			prefix := ""
+			if len(specs) > 1 {
+				prefix = testnetModeTag(s) + " "
+			}
+			progress = chainProgressPrinter(&lockedWriter{w: out, mu: &outMu}, prefix)
 		}
-		r, err := testnet.RunChain(cmd.Context(), s, progress)
-		if err != nil {
-			return err
-		}
-		results = append(results, r)
-		if c.keep && !asJSON {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = testnet.RunChain(cmd.Context(), s, progress)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if c.keep && !asJSON {
+		for _, s := range specs {
 			fmt.Fprintf(out, "homes kept in %s\n", dirOr(s.Dir))
 		}
 	}
@@ -134,7 +151,7 @@ func modeName(s testnet.ChainSpec) string {
 
 // chainProgressPrinter prints one line a second: every node's switch
 // peers and height.
-func chainProgressPrinter(out io.Writer) testnet.ChainProgress {
+func chainProgressPrinter(out io.Writer, prefix string) testnet.ChainProgress {
 	last := -1
 	return func(el time.Duration, nodes []testnet.ChainNode) {
 		s := int(el / time.Second)
@@ -143,7 +160,7 @@ func chainProgressPrinter(out io.Writer) testnet.ChainProgress {
 		}
 		last = s
 		var b strings.Builder
-		fmt.Fprintf(&b, "%4ds ", s)
+		fmt.Fprintf(&b, "%s%4ds ", prefix, s)
 		for _, n := range nodes {
 			if n.Role == "seed" {
 				continue
@@ -152,6 +169,25 @@ func chainProgressPrinter(out io.Writer) testnet.ChainProgress {
 		}
 		fmt.Fprintln(out, b.String())
 	}
+}
+
+func testnetModeTag(s testnet.ChainSpec) string {
+	if s.StaticMesh {
+		return "static"
+	}
+	return "pexp2p"
+}
+
+// lockedWriter lets the progress of two chains share one output.
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func short(name string) string {
