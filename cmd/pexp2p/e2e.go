@@ -45,10 +45,10 @@ next start (or with --sweep).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			out := cmd.OutOrStdout()
-			if err := e2e.CheckPrivileges(); err != nil {
-				return err
-			}
 			if sweepOnly {
+				if err := e2e.CheckPrivileges(); err != nil {
+					return err
+				}
 				removed, err := e2e.Sweep(ctx)
 				for _, r := range removed {
 					fmt.Fprintf(out, "removed %s\n", r)
@@ -58,9 +58,13 @@ next start (or with --sweep).`,
 			if len(args) != 1 {
 				return usage("arguments of "+cmd.CommandPath(), "", errors.New("want one manifest file"))
 			}
+			// The manifest first: checking one needs no privileges.
 			t, err := e2e.LoadFile(args[0])
 			if err != nil {
 				return usage("manifest", "", err)
+			}
+			if err := e2e.CheckPrivileges(); err != nil {
+				return err
 			}
 			bins := e2e.Binaries{Pexp2p: pexp2pBin, Cometbft: cmtBin}
 			if bins.Pexp2p == "" {
