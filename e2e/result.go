@@ -71,9 +71,12 @@ type NodeResult struct {
 	PeakRSSMiB    float64 `json:"peak_rss_mib"`
 	BytesSent     uint64  `json:"bytes_sent"`
 	BytesReceived uint64  `json:"bytes_received"`
-	Starts        int     `json:"starts"`
-	Bans          int     `json:"bans"`
-	CrossKnown    *int    `json:"cross_known,omitempty"`
+	// FramesDropped is the frames the node's link dropped: its loss,
+	// and any beyond the link's queue (which should be none).
+	FramesDropped int64 `json:"frames_dropped"`
+	Starts        int   `json:"starts"`
+	Bans          int   `json:"bans"`
+	CrossKnown    *int  `json:"cross_known,omitempty"`
 }
 
 // PerturbResult is one perturbation and the node's recovery.
@@ -129,6 +132,9 @@ func (r *run) result(linkBytes map[int][2]uint64) *Result {
 		res.Nodes[i].CPUSeconds = round3(cpu)
 		res.Nodes[i].PeakRSSMiB = round3(rss)
 		res.Nodes[i].Starts = r.procs[i].starts
+		if p := r.sw.port(i); p != nil {
+			res.Nodes[i].FramesDropped = p.dropped.Load()
+		}
 		if lb, ok := linkBytes[i]; ok {
 			res.Nodes[i].BytesSent, res.Nodes[i].BytesReceived = lb[0], lb[1]
 		}

@@ -297,6 +297,16 @@ func (s *lswitch) deliver(p *port) {
 	}
 }
 
+// port is node i's port, or nil.
+func (s *lswitch) port(i int) *port {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if i < 0 || i >= len(s.ports) {
+		return nil
+	}
+	return s.ports[i]
+}
+
 func (s *lswitch) learn(mac [6]byte, p *port) {
 	if mac[0]&1 != 0 {
 		return // a group address is never a source
