@@ -102,6 +102,8 @@ func (c *dhtCluster) buildHost(i int) (host.Host, error) {
 	rm, err := transport.ResourceManagerFor(transport.Config{
 		MaxInboundPeers:  c.spec.MaxInbound,
 		MaxOutboundPeers: c.spec.MaxOutbound,
+		// The bootstrap host gets a seed's budget, as pexp2p's seed does.
+		SeedMode: c.spec.SeedMode && i < c.spec.Seeds,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("resource manager: %w", err)

@@ -81,6 +81,7 @@ func (c *libp2pCluster) options(i int, seeds []transport.ConfigPeer) (pexnode.Op
 			Version:          "pexp2p",
 			MaxInboundPeers:  c.spec.MaxInbound,
 			MaxOutboundPeers: c.spec.MaxOutbound,
+			SeedMode:         pc.SeedMode,
 			Seeds:            seeds,
 		},
 		PEX:       &pc,

@@ -38,8 +38,16 @@ type Config struct {
 	MaxOutboundPeers int // default 10
 	// OverLimitSlots inbound peers may connect beyond MaxInboundPeers;
 	// they are handed over with PeerInfo.OverLimit, get one answer and
-	// are let go. Negative disables; default 2.
+	// are let go. Negative disables; default 2, or SeedVisitorSlots with
+	// SeedMode.
 	OverLimitSlots int
+	// SeedMode tells the face that its reactor runs in seed mode: it
+	// keeps no peer and answers every inbound peer once, so its inbound
+	// slots turn over within a period and the network's newcomers all
+	// arrive at once. A seed admitting MaxInboundPeers + 2 of them per
+	// round lets a network of N nodes in at that pace only: rounds to
+	// converge grow linearly with N (docs/performance.md, "Scale").
+	SeedMode bool
 
 	PersistentPeers []ConfigPeer
 	// Seeds are remembered so that a dial of a seed's ID also tries its
@@ -104,6 +112,12 @@ type Config struct {
 	Ping bool
 }
 
+// SeedVisitorSlots is the default OverLimitSlots of a seed-mode node:
+// with 40 inbound slots it admits 200 newcomers per round, the herd of a
+// 200-node network starting at once, for about 860 connections of the
+// resource manager's budget.
+const SeedVisitorSlots = 160
+
 func (c *Config) setDefaults() {
 	if len(c.ListenAddrs) == 0 {
 		c.ListenAddrs = []ma.Multiaddr{
@@ -119,6 +133,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.OverLimitSlots == 0 {
 		c.OverLimitSlots = 2
+		if c.SeedMode {
+			c.OverLimitSlots = SeedVisitorSlots
+		}
 	}
 	if c.OverLimitSlots < 0 {
 		c.OverLimitSlots = 0
