@@ -25,7 +25,7 @@ type Options struct {
 	Key *transport.NodeKey
 	// Transport configures the libp2p face. Bans defaults to the book;
 	// OnWireViolation defaults to a fan-out to the Observers that are
-	// WireObservers.
+	// WireObservers; SeedMode follows PEX.SeedMode.
 	Transport transport.Config
 	// Book configures the address book. IDRule defaults to
 	// transport.PeerIDs (libp2p peer IDs).
@@ -87,6 +87,11 @@ func New(o Options) (*Node, error) {
 	}
 	if tc.OnWireViolation == nil {
 		tc.OnWireViolation = WireViolationHook(o.Observers)
+	}
+	if o.PEX != nil && o.PEX.SeedMode {
+		// A seed-mode reactor keeps no peer: its face admits the herd
+		// of newcomers as visitors (transport.SeedVisitorSlots).
+		tc.SeedMode = true
 	}
 	tn, err := transport.NewNode(o.Key, tc)
 	if err != nil {
