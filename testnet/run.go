@@ -46,13 +46,39 @@ func Run(ctx context.Context, spec Spec, clusters []Cluster, report Reporter) ([
 		}
 	}
 	var results []StackResult
+	var err, cpuErr error
 	for _, cl := range clusters {
 		var progress Progress
 		done := func() {}
 		if report != nil {
 			progress, done = report(cl.Name())
 		}
-		res, err := Measure(ctx, cl, c, progress)
+		cc := c
+		var stopCPU func() error
+		if spec.CPUProfile != "" {
+			if stopCPU, err = startCPUProfile(spec.CPUProfile, cl.Name()); err != nil {
+				done()
+				return results, &SpecError{Field: "cpuprofile", Value: spec.CPUProfile, Err: err}
+			}
+			// The profile covers the work until convergence, as the
+			// milestones' CPU figures do, not the stopping of the nodes.
+			heap := cc.HeapProfile
+			cc.HeapProfile = func(stack string) {
+				if stopCPU != nil {
+					if err := stopCPU(); err != nil && cpuErr == nil {
+						cpuErr = err
+					}
+					stopCPU = nil
+				}
+				if heap != nil {
+					heap(stack)
+				}
+			}
+		}
+		res, err := Measure(ctx, cl, cc, progress)
+		if stopCPU != nil {
+			_ = stopCPU()
+		}
 		done()
 		if err != nil {
 			return results, fmt.Errorf("%s: %w", cl.Name(), err)
@@ -61,6 +87,9 @@ func Run(ctx context.Context, spec Spec, clusters []Cluster, report Reporter) ([
 	}
 	if profErr != nil {
 		return results, &SpecError{Field: "memprofile", Value: spec.MemProfile, Err: profErr}
+	}
+	if cpuErr != nil {
+		return results, &SpecError{Field: "cpuprofile", Value: spec.CPUProfile, Err: cpuErr}
 	}
 	return results, nil
 }
@@ -95,4 +124,22 @@ func WriteHeapProfile(prefix, stack string) error {
 	summary := fmt.Sprintf("goroutines %d\nheap_alloc %d\nheap_inuse %d\nheap_idle %d\nheap_released %d\nstack_inuse %d\nsys %d\nnext_gc %d\nnum_gc %d\nrss %d\n",
 		runtime.NumGoroutine(), m.HeapAlloc, m.HeapInuse, m.HeapIdle, m.HeapReleased, m.StackInuse, m.Sys, m.NextGC, m.NumGC, u.RSSBytes)
 	return os.WriteFile(base+".memstats.txt", []byte(summary), 0o644)
+}
+
+// startCPUProfile starts the CPU profile of one stack's run into
+// prefix-<stack>.cpu.pprof; the returned function stops it and closes the
+// file.
+func startCPUProfile(prefix, stack string) (func() error, error) {
+	f, err := os.Create(prefix + "-" + strings.NewReplacer("/", "-", " ", "_").Replace(stack) + ".cpu.pprof")
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }

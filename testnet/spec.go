@@ -32,6 +32,10 @@ type Spec struct {
 	// is written to <prefix>-<stack>.pprof when it converges (or at the
 	// end of its run), while its nodes still hold their state.
 	MemProfile string
+	// CPUProfile, when set, is a path prefix: each stack's CPU profile,
+	// from its start until it converges (or its run ends), is written to
+	// <prefix>-<stack>.cpu.pprof.
+	CPUProfile string
 }
 
 // DefaultSpec is `pexp2p testnet` without flags: 20 nodes, one seed in

@@ -99,6 +99,7 @@ each criterion, PEX messages and bytes sent, and CPU and memory per node
 	f.StringVar(&plot, "plot", "", "write an SVG of the fraction of converged nodes over time to this file")
 	f.BoolVar(&spec.RunFull, "run-full", false, "run every stack for the whole --duration even after it converged, so whole-run CPU, memory and traffic compare over equal windows")
 	f.StringVar(&spec.MemProfile, "memprofile", "", "write each stack's heap profile to `PREFIX`-<stack>.pprof when it converges (or at the end of its run), before its nodes stop")
+	f.StringVar(&spec.CPUProfile, "cpuprofile", "", "write each stack's CPU profile, from its start until it converges (or its run ends), to `PREFIX`-<stack>.cpu.pprof")
 	addChainFlags(f, &chain)
 	return cmd
 }
