@@ -186,9 +186,10 @@ func (d *Discovery) Attach(n *node.Node) error {
 		Key:       d.key,
 		Transport: tc,
 		Book: addrbook.Options{
-			FilePath: s.AddrBookFile,
-			Strict:   s.AddrBookStrict,
-			Logger:   slogFor(d.logger.With("sub", "addrbook")),
+			FilePath:     s.AddrBookFile,
+			Strict:       s.AddrBookStrict,
+			SaveInterval: s.AddrBookSaveInterval,
+			Logger:       slogFor(d.logger.With("sub", "addrbook")),
 		},
 		PrivateIDs: s.Private,
 		Observers:  d.observers,

@@ -45,6 +45,9 @@ type Settings struct {
 	DialTimeout      time.Duration
 	// EnsurePeersPeriod is how often the reactor tops up its peers.
 	EnsurePeersPeriod time.Duration
+	// AddrBookSaveInterval is how often the book is saved while the node
+	// runs; 0 is the book's default (upstream's 2 min).
+	AddrBookSaveInterval time.Duration
 	// Warnings are the settings left out rather than refused (a malformed
 	// seed); New logs them.
 	Warnings []error

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	cmtcmd "github.com/cometbft/cometbft/cmd/cometbft/commands"
 	"github.com/cometbft/cometbft/cmd/cometbft/commands/debug"
@@ -21,6 +22,11 @@ import (
 // ensurePeersFlag sets the PEX reactor's ensure-peers period of
 // `pexp2p cometbft start`; upstream has no config key for it (30 s).
 const ensurePeersFlag = "pexp2p.ensure_peers_period"
+
+// saveIntervalFlag sets how often the book is saved while the node runs,
+// so that a node killed without warning loses less of it; upstream has no
+// key for it (2 min).
+const saveIntervalFlag = "pexp2p.addr_book_save_interval"
 
 // newCometBFTCmd is CometBFT v0.40's own command set under `pexp2p
 // cometbft`, with the same flags and files, except that libp2p is on by
@@ -53,12 +59,15 @@ that a validator or full node over libp2p finds its peers from one seed:
 func runCometBFT(args []string) error {
 	viper.SetDefault("p2p.libp2p.enabled", true)
 	ensure := cometnode.DefaultEnsurePeersPeriod
+	var saveEvery time.Duration
 	start := cmtcmd.NewRunNodeCmd(func(c *cmtcfg.Config, l cmtlog.Logger) (*node.Node, error) {
 		return cometnode.Provider(cometnode.WithSettings(func(s *cometnode.Settings) {
 			s.EnsurePeersPeriod = ensure
+			s.AddrBookSaveInterval = saveEvery
 		}))(c, l)
 	})
 	start.Flags().DurationVar(&ensure, ensurePeersFlag, ensure, "how often PEX tops up the node's peers (pexp2p; upstream fixes it at 30s)")
+	start.Flags().DurationVar(&saveEvery, saveIntervalFlag, 0, "how often the address book is saved while the node runs (pexp2p; 0: upstream's 2m)")
 	root := cmtcmd.RootCmd
 	root.Use = "cometbft"
 	root.AddCommand(
