@@ -11,7 +11,8 @@ import (
 	"time"
 )
 
-// writeFileAtomic replaces path with data (B4, item 4).
+// writeFileAtomic replaces path with data atomically, as upstream saves
+// its book: a temp file in the same directory, then rename (item 4).
 func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	dir := filepath.Dir(path)
 	// The PID in the name lets a later Start tell a save that was killed

@@ -22,10 +22,11 @@ type Ban struct {
 	Until time.Time
 }
 
-// MarkBad bans addr's ID for d and removes its entry (M3). Unlike
+// MarkBad bans addr's ID for d and removes its entry. Unlike
 // upstream, an ID that is not in the book is banned too (the reactor bans
 // misbehaving peers whatever the book knows of them), and banning an
-// already banned ID extends the ban to the later end (K4).
+// already banned ID extends the ban to the later end (upstream leaves a
+// standing ban as it is); a ban is never shortened.
 func (b *Book) MarkBad(addr NetAddress, d time.Duration) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -54,7 +55,8 @@ func (b *Book) MarkBad(addr NetAddress, d time.Duration) {
 }
 
 // IsBanned reports whether the ID is banned now. An expired ban does not
-// count, whether or not ReinstateBadPeers has run (M4 fix).
+// count, whether or not ReinstateBadPeers has run (upstream's IsBanned
+// stays true after expiry until then).
 func (b *Book) IsBanned(id string) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -63,7 +65,7 @@ func (b *Book) IsBanned(id string) bool {
 }
 
 // ReinstateBadPeers puts the entries of expired bans back into a new
-// bucket (M5) — including entries that were old when banned, which
+// bucket — including entries that were old when banned, which
 // upstream loses (§9.2.2) — and forgets the expired bans. IDs are handled
 // in sorted order so a seeded book stays reproducible.
 func (b *Book) ReinstateBadPeers() {

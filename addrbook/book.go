@@ -255,7 +255,8 @@ func (b *Book) normID(id string) string {
 }
 
 // AddOurAddress records one of our own addresses: it is never stored, and
-// neither is any other address carrying our ID (A1.6, see compat.md).
+// neither is any other address carrying our ID (upstream matches only the
+// exact id@ip:port; see compat.md).
 func (b *Book) AddOurAddress(addr NetAddress) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -269,7 +270,8 @@ func (b *Book) AddOurAddress(addr NetAddress) {
 	}
 }
 
-// OurAddress reports whether addr is exactly one of our addresses (S2).
+// OurAddress reports whether addr is exactly one of our addresses
+// (exact id@ip:port match, as upstream).
 func (b *Book) OurAddress(addr NetAddress) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -280,7 +282,8 @@ func (b *Book) OurAddress(addr NetAddress) bool {
 
 // AddPrivateIDs marks IDs whose addresses must never be stored or
 // gossiped. Unlike upstream, entries already in the book with such an ID,
-// or learned from such a source, are removed at once (S2).
+// or learned from such a source, are removed at once (upstream keeps them
+// and goes on gossiping them).
 func (b *Book) AddPrivateIDs(ids []string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -305,10 +308,11 @@ func (b *Book) AddPrivateIDs(ids []string) {
 	}
 }
 
-// AddAddress adds addr, learned from src, to a new bucket (A1). A known,
+// AddAddress adds addr, learned from src, to a new bucket, after upstream's
+// checks in upstream's order (the first failure wins). A known,
 // new ID is placed in one more bucket with probability 1/(2n), n being the
 // buckets it is in already, at most 4; the first address learned for an ID
-// is kept (A1.8). Errors are *AddError.
+// is kept and later ones are discarded, as upstream. Errors are *AddError.
 func (b *Book) AddAddress(addr, src NetAddress) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -342,7 +346,8 @@ func (b *Book) addAddress(addr, src NetAddress) error {
 		if ban.until > now {
 			return &AddError{Addr: addr, Src: src, Reason: ErrBanned}
 		}
-		// An expired ban no longer blocks (M4 fix); forget it.
+		// An expired ban no longer blocks (upstream blocks until
+		// ReinstateBadPeers runs); forget it.
 		delete(b.bans, addr.ID)
 	}
 	if _, ok := b.private[addr.ID]; ok {
@@ -365,7 +370,8 @@ func (b *Book) addAddress(addr, src NetAddress) error {
 	}
 
 	// The incoming pair decides the bucket even for a known ID, as
-	// upstream (A1.9).
+	// upstream, so a sender can steer which extra buckets a known
+	// ID lands in.
 	if i, ok := b.lookup[addr.ID]; ok {
 		ka := &b.entries[i]
 		if ka.isOld() {
@@ -393,7 +399,7 @@ func (b *Book) addAddress(addr, src NetAddress) error {
 	return nil
 }
 
-// RemoveAddress removes the entry with that ID (A5); unknown IDs are ignored.
+// RemoveAddress removes the entry with that ID; unknown IDs are ignored.
 func (b *Book) RemoveAddress(id string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -402,7 +408,8 @@ func (b *Book) RemoveAddress(id string) {
 	}
 }
 
-// HasAddress reports whether an entry with that ID is in the book (S2).
+// HasAddress reports whether an entry with that ID is in the book,
+// whatever its IP and port.
 func (b *Book) HasAddress(id string) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -421,7 +428,7 @@ func (b *Book) Lookup(id string) (NetAddress, bool) {
 	return b.entries[i].addr(), true
 }
 
-// Size is the number of stored addresses (S1).
+// Size is the number of stored addresses, one per ID.
 func (b *Book) Size() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -457,7 +464,7 @@ func (b *Book) Empty() bool { return b.Size() == 0 }
 func (b *Book) NeedMoreAddrs() bool { return b.Size() < NeedAddressThreshold }
 
 // MarkGood records a successful connection and promotes a new address to
-// an old bucket (M1, A9).
+// an old bucket; an unknown ID is ignored.
 func (b *Book) MarkGood(id string) {
 	b.mu.Lock()
 	i, ok := b.lookup[b.normID(id)]
@@ -476,7 +483,8 @@ func (b *Book) MarkGood(id string) {
 	}
 }
 
-// MarkAttempt records a failed (or any) connection attempt (M2).
+// MarkAttempt records a failed (or any) connection attempt; an
+// unknown ID is ignored.
 func (b *Book) MarkAttempt(id string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -486,7 +494,7 @@ func (b *Book) MarkAttempt(id string) {
 }
 
 // IsGood reports whether the ID is stored in an old bucket; an unknown ID
-// is not good (M6; upstream panics).
+// is not good (upstream panics with a nil dereference).
 func (b *Book) IsGood(id string) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()

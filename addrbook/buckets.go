@@ -138,7 +138,7 @@ func (b *Book) dropEntry(i int32) {
 	b.entries = b.entries[:last]
 }
 
-// removeEntry takes entry i out of every bucket and out of the book (A4).
+// removeEntry takes entry i out of every bucket and out of the book.
 func (b *Book) removeEntry(i int32) {
 	b.unplaceAll(i)
 	b.dropEntry(i)
@@ -154,7 +154,7 @@ func (b *Book) removeFromBucket(i int32, idx int) {
 }
 
 // makeRoom frees one slot in a full bucket. Exactly bucketSize entries fit
-// (upstream's "> 64" check let 65 in: A2, A9 fix).
+// (upstream's "> 64" check let 65 in).
 func (b *Book) makeRoom(typ uint8, idx int) {
 	if typ == bucketTypeNew && int(b.newB[idx].n) >= bucketSize {
 		b.expireNew(idx)
@@ -162,8 +162,8 @@ func (b *Book) makeRoom(typ uint8, idx int) {
 }
 
 // expireNew drops one entry from a full new bucket: a bad one if any,
-// else the one tried longest ago (A3). The scan starts at a random slot,
-// standing in for upstream's random map order.
+// else the one tried longest ago, as upstream. The scan starts at a
+// random slot, standing in for upstream's random map order.
 func (b *Book) expireNew(idx int) {
 	bk := &b.newB[idx]
 	n := int(bk.n)
@@ -195,8 +195,8 @@ func (b *Book) pickOldest(typ uint8, idx int) int32 {
 	return best
 }
 
-// moveToOld promotes new entry i (A9). When its old bucket is full, the
-// entry tried longest ago is demoted to a new bucket — and kept, unlike
+// moveToOld promotes new entry i to its old bucket. When that bucket is
+// full, the entry tried longest ago is demoted to a new bucket — and kept, unlike
 // upstream, which drops it because it forgets to reset its type (§9.2.1).
 //
 // With Options.TestBeforeEvict and a tester, a promotion into a full old

@@ -5,15 +5,16 @@ import (
 	"fmt"
 )
 
-// Reasons AddAddress refuses an address (A1). Test with errors.Is; the
+// Reasons AddAddress refuses an address, checked in upstream's order (the
+// first failure wins). Test with errors.Is; the
 // returned *AddError carries the addresses involved.
 var (
-	ErrNoSource      = errors.New("address has no source")         // A1.1 (upstream: ErrAddrBookNilAddr)
-	ErrBanned        = errors.New("address is banned")             // A1.3 (ErrAddressBanned)
-	ErrPrivate       = errors.New("address is private")            // A1.4 (ErrAddrBookPrivate)
-	ErrPrivateSource = errors.New("address was learned privately") // A1.5 (ErrAddrBookPrivateSrc)
-	ErrSelf          = errors.New("address is our own")            // A1.6 (ErrAddrBookSelf)
-	ErrNonRoutable   = errors.New("address is not routable")       // A1.7 (ErrAddrBookNonRoutable)
+	ErrNoSource      = errors.New("address has no source")         // upstream: ErrAddrBookNilAddr
+	ErrBanned        = errors.New("address is banned")             // upstream: ErrAddressBanned
+	ErrPrivate       = errors.New("address is private")            // upstream: ErrAddrBookPrivate
+	ErrPrivateSource = errors.New("address was learned privately") // upstream: ErrAddrBookPrivateSrc
+	ErrSelf          = errors.New("address is our own")            // upstream: ErrAddrBookSelf
+	ErrNonRoutable   = errors.New("address is not routable")       // upstream: ErrAddrBookNonRoutable
 )
 
 // AddError is what AddAddress returns. Reason is one of the sentinels above,

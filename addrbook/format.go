@@ -9,7 +9,8 @@ import (
 // The file is upstream's addrbook.json: {"key", "addrs": [...]}, each entry
 // with addr, src, buckets, attempts, bucket_type, last_attempt,
 // last_success and last_ban_time. Only fields are added: pexp2p_version,
-// hash_key (so placement survives a restart, B6) and bans (so bans do, B5).
+// hash_key (so placement survives a restart; upstream's does not) and bans
+// (so bans do; upstream forgets them).
 // Upstream's decoder ignores fields it does not know, so it loads this file.
 const (
 	// FormatVersion is written as "pexp2p_version".

@@ -9,15 +9,15 @@ import (
 )
 
 // placementHash is upstream's keyed HighwayHash-64 with its 8-byte sum
-// read big-endian (A6). highwayhash.Sum64 returns the sum read
+// read big-endian. highwayhash.Sum64 returns the sum read
 // little-endian, hence the byte swap; the result equals upstream's
 // binary.BigEndian.Uint64(hasher.Sum(nil)) for the same key and input.
 func placementHash(key *[hashKeySize]byte, data []byte) uint64 {
 	return bits.ReverseBytes64(highwayhash.Sum64(data, key[:]))
 }
 
-// calcNewBucket is A6 with upstream's input layout, so that, given the
-// same two keys, a placement here equals upstream's:
+// calcNewBucket picks a new bucket with upstream's input layout, so that,
+// given the same two keys, a placement here equals upstream's:
 //
 //	h1  = H(key ‖ group(addr) ‖ group(src)) mod 32
 //	idx = H(key ‖ group(src) ‖ BE64(h1)) mod 256
@@ -37,7 +37,8 @@ func (b *Book) calcNewBucket(addr, src NetAddress) int {
 	return int(placementHash(&b.hashKey, d) % newBucketCount)
 }
 
-// calcOldBucket is A7: one group reaches at most 4 old buckets.
+// calcOldBucket picks an old bucket: one group reaches at most 4 old
+// buckets.
 //
 //	h1  = H(key ‖ "id@ip:port") mod 4
 //	idx = H(key ‖ group(addr) ‖ BE64(h1)) mod 64

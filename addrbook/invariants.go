@@ -5,7 +5,8 @@ import "fmt"
 // checkInvariants verifies the book's internal consistency and returns the
 // first violation found. The fuzzers run it after every operation and the
 // unit tests after theirs (item 7); it is the property upstream's book
-// loses on a corrupt file (B3) and on demotion (A9).
+// loses on a corrupt but parseable file (it loads without validation) and
+// on demotion from a full old bucket (the demoted entry is dropped).
 //
 //   - the new and old counts match the entries and the buckets;
 //   - every entry is in 1–4 new buckets or exactly 1 old bucket;

@@ -5,13 +5,13 @@ import (
 	"time"
 )
 
-// Bucket types, with the values upstream persists as "bucket_type" (K1).
+// Bucket types, with the values upstream persists as "bucket_type".
 const (
 	bucketTypeNew uint8 = 0x01
 	bucketTypeOld uint8 = 0x02
 )
 
-// knownAddress is one entry of the book (K1). It is stored by value in the
+// knownAddress is one entry of the book. It is stored by value in the
 // book's dense entry slice and refers to its source through the interned
 // source table, so a stored address costs one small fixed-size record
 // instead of a handful of pointers and strings (item 8's memory target).
@@ -37,7 +37,7 @@ func (ka *knownAddress) addr() NetAddress {
 func (ka *knownAddress) isOld() bool { return ka.typ == bucketTypeOld }
 func (ka *knownAddress) isNew() bool { return ka.typ == bucketTypeNew }
 
-// newKnownAddress starts an entry as upstream does (K2): new, no attempts,
+// newKnownAddress starts an entry as upstream does: new, no attempts,
 // and LastAttempt set to now, so a fresh address is never "bad" at once.
 func newKnownAddress(na NetAddress, src int32, now int64) knownAddress {
 	return knownAddress{
@@ -50,7 +50,8 @@ func newKnownAddress(na NetAddress, src int32, now int64) knownAddress {
 	}
 }
 
-// markAttempt and markGood are K3.
+// markAttempt and markGood are upstream's: an attempt stamps LastAttempt and
+// counts; a success stamps both times and resets the count.
 func (ka *knownAddress) markAttempt(now int64) {
 	ka.lastAttempt = now
 	ka.attempts++
@@ -62,7 +63,7 @@ func (ka *knownAddress) markGood(now int64) {
 	ka.attempts = 0
 }
 
-// refIndex returns the position of bucket idx among ka's references, or -1 (K5).
+// refIndex returns the position of bucket idx among ka's references, or -1.
 func (ka *knownAddress) refIndex(idx int) int {
 	for i := 0; i < int(ka.nb); i++ {
 		if int(ka.bk[i]) == idx {
@@ -73,7 +74,7 @@ func (ka *knownAddress) refIndex(idx int) int {
 }
 
 // addRef records that ka sits at slot s of bucket idx. It returns the new
-// number of references, or -1 when idx is already referenced (K5).
+// number of references, or -1 when idx is already referenced.
 func (ka *knownAddress) addRef(idx int, s int) int {
 	if ka.refIndex(idx) >= 0 || int(ka.nb) == len(ka.bk) {
 		return -1
@@ -85,7 +86,7 @@ func (ka *knownAddress) addRef(idx int, s int) int {
 }
 
 // removeRef forgets bucket idx and returns the remaining number of
-// references, or -1 when idx was not referenced (K5). Order is kept so
+// references, or -1 when idx was not referenced. Order is kept so
 // the persisted "buckets" list stays in insertion order, as upstream's.
 func (ka *knownAddress) removeRef(idx int) int {
 	i := ka.refIndex(idx)
@@ -98,7 +99,9 @@ func (ka *knownAddress) removeRef(idx int) int {
 	return int(ka.nb)
 }
 
-// isBad is upstream's expiry rule (K6); it only matters for new entries.
+// isBad is upstream's expiry rule (not tried for a week, or failing with
+// no recent success; never within a minute of an attempt); it only
+// matters for new entries.
 // The "claims to be from the future" rule stays unimplemented, as upstream.
 func (ka *knownAddress) isBad(now int64) bool {
 	if ka.typ == bucketTypeOld {

@@ -357,8 +357,9 @@ func timeInRange(t time.Time) bool {
 	return y >= 1678 && y <= 2261 // what int64 nanoseconds can hold
 }
 
-// checkEntry validates one file entry (B3): every way a parseable entry can
-// break the book's invariants is refused here, with the reason.
+// checkEntry validates one file entry (upstream loads entries unchecked,
+// then panics or hangs on a bad one): every way a parseable entry can break
+// the book's invariants is refused here, with the reason.
 func (b *Book) checkEntry(e *FileEntry, inBan bool) (knownAddress, NetAddress, string) {
 	var ka knownAddress
 	if e.Addr == nil {

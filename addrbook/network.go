@@ -5,9 +5,9 @@ import (
 	"strconv"
 )
 
-// Address ranges the book treats specially (checklist N7, N8, A8). They are
-// the ranges btcd and upstream use; the netip form makes every test a
-// comparison, not an allocation.
+// Address ranges the book treats specially: for validity, routability and
+// network grouping. They are the ranges btcd and upstream use; the netip
+// form makes every test a comparison, not an allocation.
 var (
 	rfc1918a   = netip.MustParsePrefix("10.0.0.0/8")
 	rfc1918b   = netip.MustParsePrefix("172.16.0.0/12")
@@ -66,12 +66,12 @@ func (na NetAddress) RFC6145() bool { return in(rfc6145, na.IP) }
 // OnionCatTor reports an OnionCat (Tor) address (fd87:d87e:eb43::/48).
 func (na NetAddress) OnionCatTor() bool { return in(onionCat, na.IP) }
 
-// Local reports a loopback address or one in 0.0.0.0/8 (N8).
+// Local reports a loopback address or one in 0.0.0.0/8.
 func (na NetAddress) Local() bool {
 	return na.IP.IsLoopback() || in(zero4, na.IP)
 }
 
-// Valid returns an *AddressError when na cannot be stored in a book (N7):
+// Valid returns an *AddressError when na cannot be stored in a book:
 // no ID, no IP, an unspecified IP, an IPv6 documentation address or the
 // IPv4 broadcast address. Port 0 is valid, as upstream has it. The ID's
 // spelling is the IDRule's business; Valid only insists that there is one.
@@ -93,8 +93,9 @@ func (na NetAddress) Valid() error {
 }
 
 // Routable reports whether na is valid and reachable across the public
-// Internet (N8). CGNAT, multicast and TEST-NET ranges count as routable,
-// as upstream has them.
+// Internet: not private, link-local, unique-local, ORCHID or local.
+// CGNAT, multicast and TEST-NET ranges count as routable, as upstream has
+// them.
 func (na NetAddress) Routable() bool {
 	if na.Valid() != nil {
 		return false
@@ -103,7 +104,7 @@ func (na NetAddress) Routable() bool {
 		!na.RFC4843() && !na.Local()
 }
 
-// GroupKey returns the network group of na (A8): the unit of the bucket
+// GroupKey returns the network group of na: the unit of the bucket
 // hash, so that one operator with many addresses in one group cannot fill
 // many buckets. In strict mode local and unroutable addresses collapse into
 // one group each; otherwise they get ordinary /16 groups, which is what

@@ -2,12 +2,12 @@ package addrbook
 
 import "math"
 
-// PickAddress draws an address to dial (S3). bias (clamped to 0..100) is
+// PickAddress draws an address to dial. bias (clamped to 0..100) is
 // the preference for new addresses; the two classes are weighted by the
 // square root of their sizes, as upstream. Within the class a non-empty
 // bucket is drawn uniformly, then an entry of it uniformly — upstream's
 // distribution, without its loop over empty buckets that hangs on an
-// inconsistent book (B3).
+// inconsistent book (counts that say non-zero while the buckets are empty).
 func (b *Book) PickAddress(bias int) (NetAddress, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -37,7 +37,8 @@ func clampPercent(p int) int {
 	return min(max(p, 0), 100)
 }
 
-// selectionSize is S4: 23 % of the book, at least min(32, size), at most 250.
+// selectionSize is upstream's gossip size: 23 % of the book, at least
+// min(32, size), at most 250.
 func selectionSize(size int) int {
 	return min(maxGetSelection, max(min(minGetSelection, size), size*getSelectionPercent/100))
 }
@@ -46,7 +47,7 @@ func percentageOfNum(p, n int) int {
 	return int(math.Round(float64(p) / 100 * float64(n)))
 }
 
-// GetSelection returns a uniformly random set of addresses to gossip (S4),
+// GetSelection returns a uniformly random set of addresses to gossip,
 // one per ID. A partial Fisher–Yates shuffle over a virtual array costs
 // O(selection) rather than upstream's O(book).
 func (b *Book) GetSelection() []NetAddress {
@@ -77,7 +78,7 @@ func (b *Book) GetSelection() []NetAddress {
 
 // GetSelectionWithBias returns a selection (same size as GetSelection)
 // laid out as [new…][old…], with at least bias percent new addresses and
-// more when there are not enough old ones (S5). Within a class an address
+// more when there are not enough old ones. Within a class an address
 // in k buckets is k times as likely to come early, as upstream.
 func (b *Book) GetSelectionWithBias(bias int) []NetAddress {
 	b.mu.Lock()
