@@ -54,7 +54,7 @@ type Config struct {
 	SeedMode bool
 	// Seeds are "id@host:port" strings in the book's ID kind. A host
 	// name is resolved once at Start through the resolver option; a
-	// resolution failure is tolerated (R2).
+	// resolution failure is tolerated at start, as upstream.
 	Seeds []string
 	// IDRule validates the IDs in seeds and in received PexAddrs; it
 	// must be the book's rule. Default: addrbook.ClassicIDs.

@@ -272,8 +272,9 @@ func (r *Reactor) dialSeeds() {
 	}
 }
 
-// checkSeeds parses the configured seeds (R2). numOnline is -1 without
-// seeds, else the number that parsed and resolved.
+// checkSeeds parses the configured seeds, as upstream does at start: a
+// bad seed string fails, a lookup failure is logged and skipped. numOnline
+// is -1 without seeds, else the number that parsed and resolved.
 func (r *Reactor) checkSeeds() (numOnline int, addrs []addrbook.NetAddress, err error) {
 	if len(r.cfg.Seeds) == 0 {
 		return -1, nil, nil

@@ -13,10 +13,11 @@ var (
 	ErrInvalidConfig  = errors.New("invalid pex config")
 	ErrAlreadyStarted = errors.New("pex reactor already started")
 	ErrNotStarted     = errors.New("pex reactor not started")
-	// ErrEmptyBookNoSeeds is upstream's start failure (R2.3): seeds were
+	// ErrEmptyBookNoSeeds is upstream's start failure: seeds were
 	// configured, none resolved, and the book has nothing to dial.
 	ErrEmptyBookNoSeeds = errors.New("address book is empty and couldn't resolve any seed nodes")
-	// ErrSeedConfig wraps a seed string that cannot be parsed (R2.2).
+	// ErrSeedConfig wraps a seed string that cannot be parsed; it fails the
+	// start, as upstream.
 	ErrSeedConfig = errors.New("seed node configuration has error")
 	// ErrSeedLookup wraps a seed host name that did not resolve; it is
 	// tolerated at start.

@@ -171,7 +171,7 @@ func NewReactor(book AddrBook, network Network, cfg Config, opts ...Option) *Rea
 func (r *Reactor) Config() Config { return r.cfg }
 
 // Start starts the book, parses the seeds and starts the ensure-peers
-// routine, or the crawler in seed mode (R2).
+// routine, or the crawler in seed mode, in upstream's start order.
 func (r *Reactor) Start() error {
 	if r.cfgErr != nil {
 		return r.cfgErr
