@@ -40,7 +40,8 @@ type libp2pCluster struct {
 	obs   *Counter
 	nodes []*pexnode.Node
 	ids   []string
-	seedM []bool // seed-mode nodes, not measured
+	index map[string]int // node index by peer ID text, for Sample
+	seedM []bool         // seed-mode nodes, not measured
 	// started marks the nodes Stop must stop: a node built but never
 	// started holds no socket, file or goroutine.
 	started []bool
@@ -166,6 +167,10 @@ func (c *libp2pCluster) Start(ctx context.Context) error {
 			return fmt.Errorf("node %d: %w", i, err)
 		}
 	}
+	c.index = make(map[string]int, N)
+	for i, id := range c.ids {
+		c.index[id] = i
+	}
 	return nil
 }
 
@@ -198,8 +203,12 @@ func (c *libp2pCluster) Sample() []NodeSample {
 			continue
 		}
 		s := NodeSample{Peers: len(n.Transport.Peers())}
-		for j, id := range c.ids {
-			if j != i && n.Book.HasAddress(id) {
+		// Walk the book's entries rather than asking HasAddress for each
+		// of the N−1 others: a miss there normalizes the ID (a base58
+		// decode), and N² of them per sample cost a core at N = 200 —
+		// CPU charged to the stack under measurement, and starving it.
+		for _, e := range n.Book.Entries() {
+			if j, ok := c.index[e.Addr.ID]; ok && j != i {
 				s.Known++
 			}
 		}
