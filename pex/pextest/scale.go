@@ -33,12 +33,11 @@ func TestnetSim(n, visitors int, seed uint64) SimConfig {
 // round, which shows whether the network fills at a steady number of
 // nodes per round (a bottleneck) or geometrically (gossip).
 type ScalePoint struct {
-	N, Visitors       int
-	RoundsToPeers     int
-	RoundsToBooks     int
-	PeersByRound      []int
-	BooksByRound      []int
-	SeedBusyNewcomers int // nodes still without any peer after round 1
+	N, Visitors   int
+	RoundsToPeers int
+	RoundsToBooks int
+	PeersByRound  []int
+	BooksByRound  []int
 }
 
 // RunScale runs TestnetSim(n, visitors, seed).
