@@ -12,7 +12,7 @@ import (
 )
 
 // writeFileAtomic replaces path with data atomically, as upstream saves
-// its book: a temp file in the same directory, then rename (item 4).
+// its book: a temp file in the same directory, then rename, so a crash leaves the old file or the new one, never half of one.
 func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	dir := filepath.Dir(path)
 	// The PID in the name lets a later Start tell a save that was killed

@@ -66,7 +66,7 @@ func (b *Book) IsBanned(id string) bool {
 
 // ReinstateBadPeers puts the entries of expired bans back into a new
 // bucket — including entries that were old when banned, which
-// upstream loses (§9.2.2) — and forgets the expired bans. IDs are handled
+// upstream loses — and forgets the expired bans. IDs are handled
 // in sorted order so a seeded book stays reproducible.
 func (b *Book) ReinstateBadPeers() {
 	b.mu.Lock()

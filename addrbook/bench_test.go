@@ -11,7 +11,7 @@ import (
 	cmtpex "github.com/cometbft/cometbft/p2p/pex"
 )
 
-// Item 8: the same work on this book (/pexp2p) and on upstream's
+// Cost against upstream: the same work on this book (/pexp2p) and on upstream's
 // pex.AddrBook (/upstream), on a book fed 16,384 addresses: 64 sources
 // (each in its own /16) announcing 256 addresses each (each address in its
 // own /16). Run:

@@ -197,7 +197,7 @@ func (b *Book) pickOldest(typ uint8, idx int) int32 {
 
 // moveToOld promotes new entry i to its old bucket. When that bucket is
 // full, the entry tried longest ago is demoted to a new bucket — and kept, unlike
-// upstream, which drops it because it forgets to reset its type (§9.2.1).
+// upstream, which drops it because it forgets to reset its type.
 //
 // With Options.TestBeforeEvict and a tester, a promotion into a full old
 // bucket waits for a test of the entry it would push out (evict.go).

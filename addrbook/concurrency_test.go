@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Item 6: the book is safe for concurrent use — every public method from
+// The book is safe for concurrent use — every public method from
 // several goroutines at once, with saves and a stop racing them (run under
 // -race), and the invariants hold afterwards.
 func TestConcurrentUse(t *testing.T) {

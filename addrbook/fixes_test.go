@@ -10,7 +10,7 @@ import (
 )
 
 // Each test here shows a bug of upstream's book on upstream's own
-// pex.NewAddrBook, and that this book does not have it (item 3).
+// pex.NewAddrBook, and that this book does not have it.
 
 func newUpstreamBook(t *testing.T, strict bool) cmtpex.AddrBook {
 	t.Helper()

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// Item 7: native fuzz targets, modelled on Bitcoin Core's addrman fuzzers.
+// Native fuzz targets, modelled on Bitcoin Core's addrman fuzzers.
 // The seed corpora in testdata/fuzz run as ordinary tests in `go test`.
 
 var updateCorpus = flag.Bool("update-corpus", false, "rewrite the seed corpora in testdata/fuzz")
@@ -131,7 +131,7 @@ func fuzzAddr(x, y byte) NetAddress {
 }
 
 // FuzzOperations runs a random sequence of book operations and checks the
-// invariants after every step (item 7).
+// invariants after every step.
 func FuzzOperations(f *testing.F) {
 	for _, s := range operationSeeds() {
 		f.Add(s)

@@ -68,7 +68,7 @@ func TestPlacementSpreadLimits(t *testing.T) {
 	}
 }
 
-// Item 6: the same seed gives the same keys, hence the same placement.
+// The same seed gives the same keys, hence the same placement.
 func TestSameSeedSamePlacement(t *testing.T) {
 	a, _ := newTestBook(t, Options{Seed: 7})
 	c, _ := newTestBook(t, Options{Seed: 7})

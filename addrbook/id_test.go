@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// Item 2: the classic rule refuses libp2p peer IDs with a clear error.
+// The classic rule refuses libp2p peer IDs with a clear error.
 func TestClassicIDRule(t *testing.T) {
 	for _, tc := range []struct {
 		in, want string

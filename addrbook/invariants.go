@@ -4,7 +4,7 @@ import "fmt"
 
 // checkInvariants verifies the book's internal consistency and returns the
 // first violation found. The fuzzers run it after every operation and the
-// unit tests after theirs (item 7); it is the property upstream's book
+// unit tests after theirs; it is the property upstream's book
 // loses on a corrupt but parseable file (it loads without validation) and
 // on demotion from a full old bucket (the demoted entry is dropped).
 //

@@ -14,7 +14,7 @@ const (
 // knownAddress is one entry of the book. It is stored by value in the
 // book's dense entry slice and refers to its source through the interned
 // source table, so a stored address costs one small fixed-size record
-// instead of a handful of pointers and strings (item 8's memory target).
+// instead of a handful of pointers and strings (the book's memory budget).
 // Times are Unix nanoseconds, 0 meaning "never".
 type knownAddress struct {
 	id          string

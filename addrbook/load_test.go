@@ -7,7 +7,7 @@ import (
 	cmtpex "github.com/cometbft/cometbft/p2p/pex"
 )
 
-// Item 4: a file written by upstream's book loads; placement is recomputed
+// A file written by upstream's book loads; placement is recomputed
 // (upstream's hash key is not in the file), good addresses stay old.
 func TestUpstreamFileLoads(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "addrbook.json")

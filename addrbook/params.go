@@ -2,7 +2,7 @@ package addrbook
 
 import "time"
 
-// Upstream's constants (checklist §3.2). They shape what peers can do to a
+// Upstream's constants. They shape what peers can do to a
 // book, so they are kept exactly; only the capacity check around them is
 // corrected (buckets hold bucketSize, not bucketSize+1).
 const (

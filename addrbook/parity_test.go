@@ -7,7 +7,7 @@ import (
 	"github.com/cometbft/cometbft/p2p"
 )
 
-// Item 1: parity with upstream, differentially. The same random sequence
+// Parity with upstream, differentially. The same random sequence
 // of adds, re-adds from other sources, attempts, promotions and removals
 // runs on this book and on upstream's pex.NewAddrBook; as long as no bucket
 // overflows (where upstream's bugs live: see fixes_test.go) both must hold

@@ -13,7 +13,7 @@ import (
 	cmtpex "github.com/cometbft/cometbft/p2p/pex"
 )
 
-// Item 4: a file written here loads in upstream's own book.
+// A file written here loads in upstream's own book.
 func TestFileLoadsInUpstream(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "addrbook.json")
 	b, _ := fileBook(t, path, Options{})

@@ -133,8 +133,8 @@ func TestResultNeverConvergedHasNullTimes(t *testing.T) {
 	}
 }
 
-// The JSON carries the fields issue 15 lists, under those names.
-func TestResultJSONHasTheIssuesFields(t *testing.T) {
+// The JSON carries the result's fields under their documented names.
+func TestResultJSONFieldNames(t *testing.T) {
 	res := twoNodeRun(t).compute()
 	b, err := json.Marshal(res)
 	if err != nil {

@@ -101,7 +101,7 @@ func populate(t *testing.T, pool []addrbook.NetAddress, ub upex.AddrBook, ob *ad
 	return good
 }
 
-// Item 2, upstream → pexp2p: a file written by upstream's own
+// Book files, upstream → pexp2p: a file written by upstream's own
 // pex.AddrBook (new and old entries, many buckets, IPv6) loads here with
 // every address, the same IP and port, and the same bucket type.
 func TestBookFileFromUpstream(t *testing.T) {
@@ -122,7 +122,7 @@ func TestBookFileFromUpstream(t *testing.T) {
 		}
 	}
 	if len(entries) != len(pool) || types[1] == 0 || types[2] == 0 || len(buckets) < 50 {
-		t.Fatalf("upstream's file is not the mix item 2 asks for: %d entries, types %v, %d buckets", len(entries), types, len(buckets))
+		t.Fatalf("upstream's file lacks the mix of new, old and bucket spread the test needs: %d entries, types %v, %d buckets", len(entries), types, len(buckets))
 	}
 
 	ob, err := addrbook.New(addrbook.Options{FilePath: path, Strict: true, Seed: 7})
@@ -151,7 +151,7 @@ func TestBookFileFromUpstream(t *testing.T) {
 	}
 }
 
-// Item 2, pexp2p → upstream: a file written here (with the fields
+// Book files, pexp2p → upstream: a file written here (with the fields
 // pexp2p adds: version, hash key, bans) loads in upstream's pex.AddrBook
 // with every address and bucket type, and upstream writes it back.
 func TestBookFileToUpstream(t *testing.T) {

@@ -26,7 +26,7 @@ const (
 )
 
 // bugTally counts, per upstream bug the run ran into, how often each
-// side produced which outcome: the side-by-side view item 3 asks for.
+// side produced which outcome, so the report shows both sides side by side.
 type bugTally map[string]map[string]int
 
 func (b bugTally) add(bug, outcome string) {
@@ -266,7 +266,7 @@ func (d *diffRun) check(step int) (nNew, nOld int) {
 	return nNew, nOld
 }
 
-// Item 3: the same seeded sequence of 4000 operations (add, mark
+// Differential run: the same seeded sequence of 4000 operations (add, mark
 // good/attempt, remove, ban short and long, IsBanned, reinstate) keeps
 // membership, sizes and new/old class equal wherever upstream has no
 // bug; the fixes for expired bans and for reinstating a formerly old

@@ -40,7 +40,7 @@ import (
 	"github.com/pexp2p/pexp2p/transport"
 )
 
-// Item 5: seed capacity. The seed runs in a child process (this test
+// Seed capacity. The seed runs in a child process (this test
 // binary re-executed with seedChildEnv set), so that its CPU time can be
 // read exactly from /proc/<pid>/stat while the fresh peers — each a new
 // identity that connects, sends one PexRequest, reads the answer and is
@@ -438,7 +438,7 @@ func eachParallel(n int, f func(i int)) {
 	wg.Wait()
 }
 
-// BenchmarkSeedCapacity: item 5. Each op is one fresh peer served by the
+// BenchmarkSeedCapacity: how many fresh peers a seed serves. Each op is one fresh peer served by the
 // seed; clientConc() visitors run at once. Visitors are built before
 // their batch's visit phase and torn down after it (seedBatch), on both
 // stacks alike, so that the load generator's own set-up does not compete

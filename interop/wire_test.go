@@ -56,7 +56,8 @@ func classicID(i int) string { return fmt.Sprintf("%040x", i+1) }
 
 const maxIPv6 = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
 
-// wireShapes is every message shape item 1 names. The sizes of the two
+// wireShapes is every PEX message shape the wire must carry: requests,
+// empty, one-entry and full answers, IPv4 and IPv6. The sizes of the two
 // 250-entry shapes are what upstream's own encoder produces for them.
 func wireShapes(t testing.TB) []struct {
 	name string
@@ -121,7 +122,7 @@ func messageOfSize(t testing.TB, n int) *tmp2p.PexAddrs {
 	return nil
 }
 
-// Item 1: our encoding of every shape is byte-identical to upstream's
+// Wire compatibility: our encoding of every shape is byte-identical to upstream's
 // proto.Marshal(Wrap(...)), decodes back through upstream's Unwrap, and
 // upstream's bytes decode through ours to an equal message.
 func TestWireBytesEqualUpstream(t *testing.T) {
@@ -159,7 +160,7 @@ func TestWireBytesEqualUpstream(t *testing.T) {
 	}
 }
 
-// Item 1: both sides refuse the same first oversized message: ours when
+// Wire compatibility: both sides refuse the same first oversized message: ours when
 // encoding (so we never send what upstream's 64000-byte channel drops),
 // and upstream's MConnection RecvMessageCapacity is that same 64000.
 func TestWireLimitAgreesWithUpstream(t *testing.T) {
@@ -178,7 +179,7 @@ func TestWireLimitAgreesWithUpstream(t *testing.T) {
 	}
 }
 
-// Item 1: our NetAddress.ToProto produces the same wire entry as
+// Wire compatibility: our NetAddress.ToProto produces the same wire entry as
 // upstream's p2p.NetAddress.ToProto for the same address, IPv4 and IPv6,
 // and upstream's entry converts back to the same address here.
 func TestNetAddressProtoEqualsUpstream(t *testing.T) {
@@ -240,7 +241,7 @@ func newHostPair(t *testing.T, proto string) (a, b host.Host) {
 	return a, b
 }
 
-// Item 1: on /p2p/cometbft/1.0.0/channel/0x00, what our SendMessage writes
+// Wire compatibility: on /p2p/cometbft/1.0.0/channel/0x00, what our SendMessage writes
 // is read by upstream lp2p's StreamReadSizedClose (with the PEX channel's
 // 64000 limit) and decodes through Unwrap; what upstream's
 // StreamWriteClose writes is read by our ReceiveMessage. Over TCP and QUIC.

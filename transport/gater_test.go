@@ -14,8 +14,7 @@ import (
 	"github.com/pexp2p/pexp2p/internal/testwait"
 )
 
-// Issue 8 item 3, "banned by ID, and by IP where the IP rule applies":
-// a peer stopped for breaking the wire keeps its ID out, and — unless
+// Banned by ID, and by IP where the IP rule applies: a peer stopped for breaking the wire keeps its ID out, and — unless
 // duplicate IPs are allowed — any other identity from its IP, while
 // peers from other IPs still get in. The rule is off on loopback in
 // production (every local test peer shares 127.0.0.1); this test turns

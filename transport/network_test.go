@@ -20,7 +20,7 @@ import (
 	"github.com/pexp2p/pexp2p/pex"
 )
 
-// Seed answer (issue 7, seed capacity): StopPeerGracefully after Send
+// Seed answer: StopPeerGracefully after Send
 // must not take the answer away from a reader that is slow to read it.
 // Closing the connection as soon as our side of the stream was closed
 // lost the message whenever the reader had not read it yet (a QUIC

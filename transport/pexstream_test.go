@@ -17,7 +17,7 @@ import (
 	"github.com/pexp2p/pexp2p/pex"
 )
 
-// Seed regression (issue 7, seed capacity): a PexRequest whose
+// Seed regression: a PexRequest whose
 // stream arrives before eventLoop has seen the connection must still
 // reach the handler, after AddPeer. The event bus is async; on a loaded
 // seed the visitor's stream used to win the race about once in 150
@@ -147,7 +147,7 @@ func startTCPNode(t *testing.T, ip string, h Handler, before func(*Node)) *Node 
 }
 
 // Streams are released: after messages are exchanged no stream remains
-// open in either host's resource manager (item 8).
+// open in either host's resource manager.
 func TestNoStreamLeaks(t *testing.T) {
 	a, _ := testNode(t, 15, nil)
 	b, hb := testNode(t, 16, nil)
@@ -227,7 +227,7 @@ func TestWireViolationReason(t *testing.T) {
 	}
 }
 
-// Issue 8 item 3: a peer that keeps opening PEX streams and never
+// Stalled streams: a peer that keeps opening PEX streams and never
 // completes a message (one byte of a length prefix, then silence) is
 // stopped and banned once MaxStalledStreams of them time out within the
 // window; one stalled stream alone (a bad link) is not punished, and a

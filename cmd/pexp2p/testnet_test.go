@@ -80,7 +80,7 @@ func TestTestnetConverges(t *testing.T) {
 	}
 }
 
-// Issue 7 item 4: --compare-classic runs the same one-seed topology on
+// --compare-classic runs the same one-seed topology on
 // upstream's classic stack after the libp2p one; the JSON carries both
 // rows, the plot both pairs of curves, and the classic row has its own
 // counted PEX traffic. Bounded: 6 nodes, 300 ms rounds, at most 25 s per

@@ -7,5 +7,5 @@ import (
 )
 
 // The simulated clock's tests start goroutines that wait on timers; none
-// may outlive its test (issue 8 item 6).
+// may outlive its test.
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

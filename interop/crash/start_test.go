@@ -74,7 +74,7 @@ func growBook(t *testing.T, path string, from, n int, keys seededReader) []strin
 	return ids
 }
 
-// TestStartSIGKILL (item 2, the command): `pexp2p start` is killed with
+// TestStartSIGKILL, the command's crash safety: `pexp2p start` is killed with
 // SIGKILL at random moments while it writes its address book. Half the
 // runs attack the periodic save: the node runs with
 // addr_book_save_interval = 5ms, killed 0–400 ms into the run: most runs

@@ -4,7 +4,7 @@
 // k /16 groups floods a victim's book through many source peers while
 // honest peers keep gossiping, and the victim keeps churning outbound
 // connections with the reactor's selection rule. The same flood runs
-// against addrbook.Book and upstream's pex.AddrBook (issue 8 item 4).
+// against addrbook.Book and upstream's pex.AddrBook.
 package eclipse
 
 import (
@@ -285,7 +285,7 @@ func simulate(vb victimBook, k int, seed uint64) result {
 // a result is "worse" only beyond it.
 const tolerance = 0.05
 
-// TestEclipseNotWorseThanUpstream (item 4): under the identical flood at
+// TestEclipseNotWorseThanUpstream: under the identical flood at
 // k = 1, 8, 64 attacker /16 groups, the attacker's share of PickAddress
 // (bias 10 and 90), GetSelection and outbound slots is never larger in
 // addrbook.Book than in upstream's pex.AddrBook. The table goes to the

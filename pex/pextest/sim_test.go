@@ -56,7 +56,7 @@ func TestSimDeterministic(t *testing.T) {
 	}
 }
 
-// Issue 3 fix (a): with the only seed a regular node whose inbound slots
+// Over-limit answer: with the only seed a regular node whose inbound slots
 // fill, newcomers starve forever when full nodes refuse them (upstream:
 // 9 of 50 never connect); answering one request over the limit fixes it.
 func TestNewcomersNotStarved(t *testing.T) {
@@ -78,7 +78,7 @@ func TestNewcomersNotStarved(t *testing.T) {
 	t.Logf("upstream-like: %d of 49 nodes with peers after 20 rounds; fixed: peers in %d rounds", last.NodesWithPeers, fixed.RoundsToPeers)
 }
 
-// Issue 3 fix (b): once outbound is full upstream stops asking, and books
+// Refresh after outbound is full: once outbound is full upstream stops asking, and books
 // stall below 90 %; refreshing at the usual pace reaches it.
 func TestBooksKeepRefreshing(t *testing.T) {
 	noRefresh := func(_ int, c *pex.Config) { c.RefreshWhenOutboundFull = false }

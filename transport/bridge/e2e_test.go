@@ -212,7 +212,7 @@ func upstreamClassic(t *testing.T, seeds []string) (*p2p.Switch, upex.AddrBook) 
 	return sw, book
 }
 
-// Issue 6 item 5, third test, end to end through both faces' PEX: a
+// Crossing faces end to end through both faces' PEX: a
 // dual-stack node met on the classic face is, after verification, offered
 // on the libp2p face and reached by a libp2p-only pexp2p node; one met on
 // the libp2p face is offered on the classic face and reached by an
@@ -310,7 +310,7 @@ func startBridge(t *testing.T) (*classic.Face, *addrbook.Book, *lpFace, *countMe
 	return bClassic, bClassicBook, bLibp2p, metrics
 }
 
-// Issue 6 item 5, second test: three pexp2p libp2p nodes whose only seed
+// Three pexp2p libp2p nodes whose only seed
 // is the bridge's libp2p face discover each other through it.
 func TestLibp2pNodesDiscoverEachOtherThroughBridge(t *testing.T) {
 	_, _, bLibp2p, _ := startBridge(t)

@@ -111,7 +111,7 @@ func peerIDOf(t *testing.T, key cmted25519.PrivKey) string {
 	return pid.String()
 }
 
-// Issue 6 item 5, third test, on real transports over loopback: a
+// Crossing faces on real transports over loopback: a
 // dual-stack node (one key; classic TCP and libp2p QUIC on the same port)
 // learned on either face crosses to the other after verification; a fake
 // one (another key on the libp2p side of the same port) never does.

@@ -55,7 +55,7 @@ func startPexFace(t *testing.T, period time.Duration, seedMode bool) (*Face, *pe
 	return face, r, book
 }
 
-// Issue 6 item 5, first test: three upstream classic nodes running
+// Three upstream classic nodes running
 // upstream's own, unmodified pex.Reactor, whose only seed is our classic
 // face, discover each other through it, with the face's reactor in normal
 // and in seed mode. Covers inbound peers entering the book with their
