@@ -44,6 +44,10 @@ type Options struct {
 	// ASMap, when set, groups addresses by AS number instead of /16 for
 	// bucket placement and Group (asmap.go). Nil: upstream's groups.
 	ASMap *ASMap
+	// PreferVerified makes PickAddress and the selections favour entries
+	// whose primary address their own peer signed (AddVerified); the rule
+	// is in alternatives.go. Off: upstream's distributions, untouched.
+	PreferVerified bool
 	// Logger receives warnings (corrupt file, dropped entries) and debug
 	// events; nil discards them.
 	Logger *slog.Logger
@@ -102,6 +106,10 @@ type Book struct {
 	tester          EvictionTester
 	pending         map[string]evictTest // by candidate ID
 	toTest          []NetAddress         // queued under mu, run after it
+
+	// Signed records and alternatives (alternatives.go).
+	preferVerified bool
+	nVerified      int // entries with a verified primary address
 
 	// Lifecycle.
 	lifeMu  sync.Mutex
@@ -181,6 +189,7 @@ func New(opts Options) (*Book, error) {
 		scratch:      make(map[int32]int32),
 
 		testBeforeEvict: opts.TestBeforeEvict,
+		preferVerified:  opts.PreferVerified,
 		asmap:           opts.ASMap,
 		pending:         make(map[string]evictTest),
 	}
@@ -320,55 +329,10 @@ func (b *Book) AddAddress(addr, src NetAddress) error {
 }
 
 func (b *Book) addAddress(addr, src NetAddress) error {
-	if src.IsZero() {
-		return &AddError{Addr: addr, Src: src, Reason: ErrNoSource}
+	addr, src, err := b.admit(addr, src)
+	if err != nil {
+		return err
 	}
-	if addr.ID != "" {
-		id, err := b.rule.Normalize(addr.ID)
-		if err != nil {
-			return &AddError{Addr: addr, Src: src, Reason: ErrInvalidAddress,
-				Err: &AddressError{Input: addr.String(), Reason: "bad ID", Err: err}}
-		}
-		addr.ID = id
-	}
-	addr.IP = addr.IP.Unmap()
-	if err := addr.Valid(); err != nil {
-		return &AddError{Addr: addr, Src: src, Reason: ErrInvalidAddress, Err: err}
-	}
-	if src.ID != "" {
-		if id, err := b.rule.Normalize(src.ID); err == nil {
-			src.ID = id
-		}
-	}
-	src.IP = src.IP.Unmap()
-	now := b.nowNanos()
-	if ban, ok := b.bans[addr.ID]; ok {
-		if ban.until > now {
-			return &AddError{Addr: addr, Src: src, Reason: ErrBanned}
-		}
-		// An expired ban no longer blocks (upstream blocks until
-		// ReinstateBadPeers runs); forget it.
-		delete(b.bans, addr.ID)
-	}
-	if _, ok := b.private[addr.ID]; ok {
-		return &AddError{Addr: addr, Src: src, Reason: ErrPrivate}
-	}
-	if _, ok := b.private[src.ID]; ok {
-		return &AddError{Addr: addr, Src: src, Reason: ErrPrivateSource}
-	}
-	if _, ok := b.ourIDs[addr.ID]; ok {
-		return &AddError{Addr: addr, Src: src, Reason: ErrSelf}
-	}
-	if len(b.ours) > 0 {
-		var buf [128]byte
-		if _, ok := b.ours[string(appendAddrString(buf[:0], addr))]; ok {
-			return &AddError{Addr: addr, Src: src, Reason: ErrSelf}
-		}
-	}
-	if b.strict && !addr.Routable() {
-		return &AddError{Addr: addr, Src: src, Reason: ErrNonRoutable}
-	}
-
 	// The incoming pair decides the bucket even for a known ID, as
 	// upstream, so a sender can steer which extra buckets a known
 	// ID lands in.
@@ -392,11 +356,72 @@ func (b *Book) addAddress(addr, src NetAddress) error {
 		b.place(i, idx)
 		return nil
 	}
+	b.addNew(addr, src, nil)
+	return nil
+}
+
+// addNew stores a new entry for an unknown ID in the new bucket addr and
+// src hash to.
+func (b *Book) addNew(addr, src NetAddress, ext *entryExt) {
 	idx := b.calcNewBucket(addr, src)
 	b.makeRoom(bucketTypeNew, idx)
-	i := b.appendEntry(newKnownAddress(addr, b.internSource(src), now))
-	b.place(i, idx)
-	return nil
+	ka := newKnownAddress(addr, b.internSource(src), b.nowNanos())
+	ka.ext = ext
+	b.place(b.appendEntry(ka), idx)
+}
+
+// admit is AddAddress's checks: it returns addr and src normalised, or
+// the *AddError of the first check that fails.
+func (b *Book) admit(addr, src NetAddress) (NetAddress, NetAddress, error) {
+	if src.IsZero() {
+		return addr, src, &AddError{Addr: addr, Src: src, Reason: ErrNoSource}
+	}
+	if addr.ID != "" {
+		id, err := b.rule.Normalize(addr.ID)
+		if err != nil {
+			return addr, src, &AddError{Addr: addr, Src: src, Reason: ErrInvalidAddress,
+				Err: &AddressError{Input: addr.String(), Reason: "bad ID", Err: err}}
+		}
+		addr.ID = id
+	}
+	addr.IP = addr.IP.Unmap()
+	if err := addr.Valid(); err != nil {
+		return addr, src, &AddError{Addr: addr, Src: src, Reason: ErrInvalidAddress, Err: err}
+	}
+	if src.ID != "" {
+		if id, err := b.rule.Normalize(src.ID); err == nil {
+			src.ID = id
+		}
+	}
+	src.IP = src.IP.Unmap()
+	now := b.nowNanos()
+	if ban, ok := b.bans[addr.ID]; ok {
+		if ban.until > now {
+			return addr, src, &AddError{Addr: addr, Src: src, Reason: ErrBanned}
+		}
+		// An expired ban no longer blocks (upstream blocks until
+		// ReinstateBadPeers runs); forget it.
+		delete(b.bans, addr.ID)
+	}
+	if _, ok := b.private[addr.ID]; ok {
+		return addr, src, &AddError{Addr: addr, Src: src, Reason: ErrPrivate}
+	}
+	if _, ok := b.private[src.ID]; ok {
+		return addr, src, &AddError{Addr: addr, Src: src, Reason: ErrPrivateSource}
+	}
+	if _, ok := b.ourIDs[addr.ID]; ok {
+		return addr, src, &AddError{Addr: addr, Src: src, Reason: ErrSelf}
+	}
+	if len(b.ours) > 0 {
+		var buf [128]byte
+		if _, ok := b.ours[string(appendAddrString(buf[:0], addr))]; ok {
+			return addr, src, &AddError{Addr: addr, Src: src, Reason: ErrSelf}
+		}
+	}
+	if b.strict && !addr.Routable() {
+		return addr, src, &AddError{Addr: addr, Src: src, Reason: ErrNonRoutable}
+	}
+	return addr, src, nil
 }
 
 // RemoveAddress removes the entry with that ID; unknown IDs are ignored.

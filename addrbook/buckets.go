@@ -61,6 +61,9 @@ func (b *Book) appendEntry(ka knownAddress) int32 {
 	} else {
 		b.nNew++
 	}
+	if ka.verified() {
+		b.nVerified++
+	}
 	return i
 }
 
@@ -124,6 +127,9 @@ func (b *Book) dropEntry(i int32) {
 		b.nOld--
 	} else {
 		b.nNew--
+	}
+	if ka.verified() {
+		b.nVerified--
 	}
 	last := int32(len(b.entries) - 1)
 	if i != last {

@@ -1,6 +1,9 @@
 package addrbook
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Entry is a copy of one stored address and what the book knows about it,
 // for tools that list or export the book. Changing it changes nothing in
@@ -19,6 +22,11 @@ type Entry struct {
 	// LastAttempt and LastSuccess are UTC; zero means never.
 	LastAttempt time.Time
 	LastSuccess time.Time
+	// Alternatives are other addresses of the same peer (AddVerified,
+	// AddAlternatives), in the order they are kept; nil when none.
+	Alternatives []NetAddress
+	// Verified means Addr came from a record its own peer signed.
+	Verified bool
 }
 
 // Entries returns a copy of every stored address, in the book's storage
@@ -54,6 +62,10 @@ func entryOf(ka *knownAddress, src NetAddress, buckets []int) Entry {
 		Attempts:    int(ka.attempts),
 		LastAttempt: fromNanos(ka.lastAttempt),
 		LastSuccess: fromNanos(ka.lastSuccess),
+		// A copy: the book replaces, never edits, an ext's list, but
+		// tools may edit theirs.
+		Alternatives: slices.Clone(ka.alts()),
+		Verified:     ka.verified(),
 	}
 }
 
@@ -76,6 +88,10 @@ func (e Entry) FileEntry() FileEntry {
 		BucketType:  int64(bucketTypeNew),
 		LastAttempt: e.LastAttempt,
 		LastSuccess: e.LastSuccess,
+		Verified:    e.Verified,
+	}
+	for _, a := range e.Alternatives {
+		fe.Alternatives = append(fe.Alternatives, fileAddr(a))
 	}
 	if e.Old {
 		fe.BucketType = int64(bucketTypeOld)

@@ -15,6 +15,11 @@ var (
 	ErrPrivateSource = errors.New("address was learned privately") // upstream: ErrAddrBookPrivateSrc
 	ErrSelf          = errors.New("address is our own")            // upstream: ErrAddrBookSelf
 	ErrNonRoutable   = errors.New("address is not routable")       // upstream: ErrAddrBookNonRoutable
+
+	// AddVerified and AddAlternatives only (no upstream counterpart).
+	ErrIDMismatch  = errors.New("address carries another ID than the one it is claimed for")
+	ErrNoAddresses = errors.New("no addresses given")
+	ErrUnknownID   = errors.New("ID is not in the book")
 )
 
 // AddError is what AddAddress returns. Reason is one of the sentinels above,
@@ -26,6 +31,13 @@ type AddError struct {
 }
 
 func (e *AddError) Error() string {
+	if e.Src.IsZero() && e.Reason != ErrNoSource {
+		// AddAlternatives has no source to name.
+		if e.Err != nil {
+			return fmt.Sprintf("cannot add %s: %v: %v", e.Addr, e.Reason, e.Err)
+		}
+		return fmt.Sprintf("cannot add %s: %v", e.Addr, e.Reason)
+	}
 	if e.Err != nil {
 		return fmt.Sprintf("cannot add %s (source %s): %v: %v", e.Addr, e.Src, e.Reason, e.Err)
 	}

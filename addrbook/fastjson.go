@@ -78,6 +78,21 @@ func (p *jsonParser) str() (string, bool) {
 	return "", false
 }
 
+// boolean reads true or false; null goes to encoding/json, which leaves
+// the field as it was.
+func (p *jsonParser) boolean() (bool, bool) {
+	p.ws()
+	switch {
+	case len(p.d)-p.i >= 4 && string(p.d[p.i:p.i+4]) == "true":
+		p.i += 4
+		return true, true
+	case len(p.d)-p.i >= 5 && string(p.d[p.i:p.i+5]) == "false":
+		p.i += 5
+		return false, true
+	}
+	return false, false
+}
+
 // int reads an integer that fits in int64 (no fraction, no exponent).
 func (p *jsonParser) int() (int64, bool) {
 	p.ws()
@@ -232,6 +247,20 @@ func (p *jsonParser) entry(e *FileEntry) bool {
 			e.LastSuccess, ok = p.utcTime()
 		case "last_ban_time":
 			e.LastBanTime, ok = p.utcTime()
+		case "alternatives":
+			var isNull bool
+			isNull, ok = p.array(func() bool {
+				a, ok := p.addr()
+				e.Alternatives = append(e.Alternatives, a)
+				return ok
+			})
+			if isNull {
+				e.Alternatives = nil
+			} else if e.Alternatives == nil {
+				e.Alternatives = []*FileAddr{}
+			}
+		case "verified":
+			e.Verified, ok = p.boolean()
 		}
 		return ok
 	})

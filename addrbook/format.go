@@ -30,8 +30,10 @@ type FileAddr struct {
 	Port int64  `json:"port"`
 }
 
-// FileEntry is one element of the file's "addrs": exactly upstream's
-// fields. Tools that show or write entries in upstream's format use it
+// FileEntry is one element of the file's "addrs": upstream's fields, and
+// two that only the signed-records and several-addresses options set and
+// that are left out when empty, so a book without them writes upstream's
+// entries exactly (upstream ignores them when present). Tools that show or write entries in upstream's format use it
 // (Entry.FileEntry), so the schema is declared once, here. Addr and Src are
 // pointers because the loader must tell a missing address from an empty
 // one.
@@ -44,6 +46,10 @@ type FileEntry struct {
 	LastAttempt time.Time `json:"last_attempt"`
 	LastSuccess time.Time `json:"last_success"`
 	LastBanTime time.Time `json:"last_ban_time"`
+	// Alternatives are the entry's other addresses (Entry.Alternatives).
+	Alternatives []*FileAddr `json:"alternatives,omitempty"`
+	// Verified is Entry.Verified.
+	Verified bool `json:"verified,omitempty"`
 }
 
 type banJSON struct {

@@ -78,6 +78,12 @@ func loadSeeds(f *testing.F) [][]byte {
 	b.MarkBad(routableAddr(3), time.Hour)
 	b.MarkBad(routableAddr(900), time.Hour)
 	good := b.Marshal()
+	// Signed records and alternatives, in entries and in a ban.
+	_ = b.AddVerified(testID(50), []NetAddress{routableAddr(50), v6Of(50), portOf(50, 7)}, routableAddr(100000))
+	_ = b.AddVerified(testID(51), []NetAddress{routableAddr(51)}, routableAddr(100000))
+	_ = b.AddAlternatives(testID(5), []NetAddress{v6Of(5)})
+	b.MarkBad(routableAddr(51), time.Hour)
+	withAlts := b.Marshal()
 	seeds := [][]byte{
 		good,
 		[]byte(""),
@@ -87,6 +93,9 @@ func loadSeeds(f *testing.F) [][]byte {
 		[]byte(`{"addrs":[{"addr":{"id":"` + testID(1) + `","ip":"8.8.8.8","port":1},"src":{"id":"` + testID(2) + `","ip":"9.9.9.9","port":1},"buckets":[999],"attempts":0,"bucket_type":1}]}`),
 		[]byte(`{"addrs":[{"addr":{"id":"` + testID(1) + `","ip":"8.8.8.8","port":1},"src":{"id":"` + testID(2) + `","ip":"9.9.9.9","port":1},"buckets":[],"attempts":-1,"bucket_type":9}]}`),
 		good[:len(good)/3],
+		withAlts,
+		[]byte(`{"addrs":[{"addr":{"id":"` + testID(1) + `","ip":"8.8.8.8","port":1},"src":{"id":"` + testID(2) + `","ip":"9.9.9.9","port":1},"buckets":[9],"attempts":0,"bucket_type":1,` +
+			`"alternatives":[null,{"id":"` + testID(1) + `","ip":"8.8.8.8","port":1},{"id":"` + testID(3) + `","ip":"2a01::1","port":1}],"verified":true}]}`),
 	}
 	return seeds
 }
@@ -106,6 +115,8 @@ const (
 	opAdvance
 	opPrivate
 	opOurs
+	opVerified
+	opAlternatives
 	opCount
 )
 
@@ -149,11 +160,13 @@ func runOperations(t *testing.T, data []byte) {
 		data = data[:4*maxFuzzOps]
 	}
 	strict := len(data) > 0 && data[0]&0x80 != 0
+	// Bit 0x20 of the first byte turns PreferVerified on.
+	prefer := len(data) > 0 && data[0]&0x20 != 0
 	// Bit 0x40 of the first byte turns test-before-evict on, with a
 	// tester that holds every test until an opAttempt with z&1 answers
 	// the oldest (alive when z&2).
 	tbe := len(data) > 0 && data[0]&0x40 != 0
-	b, clk := newTestBook(t, Options{Strict: strict, TestBeforeEvict: tbe})
+	b, clk := newTestBook(t, Options{Strict: strict, TestBeforeEvict: tbe, PreferVerified: prefer})
 	tester := &recordingTester{hold: true}
 	if tbe {
 		b.SetEvictionTester(tester)
@@ -202,7 +215,7 @@ func runOperations(t *testing.T, data []byte) {
 			}
 		case opSaveLoad:
 			saved := b.Marshal()
-			nb, err := New(Options{Strict: strict, Now: clk.Now, Seed: uint64(z) + 1, TestBeforeEvict: tbe})
+			nb, err := New(Options{Strict: strict, Now: clk.Now, Seed: uint64(z) + 1, TestBeforeEvict: tbe, PreferVerified: prefer})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -240,6 +253,35 @@ func runOperations(t *testing.T, data []byte) {
 		case opOurs:
 			if z < 8 {
 				b.AddOurAddress(a)
+			}
+		case opVerified, opAlternatives:
+			// a with z's low bits as extra ports, and a twin in
+			// another group; z's top bit claims it for another ID.
+			addrs := []NetAddress{a, fuzzAddr(x, y^0x80)}
+			addrs[1].ID = a.ID
+			for p := 0; p < int(z&0x0f); p++ {
+				alt := a
+				alt.Port = uint16(1000 + p)
+				addrs = append(addrs, alt)
+			}
+			id := a.ID
+			if z&0x80 != 0 {
+				id = fuzzAddr(z, y).ID
+			}
+			var err error
+			if op == opVerified {
+				err = b.AddVerified(id, addrs, fuzzAddr(z, y^z))
+			} else {
+				err = b.AddAlternatives(id, addrs)
+			}
+			if err == nil && (id != a.ID || !b.HasAddress(id)) {
+				t.Fatalf("addresses of %s accepted for %s", a.ID, id)
+			}
+			if err == nil && op == opVerified && !b.IsVerified(id) {
+				t.Fatalf("%s not verified after AddVerified", id)
+			}
+			if n := len(b.Addresses(a.ID)); n > 1+MaxAlternatives {
+				t.Fatalf("%s keeps %d addresses", a.ID, n)
 			}
 		}
 		if err := b.checkInvariants(); err != nil {
@@ -285,6 +327,21 @@ func operationSeeds() [][]byte {
 			s = append(s, opAttempt, byte(i), 0x40, byte(1|i&2))
 		}
 	}
+	seeds = append(seeds, s)
+	// Signed records and identify's addresses mixed with gossip,
+	// promotions, bans and saves, selections preferring verified ones.
+	s = []byte{0x20 | opAdd, 0, 0, 0}
+	for i := 0; i < 150; i++ {
+		s = append(s, opVerified, byte(i), byte(i*3), byte(i), opAdd, byte(i+1), byte(i*3), byte(i*5),
+			opAlternatives, byte(i/2), byte(i/2*3), byte(i*7))
+		if i%5 == 0 {
+			s = append(s, opGood, byte(i), byte(i*3), 0, opPick, 0, 0, byte(i), opSelectionBias, 0, 0, 50, opSelection, 0, 0, 0)
+		}
+		if i%17 == 0 {
+			s = append(s, opBad, byte(i), byte(i*3), 40, opSaveLoad, 0, 0, byte(i))
+		}
+	}
+	s = append(s, opAdvance, 0, 255, 255, opReinstate, 0, 0, 0, opSaveLoad, 0, 0, 3)
 	seeds = append(seeds, s)
 	return seeds
 }

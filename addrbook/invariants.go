@@ -1,6 +1,9 @@
 package addrbook
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // checkInvariants verifies the book's internal consistency and returns the
 // first violation found. The fuzzers run it after every operation and the
@@ -14,14 +17,18 @@ import "fmt"
 //   - no bucket holds more than 64 entries;
 //   - sources, non-empty-bucket sets and reference counts are exact;
 //   - no stored ID is private, ours, or banned right now;
-//   - at most maxPendingTests promotions wait for a test-before-evict.
+//   - at most maxPendingTests promotions wait for a test-before-evict;
+//   - alternatives carry their entry's ID, are valid (routable in strict
+//     mode), distinct, not the primary, at most MaxAlternatives; an entry
+//     with neither alternatives nor the verified flag has no ext, and the
+//     verified count is exact.
 func (b *Book) checkInvariants() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(b.lookup) != len(b.entries) {
 		return fmt.Errorf("lookup has %d IDs, entries %d", len(b.lookup), len(b.entries))
 	}
-	var nNew, nOld int
+	var nNew, nOld, nVerified int
 	var refs [2]int
 	srcRefs := make([]int32, len(b.srcs))
 	now := b.nowNanos()
@@ -77,6 +84,15 @@ func (b *Book) checkInvariants() error {
 		if rec, ok := b.bans[ka.id]; ok && rec.until > now {
 			return fmt.Errorf("banned ID %s stored", ka.id)
 		}
+		if err := b.checkExt(ka); err != nil {
+			return err
+		}
+		if ka.verified() {
+			nVerified++
+		}
+	}
+	if nVerified != b.nVerified {
+		return fmt.Errorf("%d verified entries, counter %d", nVerified, b.nVerified)
 	}
 	if nNew != b.nNew || nOld != b.nOld {
 		return fmt.Errorf("counts new %d old %d, entries say %d %d", b.nNew, b.nOld, nNew, nOld)
@@ -139,6 +155,32 @@ func (b *Book) checkInvariants() error {
 	}
 	if live != len(b.srcIdx) || live != len(b.srcs)-len(b.srcFree) {
 		return fmt.Errorf("sources: %d live, %d indexed, %d slots, %d free", live, len(b.srcIdx), len(b.srcs), len(b.srcFree))
+	}
+	return nil
+}
+
+func (b *Book) checkExt(ka *knownAddress) error {
+	if ka.ext == nil {
+		return nil
+	}
+	alts := ka.ext.alts
+	if len(alts) == 0 && !ka.ext.verified {
+		return fmt.Errorf("entry %s keeps an empty ext", ka.id)
+	}
+	if len(alts) > MaxAlternatives {
+		return fmt.Errorf("entry %s has %d alternatives, limit %d", ka.id, len(alts), MaxAlternatives)
+	}
+	for k, a := range alts {
+		switch {
+		case a.ID != ka.id:
+			return fmt.Errorf("entry %s: alternative %s has another ID", ka.id, a)
+		case a.Valid() != nil || (b.strict && !a.Routable()):
+			return fmt.Errorf("entry %s: alternative %s is not storable", ka.id, a)
+		case a == ka.addr():
+			return fmt.Errorf("entry %s: alternative %s is the primary", ka.id, a)
+		case slices.Contains(alts[:k], a):
+			return fmt.Errorf("entry %s: alternative %s twice", ka.id, a)
+		}
 	}
 	return nil
 }

@@ -28,6 +28,28 @@ type knownAddress struct {
 	slot        [maxNewBucketsPerAddress]uint8  // position inside each bucket
 	nb          uint8
 	typ         uint8
+	// ext holds what only the signed-records and several-addresses
+	// options store; nil for every entry of a book that uses neither, so
+	// those cost a book one pointer per entry.
+	ext *entryExt
+}
+
+// entryExt is an entry's alternative addresses and whether its primary
+// address came from a record its own peer signed (alternatives.go). An
+// entry owns its ext: copies made for bans take the pointer over from an
+// entry that is then dropped, so it is never shared between live entries.
+type entryExt struct {
+	alts     []NetAddress
+	verified bool
+}
+
+func (ka *knownAddress) verified() bool { return ka.ext != nil && ka.ext.verified }
+
+func (ka *knownAddress) alts() []NetAddress {
+	if ka.ext == nil {
+		return nil
+	}
+	return ka.ext.alts
 }
 
 func (ka *knownAddress) addr() NetAddress {

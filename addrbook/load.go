@@ -37,6 +37,10 @@ const (
 	DropDuplicateBan  = "duplicate ban"
 	DropNoRoom        = "no room"
 	DropBadHeaderKeys = "invalid key or hash_key (placement recomputed)"
+	// DropAlternative counts alternatives left out of entries that were
+	// kept: invalid, for another ID, unroutable in strict mode, a repeat,
+	// or beyond MaxAlternatives.
+	DropAlternative = "invalid or surplus alternative"
 )
 
 // load reads the book file into the book. A missing file is an empty book.
@@ -230,7 +234,7 @@ func (b *Book) applyFile(fj *fileJSON, st *LoadStats) {
 		b.loadBan(&fj.Bans[i], st)
 	}
 	for i := range fj.Addrs {
-		ka, src, reason := b.checkEntry(&fj.Addrs[i], false)
+		ka, src, reason := b.checkEntry(&fj.Addrs[i], false, st)
 		if reason == "" {
 			if _, dup := b.lookup[ka.id]; dup {
 				reason = DropDuplicateID
@@ -322,7 +326,7 @@ func (b *Book) loadBan(bj *banJSON, st *LoadStats) {
 		}
 	}
 	if bj.Entry != nil {
-		ka, src, reason := b.checkEntry(bj.Entry, true)
+		ka, src, reason := b.checkEntry(bj.Entry, true, st)
 		if reason != "" || ka.id != id {
 			st.Dropped[DropBadBan]++
 			return
@@ -360,7 +364,7 @@ func timeInRange(t time.Time) bool {
 // checkEntry validates one file entry (upstream loads entries unchecked,
 // then panics or hangs on a bad one): every way a parseable entry can break
 // the book's invariants is refused here, with the reason.
-func (b *Book) checkEntry(e *FileEntry, inBan bool) (knownAddress, NetAddress, string) {
+func (b *Book) checkEntry(e *FileEntry, inBan bool, st *LoadStats) (knownAddress, NetAddress, string) {
 	var ka knownAddress
 	if e.Addr == nil {
 		return ka, NetAddress{}, DropMissingAddr
@@ -418,5 +422,20 @@ func (b *Book) checkEntry(e *FileEntry, inBan bool) (knownAddress, NetAddress, s
 		ka.bk[ka.nb] = uint16(idx)
 		ka.nb++
 	}
+	var alts []NetAddress
+	for _, aj := range e.Alternatives {
+		if aj == nil {
+			st.Dropped[DropAlternative]++
+			continue
+		}
+		a, ok := b.parseAddr(aj, true)
+		if !ok || a.ID != addr.ID || a.Valid() != nil || (b.strict && !a.Routable()) ||
+			a == addr || slices.Contains(alts, a) || len(alts) >= MaxAlternatives {
+			st.Dropped[DropAlternative]++
+			continue
+		}
+		alts = append(alts, a)
+	}
+	ka.ext = makeExt(alts, e.Verified)
 	return ka, src, ""
 }

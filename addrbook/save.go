@@ -97,7 +97,21 @@ func (b *Book) appendEntryJSON(buf []byte, ka *knownAddress, src NetAddress, ban
 	buf = fromNanos(ka.lastSuccess).AppendFormat(buf, time.RFC3339Nano)
 	buf = append(buf, "\", \"last_ban_time\": \""...)
 	buf = fromNanos(banUntil).AppendFormat(buf, time.RFC3339Nano)
-	return append(buf, "\"}"...)
+	buf = append(buf, '"')
+	if alts := ka.alts(); len(alts) > 0 {
+		buf = append(buf, ", \"alternatives\": ["...)
+		for r, a := range alts {
+			if r > 0 {
+				buf = append(buf, ", "...)
+			}
+			buf = appendAddrJSON(buf, a)
+		}
+		buf = append(buf, ']')
+	}
+	if ka.verified() {
+		buf = append(buf, ", \"verified\": true"...)
+	}
+	return append(buf, '}')
 }
 
 func appendAddrJSON(buf []byte, na NetAddress) []byte {

@@ -54,6 +54,14 @@ func TestMarshalEncodesWhatEncodingJSONWould(t *testing.T) {
 	b, clk := newTestBook(t, Options{})
 	fill(t, b, 30, 8)
 	b.MarkAttempt(routableAddr(20).ID)
+	// Signed and identify-learned addresses, one of them banned with
+	// its entry.
+	mustVerified(t, b, []NetAddress{routableAddr(40), v6Of(40), portOf(40, 1)}, routableAddr(100000))
+	mustVerified(t, b, []NetAddress{routableAddr(41)}, routableAddr(100000))
+	if err := b.AddAlternatives(testID(5), []NetAddress{v6Of(5)}); err != nil {
+		t.Fatal(err)
+	}
+	b.MarkBad(routableAddr(40), time.Hour)
 	b.MarkBad(routableAddr(4), time.Hour)   // banned with its entry
 	b.MarkBad(routableAddr(777), time.Hour) // never in the book
 	clk.Advance(time.Second)
@@ -72,8 +80,8 @@ func TestMarshalEncodesWhatEncodingJSONWould(t *testing.T) {
 	if !reflect.DeepEqual(hand, std) {
 		t.Fatalf("hand encoder: %+v\nencoding/json: %+v", hand, std)
 	}
-	if len(hand.Addrs) != b.Size() || len(hand.Bans) != 2 {
-		t.Fatalf("%d entries and %d bans written, book has %d and 2", len(hand.Addrs), len(hand.Bans), b.Size())
+	if len(hand.Addrs) != b.Size() || len(hand.Bans) != 3 {
+		t.Fatalf("%d entries and %d bans written, book has %d and 3", len(hand.Addrs), len(hand.Bans), b.Size())
 	}
 }
 

@@ -8,6 +8,13 @@ import "math"
 // bucket is drawn uniformly, then an entry of it uniformly — upstream's
 // distribution, without its loop over empty buckets that hangs on an
 // inconsistent book (counts that say non-zero while the buckets are empty).
+//
+// With Options.PreferVerified, and verified entries in the book, the
+// class is still drawn as upstream; within it, up to verifiedPickTries
+// entries are drawn that way and the first verified one wins, else the
+// first draw. The bias between new and old, which the eclipse defences
+// and the reactor tune, is unchanged, and where no peer signs records
+// the pick is upstream's.
 func (b *Book) PickAddress(bias int) (NetAddress, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -29,8 +36,22 @@ func (b *Book) PickAddress(bias int) (NetAddress, bool) {
 	if len(set.list) == 0 {
 		return NetAddress{}, false
 	}
-	bk := b.bucketOf(typ, int(set.list[b.rng.IntN(len(set.list))]))
-	return b.entries[bk.e[b.rng.IntN(int(bk.n))]].addr(), true
+	draw := func() int32 {
+		bk := b.bucketOf(typ, int(set.list[b.rng.IntN(len(set.list))]))
+		return bk.e[b.rng.IntN(int(bk.n))]
+	}
+	e := draw()
+	if b.preferringVerified() && !b.entries[e].verified() {
+		// Upstream's draw, conditioned on verified when one turns up
+		// within the budget; the first draw otherwise.
+		for t := 1; t < verifiedPickTries; t++ {
+			if c := draw(); b.entries[c].verified() {
+				e = c
+				break
+			}
+		}
+	}
+	return b.entries[e].addr(), true
 }
 
 func clampPercent(p int) int {
@@ -49,7 +70,9 @@ func percentageOfNum(p, n int) int {
 
 // GetSelection returns a uniformly random set of addresses to gossip,
 // one per ID. A partial Fisher–Yates shuffle over a virtual array costs
-// O(selection) rather than upstream's O(book).
+// O(selection) rather than upstream's O(book). With
+// Options.PreferVerified the verified entries come first, drawn
+// uniformly, and the unverified ones fill what is left.
 func (b *Book) GetSelection() []NetAddress {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -58,6 +81,9 @@ func (b *Book) GetSelection() []NetAddress {
 		return nil
 	}
 	n := selectionSize(size)
+	if b.preferringVerified() {
+		return b.selectionVerifiedFirst(n)
+	}
 	out := make([]NetAddress, n)
 	perm := b.scratch
 	clear(perm)
@@ -79,7 +105,10 @@ func (b *Book) GetSelection() []NetAddress {
 // GetSelectionWithBias returns a selection (same size as GetSelection)
 // laid out as [new…][old…], with at least bias percent new addresses and
 // more when there are not enough old ones. Within a class an address
-// in k buckets is k times as likely to come early, as upstream.
+// in k buckets is k times as likely to come early, as upstream. With
+// Options.PreferVerified a class's verified entries are drawn before its
+// unverified ones, each set with upstream's weights; the split between
+// the classes is unchanged.
 func (b *Book) GetSelectionWithBias(bias int) []NetAddress {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -109,6 +138,9 @@ func (b *Book) randomPick(out []NetAddress, typ uint8, num int) []NetAddress {
 	}
 	gen := b.nextMark()
 	want := len(out) + min(num, count)
+	if b.preferringVerified() {
+		out = b.drawRefs(out, typ, gen, want, true)
+	}
 	// Rejection sampling over (bucket, slot) is uniform over references and
 	// cheap while few are drawn; near exhaustion it degrades, so it gets a
 	// budget and the exact shuffle finishes the job.
@@ -133,11 +165,20 @@ func (b *Book) randomPick(out []NetAddress, typ uint8, num int) []NetAddress {
 	if len(out) >= want {
 		return out
 	}
+	return b.drawRefs(out, typ, gen, want, false)
+}
+
+// drawRefs is randomPick's exact draw: it shuffles the class's bucket
+// references not yet drawn (only the verified entries' with
+// onlyVerified) and appends their entries, each once, until out holds
+// want.
+func (b *Book) drawRefs(out []NetAddress, typ uint8, gen uint32, want int, onlyVerified bool) []NetAddress {
+	t := typeIndex(typ)
 	refs := make([]int32, 0, b.refs[t])
 	for _, idx := range b.nonEmpty[t].list {
 		bk := b.bucketOf(typ, int(idx))
 		for s := 0; s < int(bk.n); s++ {
-			if e := bk.e[s]; b.mark[e] != gen {
+			if e := bk.e[s]; b.mark[e] != gen && (!onlyVerified || b.entries[e].verified()) {
 				refs = append(refs, e)
 			}
 		}
@@ -152,6 +193,29 @@ func (b *Book) randomPick(out []NetAddress, typ uint8, num int) []NetAddress {
 		}
 		b.mark[e] = gen
 		out = append(out, b.entries[e].addr())
+	}
+	return out
+}
+
+// selectionVerifiedFirst is GetSelection under PreferVerified: n
+// entries, the verified ones first, each part in uniform random order.
+func (b *Book) selectionVerifiedFirst(n int) []NetAddress {
+	ver := make([]int32, 0, b.nVerified)
+	rest := make([]int32, 0, len(b.entries)-b.nVerified)
+	for i := range b.entries {
+		if b.entries[i].verified() {
+			ver = append(ver, int32(i))
+		} else {
+			rest = append(rest, int32(i))
+		}
+	}
+	out := make([]NetAddress, 0, n)
+	for _, part := range [][]int32{ver, rest} {
+		for k := 0; k < len(part) && len(out) < n; k++ {
+			j := k + b.rng.IntN(len(part)-k)
+			part[k], part[j] = part[j], part[k]
+			out = append(out, b.entries[part[k]].addr())
+		}
 	}
 	return out
 }
