@@ -198,6 +198,14 @@ func (b *Book) setExt(i int32, alts []NetAddress, verified bool) {
 	}
 }
 
+// SetPreferVerified switches Options.PreferVerified at run time: the
+// reactor sets it from its configuration on a book it did not build.
+func (b *Book) SetPreferVerified(on bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.preferVerified = on
+}
+
 // preferringVerified reports whether the selections should favour
 // verified entries now: the option is on and there is one to favour.
 func (b *Book) preferringVerified() bool { return b.preferVerified && b.nVerified > 0 }

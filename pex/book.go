@@ -45,3 +45,9 @@ type AddrBook interface {
 	GetSelection() []addrbook.NetAddress
 	GetSelectionWithBias(biasTowardsNewAddrs int) []addrbook.NetAddress
 }
+
+// verifiedPreferrer is the part of *addrbook.Book that Config's
+// PreferVerifiedAddrs switches on.
+type verifiedPreferrer interface {
+	SetPreferVerified(on bool)
+}

@@ -139,6 +139,13 @@ type Config struct {
 	// map, else /16). 0 (the default) means no limit, as upstream;
 	// DefaultOutboundGroupLimit is Bitcoin Core's 1.
 	OutboundGroupLimit int
+	// PreferVerifiedAddrs makes the book favour addresses their own peer
+	// signed (addrbook.Options.PreferVerified) when picking whom to dial
+	// and what to gossip; the reactor switches it on in a book that
+	// supports it and refuses to start with one that does not. Off (the
+	// default) keeps upstream's draws: the preference only helps where
+	// peers exchange signed records, which upstream's never do.
+	PreferVerifiedAddrs bool
 }
 
 // DefaultConfig returns upstream's values (and pexp2p's fixes switched on).

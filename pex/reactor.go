@@ -138,6 +138,14 @@ func (r *Reactor) Start() error {
 	if r.cfgErr != nil {
 		return r.cfgErr
 	}
+	if r.cfg.PreferVerifiedAddrs {
+		s, ok := r.book.(verifiedPreferrer)
+		if !ok {
+			return &ConfigError{Field: "PreferVerifiedAddrs", Value: true,
+				Reason: fmt.Sprintf("the address book (%T) cannot prefer verified addresses", r.book)}
+		}
+		s.SetPreferVerified(true)
+	}
 	r.mu.Lock()
 	if r.started {
 		r.mu.Unlock()
