@@ -44,6 +44,10 @@ type Options struct {
 	// Logger receives the warnings of building the node (a seed left
 	// out); nil: slog's default.
 	Logger *slog.Logger
+	// AnchorsFile is where the reactor keeps its anchors when
+	// PEX.MaxAnchors > 0; "" puts addrbook.AnchorsFileName beside
+	// Book.FilePath. A node with anchors on needs one or the other.
+	AnchorsFile string
 }
 
 // ConfigError is a PEX configuration that cannot run; callers report it
@@ -117,6 +121,13 @@ func New(o Options) (*Node, error) {
 		return nil, &ConfigError{Err: err}
 	}
 	var opts []pex.Option
+	if pc.MaxAnchors > 0 && !pc.SeedMode {
+		store, err := anchorStore(o.AnchorsFile, bookOpts.FilePath)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, pex.WithAnchors(store))
+	}
 	switch len(o.Observers) {
 	case 0:
 	case 1:
@@ -127,6 +138,23 @@ func New(o Options) (*Node, error) {
 	n.Reactor = pex.NewReactor(book, countingNet{Node: tn, t: n.Traffic}, pc, opts...)
 	tn.SetHandler(countingHandler{Handler: n.Reactor, t: n.Traffic})
 	return n, nil
+}
+
+// ErrNoAnchorsFile: anchors are on but there is no file to keep them in
+// (an in-memory book and no Options.AnchorsFile). Refused rather than
+// ignored, so that an operator who asked for anchors is not left thinking
+// the restart is defended.
+var ErrNoAnchorsFile = errors.New("anchors need a file: set a book file or AnchorsFile")
+
+func anchorStore(anchorsFile, bookFile string) (pex.AnchorStore, error) {
+	switch {
+	case anchorsFile != "":
+		return addrbook.AnchorFile{Path: anchorsFile, Rule: transport.PeerIDs}, nil
+	case bookFile != "":
+		return addrbook.AnchorFileFor(bookFile, transport.PeerIDs), nil
+	default:
+		return nil, &ConfigError{Err: ErrNoAnchorsFile}
+	}
 }
 
 // WrapHandler puts wrap between the face and the (counting) reactor, for

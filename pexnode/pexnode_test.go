@@ -138,3 +138,31 @@ func TestNewRejectsBadInput(t *testing.T) {
 		t.Fatalf("bad reactor config: %v", err)
 	}
 }
+
+// Anchors need a file: beside the book by default, or the one given; a
+// node with anchors on and nowhere to keep them is refused, naming why,
+// rather than silently left undefended at its next restart.
+func TestAnchorsNeedAFile(t *testing.T) {
+	key, _ := transport.GenNodeKey(nil)
+	anchored := fastPEX()
+	anchored.MaxAnchors = 2
+	_, err := pexnode.New(pexnode.Options{Key: key, PEX: anchored})
+	var cerr *pexnode.ConfigError
+	if !errors.As(err, &cerr) || !errors.Is(err, pexnode.ErrNoAnchorsFile) {
+		t.Fatalf("anchors with an in-memory book: %v", err)
+	}
+	for _, o := range []pexnode.Options{
+		{Key: key, PEX: anchored, Book: addrbook.Options{FilePath: filepath.Join(t.TempDir(), "addrbook.json")}},
+		{Key: key, PEX: anchored, AnchorsFile: filepath.Join(t.TempDir(), "anchors.json")},
+	} {
+		if _, err := pexnode.New(o); err != nil {
+			t.Fatalf("anchors with a file: %v", err)
+		}
+	}
+	// A seed keeps no outbound peers, so it has no anchors to keep.
+	seed := fastPEX()
+	seed.MaxAnchors, seed.SeedMode = 2, true
+	if _, err := pexnode.New(pexnode.Options{Key: key, PEX: seed}); err != nil {
+		t.Fatalf("seed with max anchors: %v", err)
+	}
+}

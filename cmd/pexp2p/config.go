@@ -69,6 +69,14 @@ type P2PConfig struct {
 	MinReceiveRequestInterval Duration `toml:"min_receive_request_interval" doc:"Least spacing of a peer's PEX requests before it is banned (0: ensure_peers_period/3, CometBFT's rule; lower it to serve CometBFT v0.39+ nodes, which re-ask too soon, cometbft#4620)"`
 	RequestBurst              int      `toml:"request_burst" doc:"PEX requests a peer may send back to back before the spacing applies (CometBFT: the first two are free)"`
 	MarkGoodOnOutbound        bool     `toml:"mark_good_on_outbound" doc:"Move an outbound peer's address to an old (tried) bucket once it is connected and authenticated"`
+
+	// Eclipse defences (docs/eclipse.md): pexp2p's own, all off by
+	// default, where the book file and the wire are upstream's.
+	TestBeforeEvict    bool     `toml:"test_before_evict" doc:"Eclipse defence: probe an old address before a new one evicts it from a full old bucket, and keep it if it answers (off: upstream evicts at once)"`
+	FeelerInterval     Duration `toml:"feeler_interval" doc:"Eclipse defence: mean time between feelers, short probes that move live new addresses to old buckets (0: off, as upstream; Bitcoin Core: 2m)"`
+	MaxAnchors         int      `toml:"max_anchors" doc:"Eclipse defence: outbound peers saved to anchors.json beside the address book at shutdown and dialled first at the next start (0: off, as upstream; Bitcoin Core: 2)"`
+	OutboundGroupLimit int      `toml:"outbound_group_limit" doc:"Eclipse defence: most outbound peers dialled in one network group, /16 or the AS of asmap_file (0: no limit, as upstream; Bitcoin Core: 1)"`
+	ASMapFile          string   `toml:"asmap_file" doc:"Eclipse defence: AS map, lines of \"<prefix> <AS number>\", grouping addresses by AS instead of /16 in the book and for outbound_group_limit (relative to --home; empty: off)"`
 }
 
 // ClassicConfig is the optional classic CometBFT face (TCP +
@@ -239,6 +247,9 @@ func (c *Config) Validate() error {
 	if c.P2P.MaxAttemptsToDial <= 0 {
 		return &UsageError{What: "config key p2p.max_attempts_to_dial", Value: strconv.Itoa(c.P2P.MaxAttemptsToDial), Err: errors.New("must be positive")}
 	}
+	if err := c.validateDefences(); err != nil {
+		return err
+	}
 	if strings.TrimSpace(c.ChainID) == "" {
 		return &UsageError{What: "config key chain_id", Err: errors.New("must not be empty")}
 	}
@@ -273,6 +284,37 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// validateDefences checks the eclipse-defence keys; TOML can carry a
+// negative integer that a flag cannot.
+func (c *Config) validateDefences() error {
+	p := &c.P2P
+	if p.FeelerInterval < 0 {
+		return &UsageError{What: "config key p2p.feeler_interval", Value: p.FeelerInterval.String(), Err: errors.New("must not be negative (0: off)")}
+	}
+	if p.MaxAnchors < 0 || p.MaxAnchors > p.MaxNumOutboundPeers {
+		return &UsageError{What: "config key p2p.max_anchors", Value: strconv.Itoa(p.MaxAnchors),
+			Err: fmt.Errorf("must be in 0..max_num_outbound_peers (%d): anchors are outbound peers", p.MaxNumOutboundPeers)}
+	}
+	if p.OutboundGroupLimit < 0 {
+		return &UsageError{What: "config key p2p.outbound_group_limit", Value: strconv.Itoa(p.OutboundGroupLimit), Err: errors.New("must not be negative (0: no limit)")}
+	}
+	return nil
+}
+
+// LoadASMap reads p2p.asmap_file (relative to home); nil when unset. A
+// file that is missing or malformed is a *UsageError naming the key and
+// the path, wrapping the book's *addrbook.ASMapError for a bad line.
+func (c *Config) LoadASMap(home string) (*addrbook.ASMap, error) {
+	if c.P2P.ASMapFile == "" {
+		return nil, nil
+	}
+	m, err := addrbook.LoadASMap(abs(home, c.P2P.ASMapFile))
+	if err != nil {
+		return nil, &UsageError{What: "config key p2p.asmap_file", Value: c.P2P.ASMapFile, Err: err}
+	}
+	return m, nil
 }
 
 // splitList splits a CometBFT comma-separated list, dropping blanks.
@@ -397,6 +439,9 @@ func (c *Config) PexConfig() pex.Config {
 	pc.RequestBurst = c.P2P.RequestBurst
 	pc.MarkGoodOnOutbound = c.P2P.MarkGoodOnOutbound
 	pc.PersistentPeersMaxDialPeriod = c.P2P.PersistentPeersMaxDialPeriod.D()
+	pc.FeelerInterval = c.P2P.FeelerInterval.D()
+	pc.MaxAnchors = c.P2P.MaxAnchors
+	pc.OutboundGroupLimit = c.P2P.OutboundGroupLimit
 	pc.OverLimitGrace = pc.EnsurePeersPeriod / 3
 	return pc
 }

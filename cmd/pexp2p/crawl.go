@@ -91,7 +91,7 @@ are dropped during the NodeInfo exchange.`,
 				return err
 			}
 			crawlPeriod := max(duration/8, 500*time.Millisecond)
-			n, err := newP2PNode(nodeOptions{cfg: c, key: key, pexOverride: func(pc *pex.Config) {
+			n, err := newP2PNode(nodeOptions{cfg: c, key: key, home: g.home, pexOverride: func(pc *pex.Config) {
 				pc.CrawlPeerPeriod = crawlPeriod
 				pc.MinTimeBetweenCrawls = duration
 				// Let peers go once asked, so inbound slots of the

@@ -20,6 +20,8 @@ type nodeOptions struct {
 	cfg      Config
 	key      *transport.NodeKey
 	bookPath string // "" keeps the book in memory
+	// home resolves the relative paths of config keys (p2p.asmap_file).
+	home string
 	// listen overrides cfg's laddr (testnet: loopback, port 0).
 	listen []ma.Multiaddr
 	// observers receive the reactor's events (metrics, testnet counters).
@@ -70,6 +72,10 @@ func newP2PNode(o nodeOptions) (*p2pNode, error) {
 	if err != nil {
 		return nil, usage("config key p2p.unconditional_peer_ids", c.P2P.UnconditionalPeerIDs, err)
 	}
+	asmap, err := c.LoadASMap(o.home)
+	if err != nil {
+		return nil, err
+	}
 	opts := pexnode.Options{
 		Key: o.key,
 		Transport: transport.Config{
@@ -88,11 +94,13 @@ func newP2PNode(o nodeOptions) (*p2pNode, error) {
 			DialTimeout:          c.P2P.DialTimeout.D(),
 		},
 		Book: addrbook.Options{
-			FilePath:     o.bookPath,
-			Strict:       c.P2P.AddrBookStrict,
-			Logger:       slogFor("addrbook"),
-			Seed:         o.bookSeed,
-			SaveInterval: c.P2P.AddrBookSaveInterval.D(),
+			FilePath:        o.bookPath,
+			Strict:          c.P2P.AddrBookStrict,
+			Logger:          slogFor("addrbook"),
+			Seed:            o.bookSeed,
+			SaveInterval:    c.P2P.AddrBookSaveInterval.D(),
+			TestBeforeEvict: c.P2P.TestBeforeEvict,
+			ASMap:           asmap,
 		},
 		PrivateIDs: private,
 		Observers:  o.observers,

@@ -74,7 +74,7 @@ func runNode(cmd *cobra.Command, g *globals, c Config, classic bool) error {
 		}
 		defer rpc.ln.Close()
 	}
-	n, err := newP2PNode(nodeOptions{cfg: c, key: key, bookPath: abs(g.home, c.P2P.AddrBookFile), observers: []pex.Observer{metrics}})
+	n, err := newP2PNode(nodeOptions{cfg: c, key: key, bookPath: abs(g.home, c.P2P.AddrBookFile), home: g.home, observers: []pex.Observer{metrics}})
 	if err != nil {
 		return err
 	}
