@@ -225,18 +225,11 @@ func (p *jsonParser) entry(e *FileEntry) bool {
 		case "src":
 			e.Src, ok = p.addr()
 		case "buckets":
-			var isNull bool
-			e.Buckets = e.Buckets[:0]
-			isNull, ok = p.array(func() bool {
-				v, ok := p.int()
-				e.Buckets = append(e.Buckets, v)
+			ok = list(p, &e.Buckets, func(v *int64) bool {
+				var ok bool
+				*v, ok = p.int()
 				return ok
 			})
-			if isNull {
-				e.Buckets = nil
-			} else if e.Buckets == nil {
-				e.Buckets = []int64{}
-			}
 		case "attempts":
 			e.Attempts, ok = p.int()
 		case "bucket_type":
@@ -299,32 +292,33 @@ func (p *jsonParser) file(f *fileJSON) bool {
 		case "pexp2p_version":
 			f.Version, ok = p.int()
 		case "addrs":
-			var isNull bool
 			f.Addrs = make([]FileEntry, 0, p.addrsHint)
-			isNull, ok = p.array(func() bool {
-				f.Addrs = append(f.Addrs, FileEntry{})
-				return p.entry(&f.Addrs[len(f.Addrs)-1])
-			})
-			if isNull {
-				f.Addrs = nil
-			} else if f.Addrs == nil {
-				f.Addrs = []FileEntry{}
-			}
+			ok = list(p, &f.Addrs, p.entry)
 		case "bans":
-			var isNull bool
-			f.Bans = f.Bans[:0]
-			isNull, ok = p.array(func() bool {
-				f.Bans = append(f.Bans, banJSON{})
-				return p.ban(&f.Bans[len(f.Bans)-1])
-			})
-			if isNull {
-				f.Bans = nil
-			} else if f.Bans == nil {
-				f.Bans = []banJSON{}
-			}
+			ok = list(p, &f.Bans, p.ban)
 		}
 		return ok
 	})
+}
+
+// list reads a JSON array into *dst, element by element with read, over
+// *dst's storage. Like encoding/json, null leaves a nil slice and []
+// an empty, non-nil one.
+func list[T any](p *jsonParser, dst *[]T, read func(*T) bool) bool {
+	s := (*dst)[:0]
+	isNull, ok := p.array(func() bool {
+		var zero T
+		s = append(s, zero)
+		return read(&s[len(s)-1])
+	})
+	switch {
+	case isNull:
+		s = nil
+	case s == nil:
+		s = []T{}
+	}
+	*dst = s
+	return ok
 }
 
 // plainUTC reports whether s is exactly DDDD-DD-DDTDD:DD:DD[.D{1,9}]Z.
