@@ -10,6 +10,7 @@ import (
 	"github.com/cometbft/cometbft/abci/example/kvstore"
 	cmtcfg "github.com/cometbft/cometbft/config"
 	cmtlog "github.com/cometbft/cometbft/libs/log"
+	"github.com/cometbft/cometbft/lp2p"
 	"github.com/cometbft/cometbft/node"
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
@@ -113,7 +114,7 @@ func (n *chainNode) build(t *testing.T, opts ...cometnode.Option) {
 
 // buildUpstream builds the node exactly as upstream does, without
 // cometnode: the unmodified v0.40 libp2p node.
-func (n *chainNode) buildUpstream(t *testing.T) { n.node = n.newNode(t) }
+func (n *chainNode) buildUpstream(t *testing.T) { n.node, n.disc = n.newNode(t), nil }
 
 // newNode is node.NewNode on the node's home with an in-memory kvstore.
 func (n *chainNode) newNode(t *testing.T, opts ...node.Option) *node.Node {
@@ -153,8 +154,36 @@ func (n *chainNode) start(t *testing.T) {
 				t.Errorf("%s: stop: %v", n.name, err)
 			}
 			n.node.Wait()
+			n.release(t)
 		}
 	})
+}
+
+// release stops what upstream's Node.Stop leaves running, so that the
+// package's leak check sees only what pexp2p might have leaked: the ABCI
+// connections (the node starts its proxy.AppConns but never stops them)
+// and, on a node built without cometnode, the libp2p host, of which the
+// lp2p switch closes the network and peerstore but not the host.
+func (n *chainNode) release(t *testing.T) {
+	t.Helper()
+	if err := n.node.ProxyApp().Stop(); err != nil {
+		t.Errorf("%s: stopping the ABCI connections: %v", n.name, err)
+	}
+	if n.disc != nil {
+		return // cometnode's face owns and closes the host
+	}
+	sw, ok := n.node.Switch().(*lp2p.Switch)
+	if !ok {
+		return // not a libp2p node: no host
+	}
+	h, err := cometnode.SwitchHost(sw)
+	if err != nil {
+		t.Errorf("%s: %v", n.name, err)
+		return
+	}
+	if err := h.Close(); err != nil {
+		t.Errorf("%s: closing the host: %v", n.name, err)
+	}
 }
 
 // addr is the node's QUIC multiaddr with its peer ID.
@@ -183,6 +212,7 @@ func (n *chainNode) stop(t *testing.T) {
 		t.Fatalf("%s: stop: %v", n.name, err)
 	}
 	n.node.Wait()
+	n.release(t)
 }
 
 // restart builds and starts a new node on the same home.

@@ -17,13 +17,14 @@ import (
 
 // VerifyTestMain runs the tests, then fails the binary if goroutines
 // leaked, ignoring the few process-wide ones go-libp2p and its
-// dependencies keep by design, which outlive every host.
-func VerifyTestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
+// dependencies keep by design, which outlive every host, and any others
+// the caller names (each with a comment saying whose it is).
+func VerifyTestMain(m *testing.M, ignore ...goleak.Option) {
+	goleak.VerifyTestMain(m, append([]goleak.Option{
 		goleak.IgnoreTopFunction("github.com/ipfs/go-log/v2/writer.(*MirrorWriter).logRoutine"),
 		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
 		goleak.IgnoreAnyFunction("github.com/libp2p/go-libp2p/p2p/transport/quicreuse.(*reuse).gc"),
-	)
+	}, ignore...)...)
 }
 
 // New starts a bare host listening on listen (multiaddr strings; none
