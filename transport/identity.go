@@ -313,6 +313,17 @@ var PeerIDs addrbook.IDRule = peerIDRule{}
 func (peerIDRule) Name() string { return "libp2p" }
 
 func (peerIDRule) Normalize(s string) (string, error) {
+	// The common case, decided without allocating (peerid.go); the
+	// classic-ID test comes first for the reason given below.
+	if !isClassicID(s) && isBase58PeerID(s) {
+		return s, nil
+	}
+	return normalizePeerIDSlow(s)
+}
+
+// normalizePeerIDSlow is Normalize by way of peer.Decode: CIDs, the rare
+// multihash too long for the fast path, and every refusal with its reason.
+func normalizePeerIDSlow(s string) (string, error) {
 	if s == "" {
 		return "", &addrbook.IDError{ID: s, Rule: "libp2p", Reason: "empty"}
 	}

@@ -83,7 +83,7 @@ func maErr(addr string, kind error, detail string, err error) *MultiaddrError {
 // port number and ending in /p2p/<id>.
 func NetAddressToMultiaddrs(na addrbook.NetAddress) ([]ma.Multiaddr, error) {
 	text := na.String()
-	id, err := peer.Decode(na.ID)
+	id, err := decodePeerID(na.ID)
 	if err != nil {
 		return nil, maErr(text, ErrNoPeerID, "ID is not a peer ID", err)
 	}

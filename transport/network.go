@@ -37,7 +37,7 @@ func (n *Node) Peers() []pex.PeerInfo {
 // Send delivers msg on a fresh stream without blocking the caller; false
 // when the peer is not (yet) a set-up peer or msg is not a PEX message.
 func (n *Node) Send(peerID string, msg pex.Message) bool {
-	id, err := peer.Decode(peerID)
+	id, err := decodePeerID(peerID)
 	if err != nil {
 		return false
 	}
@@ -125,7 +125,7 @@ func (n *Node) Send(peerID string, msg pex.Message) bool {
 // Dial connects to addr (QUIC, then TCP on the same port, plus any
 // configured addresses of that peer) and returns once the peer is set up.
 func (n *Node) Dial(ctx context.Context, addr addrbook.NetAddress) error {
-	id, err := peer.Decode(addr.ID)
+	id, err := decodePeerID(addr.ID)
 	if err != nil {
 		return &addrbook.AddressError{Input: addr.String(), Reason: "not a peer ID", Err: err}
 	}
@@ -247,7 +247,7 @@ func (n *Node) connectAndSetup(dctx context.Context, h host.Host, id peer.ID, ad
 // duplicate IPs are allowed or it is loopback, its IP) from reconnecting
 // for StopBlockTime; the reactor bans it in the book for longer.
 func (n *Node) StopPeerForError(peerID string, reason error) {
-	id, err := peer.Decode(peerID)
+	id, err := decodePeerID(peerID)
 	if err != nil {
 		return
 	}
@@ -270,7 +270,7 @@ func (n *Node) StopPeerForError(peerID string, reason error) {
 // StopPeerGracefully lets in-flight sends finish (bounded by the stream
 // timeout), then disconnects.
 func (n *Node) StopPeerGracefully(peerID string) {
-	id, err := peer.Decode(peerID)
+	id, err := decodePeerID(peerID)
 	if err != nil {
 		return
 	}
@@ -323,7 +323,7 @@ func (n *Node) MaxNumOutboundPeers() int { return n.cfg.MaxOutboundPeers }
 // or (unless duplicate IPs are allowed, or the IP is loopback) a
 // connected peer uses addr's IP.
 func (n *Node) IsDialingOrConnected(addr addrbook.NetAddress) bool {
-	id, err := peer.Decode(addr.ID)
+	id, err := decodePeerID(addr.ID)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if err == nil && (n.dialing[id] || n.peers[id] != nil) {
@@ -342,7 +342,7 @@ func (n *Node) IsDialingOrConnected(addr addrbook.NetAddress) bool {
 
 // IsPersistent reports whether addr's ID is a configured persistent peer.
 func (n *Node) IsPersistent(addr addrbook.NetAddress) bool {
-	id, err := peer.Decode(addr.ID)
+	id, err := decodePeerID(addr.ID)
 	if err != nil {
 		return false
 	}
