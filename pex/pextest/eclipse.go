@@ -42,6 +42,13 @@ type Defences struct {
 	// in ASes of attackerPrefixesPerAS each; honest /16s are unmapped and
 	// keep their /16 group) and the same outbound group limit, by AS.
 	ASMap bool
+	// SignedRecords models signed peer records: every node signs one for
+	// its own listening address, and an address that reaches the victim
+	// has its record with it whenever one exists, so the victim's book
+	// marks it verified (AddVerified). Made-up IDs (FakePerGroup) have no
+	// record: the attacker holds keys only for its own nodes. The victim
+	// prefers verified addresses (pex.Config.PreferVerifiedAddrs).
+	SignedRecords bool
 }
 
 // attackerPrefixesPerAS is how many of the attacker's /16s one AS
@@ -60,7 +67,7 @@ func eclipseASMap(k int) (*addrbook.ASMap, error) {
 
 // AllDefences switches every defence on.
 func AllDefences() Defences {
-	return Defences{TestBeforeEvict: true, Feelers: true, Anchors: true, Diversity: true, ASMap: true}
+	return Defences{TestBeforeEvict: true, Feelers: true, Anchors: true, Diversity: true, ASMap: true, SignedRecords: true}
 }
 
 // String names the defences switched on: "upstream" for none, "all" for
@@ -85,6 +92,9 @@ func (d Defences) String() string {
 	if d.ASMap {
 		names = append(names, "asmap")
 	}
+	if d.SignedRecords {
+		names = append(names, "records")
+	}
 	if len(names) == 0 {
 		return "upstream"
 	}
@@ -100,6 +110,11 @@ type EclipseConfig struct {
 	// (default 32): enough to occupy the victim's 40 inbound slots from
 	// a single group, as a single cloud /16 can.
 	PerGroup int
+	// FakePerGroup is how many made-up addresses per group the attacker
+	// adds to its answers (default 0): IDs in its /16 with no node and no
+	// key behind them, which cost it nothing to announce. A dial to one
+	// fails.
+	FakePerGroup int
 	// Honest is the number of honest nodes, victim and seed included
 	// (default 48).
 	Honest int
@@ -122,6 +137,10 @@ type EclipseResult struct {
 	PoisonedShare float64
 	// BookSize is the victim's book size when it restarts.
 	BookSize int
+	// Verified is how many entries of that book are marked verified, and
+	// FakeVerified how many of those are made-up attacker addresses
+	// (none, if records work as modelled).
+	Verified, FakeVerified int
 	// RoundsToRecover is the first round after the restart at which at
 	// least half of the victim's outbound limit is filled with honest
 	// peers; -1 when that did not happen within AfterRounds.
@@ -174,6 +193,9 @@ func (c *EclipseConfig) defaults() error {
 	if c.PerGroup < 1 || c.PerGroup > 1000 {
 		return fmt.Errorf("%w: PerGroup = %d, want 1..1000", ErrEclipseConfig, c.PerGroup)
 	}
+	if c.FakePerGroup < 0 || c.PerGroup+c.FakePerGroup > 1000 {
+		return fmt.Errorf("%w: FakePerGroup = %d, want 0..%d with PerGroup %d", ErrEclipseConfig, c.FakePerGroup, 1000-c.PerGroup, c.PerGroup)
+	}
 	if c.Honest == 0 {
 		c.Honest = 48
 	}
@@ -199,12 +221,15 @@ type eclipseRun struct {
 	cfg      EclipseConfig
 	clk      *clock.Simulated
 	hub      *Hub
-	attacker map[string]bool
+	attacker map[string]bool // the attacker's IDs, its made-up ones too
 	attNodes []*Node
-	rng      *rand.Rand
-	victim   *Node
-	vbook    *addrbook.Book
-	anchors  memAnchors // the victim's, across its restart
+	// signed holds every address a node signs a record for: each
+	// listening node's own, honest or attacker.
+	signed  map[addrbook.NetAddress]bool
+	rng     *rand.Rand
+	victim  *Node
+	vbook   *addrbook.Book
+	anchors memAnchors // the victim's, across its restart
 }
 
 // memAnchors is a pex.AnchorStore in memory.
@@ -231,12 +256,20 @@ func RunEclipse(cfg EclipseConfig) (*EclipseResult, error) {
 	}
 	clk := clock.NewSimulated(time.Time{})
 	e := &eclipseRun{cfg: cfg, clk: clk, hub: NewHub(clk, 50*time.Millisecond), attacker: map[string]bool{},
-		rng: rand.New(rand.NewPCG(cfg.Seed, 0xec11))}
+		rng: rand.New(rand.NewPCG(cfg.Seed, 0xec11)), signed: map[addrbook.NetAddress]bool{}}
 
-	var attAddrs []addrbook.NetAddress
+	var attAddrs, announced []addrbook.NetAddress
 	for g := 0; g < cfg.K; g++ {
 		for n := 0; n < cfg.PerGroup; n++ {
 			attAddrs = append(attAddrs, attackerAddr(g, n))
+		}
+	}
+	announced = append(announced, attAddrs...)
+	for g := 0; g < cfg.K; g++ {
+		for n := cfg.PerGroup; n < cfg.PerGroup+cfg.FakePerGroup; n++ {
+			fake := attackerAddr(g, n)
+			announced = append(announced, fake)
+			e.attacker[fake.ID] = true
 		}
 	}
 	for i, a := range attAddrs {
@@ -244,9 +277,13 @@ func RunEclipse(cfg EclipseConfig) (*EclipseResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		node.SetHandler(&attackerNode{node: node, all: attAddrs, rng: rand.New(rand.NewPCG(cfg.Seed, uint64(1<<32+i)))})
+		node.SetHandler(&attackerNode{node: node, all: announced, rng: rand.New(rand.NewPCG(cfg.Seed, uint64(1<<32+i)))})
 		e.attacker[a.ID] = true
+		e.signed[a] = true
 		e.attNodes = append(e.attNodes, node)
+	}
+	for i := 0; i < cfg.Honest; i++ {
+		e.signed[NodeAddr(i)] = true
 	}
 
 	reactors := make([]*pex.Reactor, cfg.Honest)
@@ -309,6 +346,12 @@ func RunEclipse(cfg EclipseConfig) (*EclipseResult, error) {
 	for _, en := range entries {
 		if e.attacker[en.Addr.ID] {
 			poisoned++
+		}
+		if en.Verified {
+			res.Verified++
+			if !e.signed[en.Addr] {
+				res.FakeVerified++
+			}
 		}
 	}
 	if len(entries) > 0 {
@@ -380,9 +423,14 @@ func (e *eclipseRun) newReactor(i int, book *addrbook.Book, node *Node, cfg pex.
 		cfg.MaxAnchors = pex.DefaultMaxAnchors
 		opts = append(opts, pex.WithAnchors(&e.anchors))
 	}
+	var rb pex.AddrBook = book
+	if d.SignedRecords {
+		cfg.PreferVerifiedAddrs = true
+		rb = &recordBook{Book: book, signed: e.signed}
+	}
 	opts = append(opts, pex.WithClock(e.clk), pex.WithExecutor(e.hub.Go),
 		pex.WithRand(rand.New(rand.NewPCG(e.cfg.Seed^gen<<40, uint64(2*i+2)))))
-	r := pex.NewReactor(book, node, cfg, opts...)
+	r := pex.NewReactor(rb, node, cfg, opts...)
 	node.SetHandler(r)
 	return r
 }
@@ -415,4 +463,22 @@ func (e *eclipseRun) outbound() (attacker, honest int) {
 		}
 	}
 	return attacker, honest
+}
+
+// recordBook is a book whose addresses arrive with their signed records:
+// an address that its own node signed for is stored as AddAddress
+// stores it (so the buckets evolve as upstream's) and then marked
+// verified, as the transport does when a valid record comes with it.
+// This is the best case for record propagation: every relay passes on
+// every record it has.
+type recordBook struct {
+	*addrbook.Book
+	signed map[addrbook.NetAddress]bool
+}
+
+func (b *recordBook) AddAddress(addr, src addrbook.NetAddress) error {
+	if err := b.Book.AddAddress(addr, src); err != nil || !b.signed[addr] {
+		return err
+	}
+	return b.Book.AddVerified(addr.ID, []addrbook.NetAddress{addr}, src)
 }

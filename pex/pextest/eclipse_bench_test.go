@@ -17,7 +17,38 @@ var eclipseSeeds = []uint64{1, 2, 3}
 // eclipseVariants are the victim's defence sets, each reported as a
 // metric suffix: upstream (none), each option alone, all together.
 func eclipseVariants() []Defences {
-	return []Defences{{}, {TestBeforeEvict: true}, {Feelers: true}, {Anchors: true}, {Diversity: true}, {ASMap: true}, AllDefences()}
+	return []Defences{{}, {TestBeforeEvict: true}, {Feelers: true}, {Anchors: true}, {Diversity: true}, {ASMap: true},
+		{SignedRecords: true}, AllDefences()}
+}
+
+// eclipseFakes is the made-up addresses per attacker group of the fakes
+// runs: with its 32 nodes, 256 addresses per /16, seven in eight of them
+// backed by nothing.
+const eclipseFakes = 224
+
+// reportEclipse runs every seed of one scenario and reports its three
+// metrics for the defence set.
+func reportEclipse(b *testing.B, cfg EclipseConfig) {
+	var out, poison, rec float64
+	for _, seed := range eclipseSeeds {
+		cfg.Seed = seed
+		res, err := RunEclipse(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out += res.OutboundShare
+		poison += res.PoisonedShare
+		r := res.RoundsToRecover
+		if r < 0 {
+			r = res.Config.AfterRounds + 1
+		}
+		rec += float64(r)
+	}
+	n := float64(len(eclipseSeeds))
+	name := cfg.Victim.String()
+	b.ReportMetric(out/n, "outbound-share-"+name)
+	b.ReportMetric(poison/n, "poisoned-share-"+name)
+	b.ReportMetric(rec/n, "recover-rounds-"+name)
 }
 
 // BenchmarkEclipse runs the eclipse scenario (RunEclipse's defaults:
@@ -29,12 +60,17 @@ func eclipseVariants() []Defences {
 // restart) and recover-rounds-<set> (rounds after the restart until half
 // its outbound slots are honest; AfterRounds+1 when never).
 //
+// The fakes-k=<k> sub-benchmarks run the same scenario against an
+// attacker that also announces eclipseFakes made-up addresses per group
+// (FakePerGroup), IDs it holds no key for, for upstream, signed records
+// alone and all defences.
+//
 // The honest sub-benchmark checks the defences cost no convergence: the
 // issue-3 discovery simulation (RunSim, 100 nodes, no attacker) with
 // every node upstream and with every node running all the defences that
 // apply without an attacker or a restart (test-before-evict, feelers,
-// outbound diversity by /16), reporting rounds-to-peers-<set> and
-// rounds-to-books-<set>.
+// outbound diversity by /16, signed records preferred), reporting
+// rounds-to-peers-<set> and rounds-to-books-<set>.
 //
 // Run: go test -run '^$' -bench BenchmarkEclipse -benchtime 1x ./pex/pextest
 func BenchmarkEclipse(b *testing.B) {
@@ -45,17 +81,24 @@ func BenchmarkEclipse(b *testing.B) {
 				name := "upstream"
 				if all {
 					name = "all"
+					// Every node signs its address: all of them are verified
+					// wherever they arrive.
+					signed := map[addrbook.NetAddress]bool{}
+					for j := 0; j < cfg.N; j++ {
+						signed[NodeAddr(j)] = true
+					}
 					cfg.NewBook = func(_ int, self addrbook.NetAddress, clk clock.Clock, rng *rand.Rand) (pex.AddrBook, error) {
 						bk, err := addrbook.New(addrbook.Options{Strict: true, Now: clk.Now, Rand: rng, TestBeforeEvict: true})
 						if err != nil {
 							return nil, err
 						}
 						bk.AddOurAddress(self)
-						return bk, nil
+						return &recordBook{Book: bk, signed: signed}, nil
 					}
 					cfg.Tweak = func(_ int, c *pex.Config) {
 						c.FeelerInterval = pex.DefaultFeelerInterval
 						c.OutboundGroupLimit = pex.DefaultOutboundGroupLimit
+						c.PreferVerifiedAddrs = true
 					}
 				}
 				res, err := RunSim(cfg)
@@ -71,24 +114,16 @@ func BenchmarkEclipse(b *testing.B) {
 		b.Run(fmt.Sprintf("k=%d", k), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				for _, d := range eclipseVariants() {
-					var out, poison, rec float64
-					for _, seed := range eclipseSeeds {
-						res, err := RunEclipse(EclipseConfig{Seed: seed, K: k, Victim: d})
-						if err != nil {
-							b.Fatal(err)
-						}
-						out += res.OutboundShare
-						poison += res.PoisonedShare
-						r := res.RoundsToRecover
-						if r < 0 {
-							r = res.Config.AfterRounds + 1
-						}
-						rec += float64(r)
-					}
-					n := float64(len(eclipseSeeds))
-					b.ReportMetric(out/n, "outbound-share-"+d.String())
-					b.ReportMetric(poison/n, "poisoned-share-"+d.String())
-					b.ReportMetric(rec/n, "recover-rounds-"+d.String())
+					reportEclipse(b, EclipseConfig{K: k, Victim: d})
+				}
+			}
+		})
+	}
+	for _, k := range []int{1, 8, 64} {
+		b.Run(fmt.Sprintf("fakes-k=%d", k), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				for _, d := range []Defences{{}, {SignedRecords: true}, AllDefences()} {
+					reportEclipse(b, EclipseConfig{K: k, FakePerGroup: eclipseFakes, Victim: d})
 				}
 			}
 		})

@@ -3,6 +3,7 @@ package pextest
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -47,6 +48,38 @@ func TestEclipseConfigErrorsNameTheValue(t *testing.T) {
 		_, err := RunEclipse(c)
 		if !errors.Is(err, ErrEclipseConfig) {
 			t.Errorf("%+v: err %v, want ErrEclipseConfig", c, err)
+		}
+	}
+}
+
+// The signed-records model is live: the victim's book ends up with
+// verified entries, none of them a made-up address, and only when the
+// option is on.
+func TestEclipseSignedRecordsVerifyOnlySignedAddresses(t *testing.T) {
+	cfg := smallEclipse(2, 8, Defences{SignedRecords: true})
+	cfg.FakePerGroup = 64
+	on, err := RunEclipse(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if on.Verified < on.BookSize/10 || on.FakeVerified != 0 {
+		t.Fatalf("%d of %d entries verified, %d of them made up; want many, none made up", on.Verified, on.BookSize, on.FakeVerified)
+	}
+	cfg.Victim = Defences{}
+	off, err := RunEclipse(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.Verified != 0 {
+		t.Fatalf("%d entries verified without the option", off.Verified)
+	}
+}
+
+func TestEclipseFakePerGroupOutOfRange(t *testing.T) {
+	for _, c := range []EclipseConfig{{K: 1, FakePerGroup: -1}, {K: 1, PerGroup: 900, FakePerGroup: 101}} {
+		_, err := RunEclipse(c)
+		if !errors.Is(err, ErrEclipseConfig) || !strings.Contains(err.Error(), "FakePerGroup") {
+			t.Errorf("%+v: err %v, want ErrEclipseConfig naming FakePerGroup", c, err)
 		}
 	}
 }
