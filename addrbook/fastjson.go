@@ -241,17 +241,11 @@ func (p *jsonParser) entry(e *FileEntry) bool {
 		case "last_ban_time":
 			e.LastBanTime, ok = p.utcTime()
 		case "alternatives":
-			var isNull bool
-			isNull, ok = p.array(func() bool {
-				a, ok := p.addr()
-				e.Alternatives = append(e.Alternatives, a)
+			ok = list(p, &e.Alternatives, func(a **FileAddr) bool {
+				var ok bool
+				*a, ok = p.addr()
 				return ok
 			})
-			if isNull {
-				e.Alternatives = nil
-			} else if e.Alternatives == nil {
-				e.Alternatives = []*FileAddr{}
-			}
 		case "verified":
 			e.Verified, ok = p.boolean()
 		}
