@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/internal/errmsg"
 )
 
 // Lifecycle and configuration errors.
@@ -79,14 +80,7 @@ type MisbehaviorError struct {
 }
 
 func (e *MisbehaviorError) Error() string {
-	msg := fmt.Sprintf("peer %s: %v", e.PeerID, reasonErr[e.Reason])
-	if e.Detail != "" {
-		msg += ": " + e.Detail
-	}
-	if e.Cause != nil {
-		msg += ": " + e.Cause.Error()
-	}
-	return msg
+	return errmsg.Join(fmt.Sprintf("peer %s: %v", e.PeerID, reasonErr[e.Reason]), e.Detail, e.Cause)
 }
 
 // Is matches ErrMisbehavior and the Reason's sentinel.

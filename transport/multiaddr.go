@@ -14,6 +14,7 @@ import (
 	manet "github.com/multiformats/go-multiaddr/net"
 
 	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/internal/errmsg"
 )
 
 // Transport names which libp2p transport a translated multiaddr uses.
@@ -61,14 +62,7 @@ type MultiaddrError struct {
 }
 
 func (e *MultiaddrError) Error() string {
-	s := fmt.Sprintf("multiaddr %q: %s", e.Addr, e.Kind)
-	if e.Detail != "" {
-		s += ": " + e.Detail
-	}
-	if e.Err != nil {
-		s += ": " + e.Err.Error()
-	}
-	return s
+	return errmsg.Join(fmt.Sprintf("multiaddr %q: %s", e.Addr, e.Kind), e.Detail, e.Err)
 }
 
 func (e *MultiaddrError) Is(target error) bool { return target == ErrMultiaddr || target == e.Kind }

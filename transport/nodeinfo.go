@@ -18,6 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/internal/errmsg"
 )
 
 // NodeInfoProtocolID carries the NodeInfo exchange that libp2p lacks and
@@ -48,14 +49,7 @@ type NodeInfoError struct {
 }
 
 func (e *NodeInfoError) Error() string {
-	s := fmt.Sprintf("node info of %s: %s", e.Peer, e.Kind)
-	if e.Detail != "" {
-		s += ": " + e.Detail
-	}
-	if e.Err != nil {
-		s += ": " + e.Err.Error()
-	}
-	return s
+	return errmsg.Join(fmt.Sprintf("node info of %s: %s", e.Peer, e.Kind), e.Detail, e.Err)
 }
 
 func (e *NodeInfoError) Is(target error) bool { return target == ErrNodeInfo || target == e.Kind }

@@ -12,6 +12,7 @@ import (
 	"github.com/cosmos/gogoproto/proto"
 	"github.com/libp2p/go-libp2p/core/network"
 
+	"github.com/pexp2p/pexp2p/internal/errmsg"
 	"github.com/pexp2p/pexp2p/pex"
 )
 
@@ -51,14 +52,7 @@ type WireError struct {
 }
 
 func (e *WireError) Error() string {
-	s := "pex wire: " + e.Kind.Error()
-	if e.Detail != "" {
-		s += ": " + e.Detail
-	}
-	if e.Err != nil {
-		s += ": " + e.Err.Error()
-	}
-	return s
+	return errmsg.Join("pex wire: "+e.Kind.Error(), e.Detail, e.Err)
 }
 
 func (e *WireError) Is(target error) bool { return target == ErrWire || target == e.Kind }
