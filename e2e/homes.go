@@ -222,30 +222,44 @@ func argv(t *Testnet, n *Node, ids map[string]identity, bin Binaries, work, chai
 }
 
 // configureClassic writes what the cometbft node needs into its
-// config.toml, section by section: its address, its seeds, strict book
-// rules (upstream's defaults, written out so they are visible), RPC and
-// Prometheus on the namespace's loopback, and no empty blocks, so its
-// CPU is mostly its p2p stack's and not a chain's.
+// config.toml: the settings every cometbft node here has, its advertised
+// address, and no empty blocks, so its CPU is mostly its p2p stack's and
+// not a chain's.
 func configureClassic(home string, n *Node, seeds []string) error {
-	path := filepath.Join(home, "config", "config.toml")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	set := map[string]map[string]string{
+	set := cometbftSettings(n, seeds)
+	set["p2p"]["external_address"] = strconv.Quote(fmt.Sprintf("%s:%d", n.IP, p2pPort))
+	set["consensus"] = map[string]string{"create_empty_blocks": "false"}
+	return editConfigTOML(home, set)
+}
+
+// cometbftSettings is what the runner sets in every cometbft config.toml,
+// section by section: the kvstore app, the node's name, address and seeds,
+// strict book rules (upstream's defaults, written out so they are
+// visible), and RPC and Prometheus on the namespace's loopback.
+func cometbftSettings(n *Node, seeds []string) map[string]map[string]string {
+	return map[string]map[string]string{
 		"":    {"proxy_app": strconv.Quote("kvstore"), "moniker": strconv.Quote(n.Name)},
 		"rpc": {"laddr": strconv.Quote("tcp://" + rpcAddr)},
 		"p2p": {
 			"laddr":              strconv.Quote(fmt.Sprintf("tcp://%s:%d", n.IP, p2pPort)),
-			"external_address":   strconv.Quote(fmt.Sprintf("%s:%d", n.IP, p2pPort)),
 			"seeds":              strconv.Quote(strings.Join(seeds, ",")),
 			"persistent_peers":   `""`,
 			"pex":                "true",
 			"addr_book_strict":   "true",
 			"allow_duplicate_ip": "false",
 		},
-		"consensus":       {"create_empty_blocks": "false"},
 		"instrumentation": {"prometheus": "true", "prometheus_listen_addr": strconv.Quote(promAddr)},
+	}
+}
+
+// editConfigTOML applies set to home's config/config.toml; a key that
+// cometbft init did not write is an error, since setting it would need a
+// TOML writer and means the binary is not the version the runner knows.
+func editConfigTOML(home string, set map[string]map[string]string) error {
+	path := filepath.Join(home, "config", "config.toml")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
 	}
 	out, missing := editTOML(string(b), set)
 	if len(missing) > 0 {
@@ -391,33 +405,11 @@ func prepareChain(ctx context.Context, t *Testnet, bin Binaries, work string) (m
 	return ids, chainID, nil
 }
 
-// configureChain writes a chain node's config.toml: libp2p on at its
-// address, its seeds, strict books, and RPC and Prometheus on the
-// namespace's loopback.
+// configureChain writes a chain node's config.toml: the settings every
+// cometbft node here has, seed mode for a chain seed, and libp2p on.
 func configureChain(home string, n *Node, seeds []string) error {
-	path := filepath.Join(home, "config", "config.toml")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	set := map[string]map[string]string{
-		"":    {"proxy_app": strconv.Quote("kvstore"), "moniker": strconv.Quote(n.Name)},
-		"rpc": {"laddr": strconv.Quote("tcp://" + rpcAddr)},
-		"p2p": {
-			"laddr":              strconv.Quote(fmt.Sprintf("tcp://%s:%d", n.IP, p2pPort)),
-			"seeds":              strconv.Quote(strings.Join(seeds, ",")),
-			"persistent_peers":   `""`,
-			"pex":                "true",
-			"seed_mode":          strconv.FormatBool(n.Mode == ModeChainSeed),
-			"addr_book_strict":   "true",
-			"allow_duplicate_ip": "false",
-		},
-		"p2p.libp2p":      {"enabled": "true"},
-		"instrumentation": {"prometheus": "true", "prometheus_listen_addr": strconv.Quote(promAddr)},
-	}
-	out, missing := editTOML(string(b), set)
-	if len(missing) > 0 {
-		return fmt.Errorf("%s: keys not found: %s", path, strings.Join(missing, ", "))
-	}
-	return os.WriteFile(path, []byte(out), 0o644)
+	set := cometbftSettings(n, seeds)
+	set["p2p"]["seed_mode"] = strconv.FormatBool(n.Mode == ModeChainSeed)
+	set["p2p.libp2p"] = map[string]string{"enabled": "true"}
+	return editConfigTOML(home, set)
 }
