@@ -48,11 +48,13 @@
 //     every step of the operation fuzzer and of the unit tests.
 //   - Every operation is O(1) or O(selection) under one mutex, so a peer
 //     cannot make the book slow; the data layout (knownaddress.go) keeps a
-//     full book of 16k addresses at under 200 bytes per address.
+//     full book of 16k addresses at about 210 bytes per address.
 //
 // Opt-in defences beyond upstream, each off by default and measured in
 // docs/eclipse.md: test-before-evict (evict.go), AS-map groups
-// (asmap.go, groups.go) and the anchors file (anchors.go).
+// (asmap.go, groups.go), the anchors file (anchors.go), and addresses a
+// peer signed for, with alternatives beside the primary address and a
+// preference for verified entries (alternatives.go).
 //
 // Time and randomness are injected (Options.Now, Options.Rand/Seed): the
 // same seed and the same calls give the same book, and tests run on
