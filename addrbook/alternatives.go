@@ -88,6 +88,8 @@ func (b *Book) AddVerified(id string, addrs []NetAddress, src NetAddress) error 
 			return nil
 		}
 		b.removeEntry(i)
+		// A promotion waiting on a test was earned at the old address.
+		delete(b.pending, nid)
 	}
 	b.addNew(usable[0], src, makeExt(usable[1:], true))
 	return nil

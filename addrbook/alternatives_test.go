@@ -514,3 +514,45 @@ func TestInvariantCheckerCatchesBadAlternatives(t *testing.T) {
 		}
 	}
 }
+
+// A promotion waiting on a test-before-evict was earned at the address
+// the peer has since left: a record that moves the peer cancels it.
+func TestAddVerifiedAtANewAddressCancelsAPendingPromotion(t *testing.T) {
+	b, _ := newTestBook(t, Options{Strict: true, TestBeforeEvict: true})
+	tester := &recordingTester{hold: true}
+	b.SetEvictionTester(tester)
+	stayed, _ := promoteOneGroup(t, b, 400)
+	pending := b.PendingEvictionTests()
+	if pending == 0 || len(stayed) == 0 {
+		t.Fatal("the scenario should leave promotions waiting")
+	}
+	var moved string
+	for _, id := range stayed {
+		b.mu.Lock()
+		_, waits := b.pending[id]
+		b.mu.Unlock()
+		if waits {
+			moved = id
+			break
+		}
+	}
+	if moved == "" {
+		t.Fatal("no waiting candidate among the IDs that stayed new")
+	}
+	to := NetAddress{ID: moved, IP: netip.MustParseAddr("2a01::77"), Port: 26656}
+	if err := b.AddVerified(moved, []NetAddress{to}, routableAddr(50)); err != nil {
+		t.Fatal(err)
+	}
+	mustInvariants(t, b)
+	if got := b.PendingEvictionTests(); got != pending-1 {
+		t.Fatalf("%d promotions wait, want %d", got, pending-1)
+	}
+	for _, done := range tester.held {
+		done(false)
+		mustInvariants(t, b)
+	}
+	if b.IsGood(moved) {
+		t.Fatal("the moved peer was promoted at an address never reached")
+	}
+	wantAddresses(t, b, moved, to)
+}
