@@ -14,12 +14,7 @@ import (
 // allowPeer: not banned in the book, not recently stopped for an error.
 func (n *Node) allowPeer(id peer.ID) bool {
 	n.mu.Lock()
-	until, blocked := n.blocked[id]
-	now := n.cfg.Clock.Now()
-	if blocked && !now.Before(until) {
-		delete(n.blocked, id)
-		blocked = false
-	}
+	blocked := blockedAt(n.blocked, id, n.cfg.Clock.Now())
 	bans := n.cfg.Bans
 	n.mu.Unlock()
 	if blocked {
@@ -41,12 +36,7 @@ func (n *Node) allowAddr(m ma.Multiaddr) bool {
 		return true
 	}
 	n.mu.Lock()
-	until, blocked := n.blockedIPs[ip]
-	now := n.cfg.Clock.Now()
-	if blocked && !now.Before(until) {
-		delete(n.blockedIPs, ip)
-		blocked = false
-	}
+	blocked := blockedAt(n.blockedIPs, ip, n.cfg.Clock.Now())
 	bans := n.cfg.Bans
 	n.mu.Unlock()
 	if blocked {
@@ -60,6 +50,18 @@ func (n *Node) allowAddr(m ma.Multiaddr) bool {
 		}
 	}
 	return true
+}
+
+// blockedAt reports whether key is blocked (by ID or by IP) at now, and
+// forgets a block that has run out so the map does not grow with every
+// peer ever stopped; callers hold n.mu.
+func blockedAt[K comparable](blocks map[K]time.Time, key K, now time.Time) bool {
+	until, ok := blocks[key]
+	if ok && !now.Before(until) {
+		delete(blocks, key)
+		return false
+	}
+	return ok
 }
 
 // gater is the Node seen as a libp2p connection gater.
