@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/pexp2p/pexp2p/internal/errmsg"
 )
 
 // NetAddress is a node's ID with the IP and port it can be reached at:
@@ -30,10 +32,7 @@ type AddressError struct {
 }
 
 func (e *AddressError) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("invalid network address %q: %s: %v", e.Input, e.Reason, e.Err)
-	}
-	return fmt.Sprintf("invalid network address %q: %s", e.Input, e.Reason)
+	return errmsg.Join(fmt.Sprintf("invalid network address %q", e.Input), e.Reason, e.Err)
 }
 
 // Is lets errors.Is match both ErrInvalidAddress and the wrapped cause.

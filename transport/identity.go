@@ -19,6 +19,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/internal/errmsg"
 )
 
 // The JSON type tag CometBFT's amino-JSON registry gives an ed25519
@@ -37,10 +38,7 @@ type NodeKeyError struct {
 }
 
 func (e *NodeKeyError) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("node key %q: %s: %v", e.Path, e.Reason, e.Err)
-	}
-	return fmt.Sprintf("node key %q: %s", e.Path, e.Reason)
+	return errmsg.Join(fmt.Sprintf("node key %q", e.Path), e.Reason, e.Err)
 }
 
 func (e *NodeKeyError) Is(target error) bool { return target == ErrNodeKey }
@@ -250,10 +248,7 @@ type PeerIDError struct {
 }
 
 func (e *PeerIDError) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("peer ID %q: %s: %v", e.ID, e.Reason, e.Err)
-	}
-	return fmt.Sprintf("peer ID %q: %s", e.ID, e.Reason)
+	return errmsg.Join(fmt.Sprintf("peer ID %q", e.ID), e.Reason, e.Err)
 }
 
 func (e *PeerIDError) Is(target error) bool { return target == ErrPeerID }

@@ -342,10 +342,7 @@ type ConfigPeerError struct {
 }
 
 func (e *ConfigPeerError) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("invalid peer %q: %s: %v", e.Input, e.Reason, e.Err)
-	}
-	return fmt.Sprintf("invalid peer %q: %s", e.Input, e.Reason)
+	return errmsg.Join(fmt.Sprintf("invalid peer %q", e.Input), e.Reason, e.Err)
 }
 
 func (e *ConfigPeerError) Is(target error) bool { return target == ErrConfigPeer }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/pexp2p/pexp2p/addrbook"
 	"github.com/pexp2p/pexp2p/internal/clock"
+	"github.com/pexp2p/pexp2p/internal/errmsg"
 	"github.com/pexp2p/pexp2p/pex"
 	"github.com/pexp2p/pexp2p/transport"
 	"github.com/pexp2p/pexp2p/transport/classic"
@@ -112,10 +113,7 @@ type CandidateError struct {
 }
 
 func (e *CandidateError) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("bridge: %s cannot cross: %s: %v", e.Addr, e.Reason, e.Err)
-	}
-	return fmt.Sprintf("bridge: %s cannot cross: %s", e.Addr, e.Reason)
+	return errmsg.Join(fmt.Sprintf("bridge: %s cannot cross", e.Addr), e.Reason, e.Err)
 }
 func (e *CandidateError) Is(target error) bool { return target == ErrCandidate }
 func (e *CandidateError) Unwrap() error        { return e.Err }
