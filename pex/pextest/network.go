@@ -447,27 +447,26 @@ func (n *Node) StopPeerForError(peerID string, reason error) {
 // one latency, so messages already sent on it arrive first.
 func (n *Node) StopPeerGracefully(peerID string) {
 	h := n.hub
-	h.mu.Lock()
-	l := n.links[peerID]
-	if l == nil {
-		h.mu.Unlock()
-		return
+	if conn, ok := h.connOf(n, peerID); ok {
+		h.clk.AfterFunc(h.latency, func() { h.disconnectConn(n, peerID, conn, nil, true) })
 	}
-	conn := l.conn
-	h.mu.Unlock()
-	h.clk.AfterFunc(h.latency, func() { h.disconnectConn(n, peerID, conn, nil, true) })
 }
 
 func (h *Hub) disconnect(n *Node, peerID string, reason error, graceful bool) {
-	h.mu.Lock()
-	l := n.links[peerID]
-	if l == nil {
-		h.mu.Unlock()
-		return
+	if conn, ok := h.connOf(n, peerID); ok {
+		h.disconnectConn(n, peerID, conn, reason, graceful)
 	}
-	conn := l.conn
-	h.mu.Unlock()
-	h.disconnectConn(n, peerID, conn, reason, graceful)
+}
+
+// connOf is the connection n holds to peerID now; disconnectConn closes
+// that one only, not one made again in the meantime.
+func (h *Hub) connOf(n *Node, peerID string) (uint64, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if l := n.links[peerID]; l != nil {
+		return l.conn, true
+	}
+	return 0, false
 }
 
 func (h *Hub) disconnectConn(n *Node, peerID string, conn uint64, reason error, graceful bool) {
