@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	cmtpex "github.com/cometbft/cometbft/p2p/pex"
 )
 
 // v6Of is n's IPv6 twin: same ID, an address in 2a00::/12 of its own.
@@ -333,17 +331,7 @@ func TestFileWithAlternativesLoadsInUpstream(t *testing.T) {
 		mustVerified(t, b, []NetAddress{routableAddr(i), v6Of(i), portOf(i, 7000)}, src)
 	}
 	b.MarkGood(testID(3))
-	if err := b.Save(); err != nil {
-		t.Fatal(err)
-	}
-	up := cmtpex.NewAddrBook(path, false)
-	if err := up.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = up.Stop()
-		up.(interface{ Wait() }).Wait() // its final save must finish before TempDir cleanup
-	}()
+	up := loadInUpstream(t, b, path)
 	if up.Size() != 30 {
 		t.Fatalf("upstream loaded %d of 30", up.Size())
 	}

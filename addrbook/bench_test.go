@@ -115,7 +115,9 @@ func fillBench(tb testing.TB, bk bookUnderTest, n int) {
 	}
 }
 
-func BenchmarkAdd(b *testing.B) {
+// benchAdds runs op on address k = 0, 1, … of a fresh book per
+// implementation, starting a new book (untimed) when the inputs run out.
+func benchAdds(b *testing.B, op func(b *testing.B, bk bookUnderTest, k int)) {
 	in := benchInputs()
 	for _, im := range impls {
 		b.Run(im.name, func(b *testing.B) {
@@ -128,34 +130,27 @@ func BenchmarkAdd(b *testing.B) {
 					bk = im.make(b, in, "")
 					b.StartTimer()
 				}
-				if err := bk.add(k); err != nil {
-					b.Fatal(err)
-				}
+				op(b, bk, k)
 			}
 		})
 	}
 }
 
+func BenchmarkAdd(b *testing.B) {
+	benchAdds(b, func(b *testing.B, bk bookUnderTest, k int) {
+		if err := bk.add(k); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
 func BenchmarkAddThenGood(b *testing.B) {
-	in := benchInputs()
-	for _, im := range impls {
-		b.Run(im.name, func(b *testing.B) {
-			b.ReportAllocs()
-			bk := im.make(b, in, "")
-			for i := 0; i < b.N; i++ {
-				k := i % benchAddrs
-				if k == 0 && i > 0 {
-					b.StopTimer()
-					bk = im.make(b, in, "")
-					b.StartTimer()
-				}
-				if err := bk.add(k); err != nil {
-					b.Fatal(err)
-				}
-				bk.good(k)
-			}
-		})
-	}
+	benchAdds(b, func(b *testing.B, bk bookUnderTest, k int) {
+		if err := bk.add(k); err != nil {
+			b.Fatal(err)
+		}
+		bk.good(k)
+	})
 }
 
 // fullBooks builds one full book per implementation, shared by the read

@@ -19,17 +19,7 @@ func TestFileLoadsInUpstream(t *testing.T) {
 	b, _ := fileBook(t, path, Options{})
 	fill(t, b, 300, 50)
 	b.MarkBad(routableAddr(299), time.Hour)
-	if err := b.Save(); err != nil {
-		t.Fatal(err)
-	}
-	up := cmtpex.NewAddrBook(path, false)
-	if err := up.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = up.Stop()
-		up.(interface{ Wait() }).Wait() // its final save must finish before TempDir cleanup
-	}()
+	up := loadInUpstream(t, b, path)
 	if up.Size() != b.Size() {
 		t.Fatalf("upstream loaded %d, we hold %d", up.Size(), b.Size())
 	}
@@ -111,4 +101,23 @@ func marshalStd(b *Book) []byte {
 		panic(err)
 	}
 	return append(out, '\n')
+}
+
+// loadInUpstream saves b to path and starts upstream's own book on that
+// file; the book is stopped, and its final save waited for, when the test
+// ends (before TempDir's cleanup removes the directory).
+func loadInUpstream(t *testing.T, b *Book, path string) cmtpex.AddrBook {
+	t.Helper()
+	if err := b.Save(); err != nil {
+		t.Fatal(err)
+	}
+	up := cmtpex.NewAddrBook(path, false)
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = up.Stop()
+		up.(interface{ Wait() }).Wait()
+	})
+	return up
 }
