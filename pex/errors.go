@@ -49,6 +49,11 @@ const (
 	ReasonUnsolicited    Reason = "unsolicited_addrs"
 	ReasonTooManyAddrs   Reason = "too_many_addrs"
 	ReasonInvalidAddr    Reason = "invalid_addr"
+	// The face's peer-records protocol (transport.PeerRecordsProtocolID)
+	// punishes these itself: a relayed record that does not prove what
+	// it was sent for, and a message that breaks the protocol.
+	ReasonForgedRecord Reason = "forged_peer_record"
+	ReasonRecordsWire  Reason = "peer_records_wire"
 )
 
 // Sentinels for each Reason; a *MisbehaviorError matches its sentinel and
@@ -59,6 +64,8 @@ var (
 	ErrUnsolicited    = errors.New("unsolicited pexAddrsMessage")
 	ErrTooManyAddrs   = errors.New("too many addresses in one PexAddrs")
 	ErrInvalidAddr    = errors.New("invalid address in PexAddrs")
+	ErrForgedRecord   = errors.New("relayed a peer record not signed by its peer")
+	ErrRecordsWire    = errors.New("broke the peer-records protocol")
 )
 
 var reasonErr = map[Reason]error{
@@ -66,6 +73,8 @@ var reasonErr = map[Reason]error{
 	ReasonUnsolicited:    ErrUnsolicited,
 	ReasonTooManyAddrs:   ErrTooManyAddrs,
 	ReasonInvalidAddr:    ErrInvalidAddr,
+	ReasonForgedRecord:   ErrForgedRecord,
+	ReasonRecordsWire:    ErrRecordsWire,
 }
 
 // MisbehaviorError is what the reactor passes to Network.StopPeerForError

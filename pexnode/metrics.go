@@ -106,9 +106,10 @@ func (m *Metrics) Misbehavior(reason pex.Reason) { m.misbehavior.WithLabelValues
 func (m *Metrics) Ban()                          { m.bans.Inc() }
 func (m *Metrics) Dial(result pex.DialResult)    { m.dials.WithLabelValues(string(result)).Inc() }
 
-// wireReasons are transport.WireViolationReason's labels, pre-created so a
-// scrape shows zeros.
-var wireReasons = []string{"wire_too_large", "wire_malformed", "wire_empty", "wire_unknown_type", "wire_second_message", "wire_stalled"}
+// wireReasons are transport.WireViolationReason's labels and the
+// peer-records protocol's reasons, pre-created so a scrape shows zeros.
+var wireReasons = []string{"wire_too_large", "wire_malformed", "wire_empty", "wire_unknown_type", "wire_second_message", "wire_stalled",
+	string(pex.ReasonForgedRecord), string(pex.ReasonRecordsWire)}
 
 // WireViolation counts a peer the transport stopped (and, when banned,
 // banned) for breaking the wire protocol, under the same counters as the

@@ -48,6 +48,14 @@ type Options struct {
 	// PEX.MaxAnchors > 0; "" puts addrbook.AnchorsFileName beside
 	// Book.FilePath. A node with anchors on needs one or the other.
 	AnchorsFile string
+	// SignedRecords turns on signed peer records and several addresses
+	// per peer end to end: the face runs the peer-records protocol with
+	// pexp2p peers that announce it and dials every address the book
+	// holds for a peer (transport.Config.SignedRecords and
+	// DialAlternatives), feeding this node's book, which marks addresses
+	// their own peer signed as verified. PEX.PreferVerifiedAddrs then
+	// makes the book favour them. Off, the node is exactly upstream's.
+	SignedRecords bool
 }
 
 // ConfigError is a PEX configuration that cannot run; callers report it
@@ -88,6 +96,12 @@ func New(o Options) (*Node, error) {
 	tc := o.Transport
 	if tc.Bans == nil {
 		tc.Bans = book
+	}
+	if o.SignedRecords {
+		tc.SignedRecords, tc.DialAlternatives = true, true
+	}
+	if tc.Addresses == nil && (tc.SignedRecords || tc.DialAlternatives) {
+		tc.Addresses = book
 	}
 	if tc.OnWireViolation == nil {
 		tc.OnWireViolation = WireViolationHook(o.Observers)

@@ -27,15 +27,21 @@ func loopbackQUIC(t *testing.T, ip string) []ma.Multiaddr {
 
 func newNode(t *testing.T, ip string, pc *pex.Config, seeds []transport.ConfigPeer) *pexnode.Node {
 	t.Helper()
+	return newNodeWith(t, pexnode.Options{
+		Transport: transport.Config{ListenAddrs: loopbackQUIC(t, ip), Network: "pexnode-test", AllowDuplicateIP: true, Seeds: seeds},
+		PEX:       pc,
+	})
+}
+
+// newNodeWith builds a node from o with a fresh key.
+func newNodeWith(t *testing.T, o pexnode.Options) *pexnode.Node {
+	t.Helper()
 	key, err := transport.GenNodeKey(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := pexnode.New(pexnode.Options{
-		Key:       key,
-		Transport: transport.Config{ListenAddrs: loopbackQUIC(t, ip), Network: "pexnode-test", AllowDuplicateIP: true, Seeds: seeds},
-		PEX:       pc,
-	})
+	o.Key = key
+	n, err := pexnode.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

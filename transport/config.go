@@ -97,9 +97,10 @@ type Config struct {
 
 	// OnWireViolation, when set, is called for every peer stopped for
 	// breaking the channel-0 wire protocol, with WireViolationReason's
-	// label and whether a ban was recorded in Bans: the reactor never sees
-	// these peers' bad messages, so its observer cannot count them. It is
-	// called synchronously and must not block.
+	// label, or the peer-records protocol, with pex.ReasonForgedRecord
+	// or pex.ReasonRecordsWire, and whether a ban was recorded in Bans:
+	// the reactor never sees these peers' bad messages, so its observer
+	// cannot count them. It is called synchronously and must not block.
 	OnWireViolation func(peerID, reason string, banned bool)
 
 	// ResourceManager, when set, replaces the one the node derives from
@@ -110,6 +111,30 @@ type Config struct {
 	// Ping serves libp2p's ping protocol, which CometBFT's lp2p switch
 	// uses to measure its peers; a discovery-only node does not need it.
 	Ping bool
+
+	// SignedRecords runs the peer-records protocol
+	// (PeerRecordsProtocolID, records.go): peers' own signed records
+	// from identify, and those relayed by peers for the IDs of their
+	// PexAddrs, are verified and fed to Addresses as verified addresses;
+	// a peer that relays a forged record is stopped and banned. Off, no
+	// handler is registered and channel 0 is all there is. Needs
+	// Addresses.
+	SignedRecords bool
+	// DialAlternatives feeds identify's listen addresses of each peer to
+	// Addresses as alternatives, and dials every address Addresses holds
+	// for a peer at once, in the dial ranker's order. Needs Addresses.
+	DialAlternatives bool
+	// Addresses is the book side of SignedRecords and DialAlternatives
+	// (usually the *addrbook.Book).
+	Addresses AddressSink
+	// MaxPeerRecords bounds the verified records kept for relaying;
+	// default DefaultMaxPeerRecords.
+	MaxPeerRecords int
+	// RecordRequestInterval and RecordRequestBurst bound how often one
+	// peer may ask us for records: a burst, then one per interval.
+	// Defaults 5 s and 4; a request beyond them is refused, not punished.
+	RecordRequestInterval time.Duration
+	RecordRequestBurst    int
 }
 
 // SeedVisitorSlots is the default OverLimitSlots of a seed-mode node:
@@ -166,6 +191,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.Clock == nil {
 		c.Clock = clock.System
+	}
+	if c.MaxPeerRecords == 0 {
+		c.MaxPeerRecords = DefaultMaxPeerRecords
+	}
+	if c.RecordRequestInterval == 0 {
+		c.RecordRequestInterval = 5 * time.Second
+	}
+	if c.RecordRequestBurst == 0 {
+		c.RecordRequestBurst = 4
 	}
 }
 

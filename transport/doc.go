@@ -146,6 +146,28 @@
 //     because the reactor paces retries itself; a dial that meets a
 //     different key returns pex.ErrAuthFailure.
 //
+// # Signed peer records and several addresses (opt-in)
+//
+// With Config.SignedRecords the node keeps each peer's own signed peer
+// record from identify and serves the ones it holds on
+// /pexp2p/peer-records/1.0.0 (PeerRecordsProtocolID, never channel 0).
+// After a PexAddrs from a peer whose identify lists that protocol, it
+// asks the peer for the records of the IDs it sent: one request of up to
+// 250 binary peer IDs, one answer of up to 250 envelopes (2 KiB each,
+// 128 KiB in all), each entry uvarint-length-prefixed inside one
+// uvarint-framed message. A record that verifies (peer-record domain and
+// payload type, signed by the key of the ID it names, an ID that was
+// asked for) goes to Config.Addresses.AddVerified. One that does not, or
+// a message that breaks the framing, gets the sender stopped and banned
+// like a channel-0 violation, with pex.ReasonForgedRecord or
+// pex.ReasonRecordsWire. Requests are rate-limited per peer and answered
+// by a handler shaped like go-libp2p's ping handler (service
+// "pexp2p.peer-records", memory reserved, deadline, reset on error).
+// With Config.DialAlternatives, identify's listen addresses go to
+// AddAlternatives and Dial offers the swarm every address the book holds
+// for the peer, ranked by dialrank.go. Both are off by default; then no
+// handler is registered. docs/eclipse.md has the threat model.
+//
 // go-libp2p logs through slog; RouteLibp2pLogs (called by NewNode) sends
 // that into go-log, so GOLOG_LOG_LEVEL governs both. This package logs
 // as "transport".

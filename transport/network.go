@@ -175,6 +175,7 @@ func (n *Node) Dial(ctx context.Context, addr addrbook.NetAddress) error {
 		}
 	}
 	addrs = append(addrs, n.configured[id]...)
+	addrs = append(addrs, n.rec.alternativeAddrs(addr, addrs)...)
 	if len(addrs) == 0 {
 		return &PeerRefusedError{Peer: addr.ID, Reason: "no address to dial"}
 	}

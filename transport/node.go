@@ -128,6 +128,9 @@ type Node struct {
 	dialConns   map[peer.ID][]network.Conn // connections of the current dial attempt (busy.go)
 	ourNodeInfo *tmp2p.DefaultNodeInfo
 	wg          sync.WaitGroup
+	// rec runs signed records and alternative addresses (records.go);
+	// nil when both are off.
+	rec *recordsService
 
 	// beforeEvent, set by tests before Start, runs in eventLoop ahead of
 	// each connectedness event (to hold events back deterministically).
@@ -146,6 +149,9 @@ func NewNode(key *NodeKey, cfg Config) (*Node, error) {
 		return nil, &NodeKeyError{Reason: "no node key"}
 	}
 	cfg.setDefaults()
+	if err := cfg.validateRecords(); err != nil {
+		return nil, err
+	}
 	n := &Node{
 		cfg:           cfg,
 		key:           key,
@@ -184,6 +190,7 @@ func NewNode(key *NodeKey, cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
+	n.rec = newRecordsService(n)
 	return n, nil
 }
 
@@ -278,6 +285,12 @@ func (n *Node) Start() error {
 	h.Network().Notify(&network.NotifyBundle{ConnectedF: n.connOpened})
 	h.SetStreamHandler(PexProtocolID, n.handlePexStream)
 	h.SetStreamHandler(NodeInfoProtocolID, n.handleNodeInfoStream)
+	if err := n.rec.start(h); err != nil {
+		cancel()
+		_ = sub.Close()
+		_ = h.Close()
+		return err
+	}
 
 	n.wg.Add(3)
 	go n.eventLoop(sub)
@@ -304,6 +317,7 @@ func (n *Node) Stop() error {
 	cancel()
 	h.RemoveStreamHandler(PexProtocolID)
 	h.RemoveStreamHandler(NodeInfoProtocolID)
+	n.rec.stop(h)
 	err := h.Close()
 	n.wg.Wait()
 	n.mu.Lock()

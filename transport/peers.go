@@ -278,6 +278,7 @@ func (n *Node) finishSetup(ps *peerState, err error) {
 	if n.handler != nil {
 		n.handler.AddPeer(ps.info)
 	}
+	n.rec.peerReady(ps)
 	close(ps.ready)
 }
 

@@ -69,6 +69,7 @@ func (n *Node) handlePexStream(s network.Stream) {
 	// message is still caught, and still a violation.
 	defer n.endStream(s, from, size)
 	n.deliver(from, msg, arrived)
+	n.rec.afterPexAddrs(from, msg)
 }
 
 // endStream closes s once the single message of size bytes was read, or
