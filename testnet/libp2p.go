@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -45,6 +46,10 @@ type libp2pCluster struct {
 	// started marks the nodes Stop must stop: a node built but never
 	// started holds no socket, file or goroutine.
 	started []bool
+	// stopParallelism bounds how many nodes close at once (default four
+	// per core); afterQuiet, for tests, runs between Stop's two passes.
+	stopParallelism int
+	afterQuiet      func()
 }
 
 func (c *libp2pCluster) Name() string { return "pexp2p/libp2p-" + c.spec.Transport }
@@ -229,21 +234,56 @@ func (c *libp2pCluster) Traffic() Traffic {
 	return t
 }
 
-// Stop stops every started node at once and waits for them.
+// Stop takes the cluster down in two passes. First every reactor stops,
+// so that no node reacts to its peers going away by dialing a
+// replacement (a node that lost a peer redials within a period, and with
+// hundreds of hosts closing, those dials and their handshakes were most of
+// a slow teardown); then every node closes its host and book, at most
+// stopParallelism at a time, since closing hosts all at once only
+// contends for the same cores.
 func (c *libp2pCluster) Stop() error {
-	errs := make([]error, len(c.nodes))
-	var wg sync.WaitGroup
+	var started []*pexnode.Node
 	for i, n := range c.nodes {
-		if !c.started[i] {
-			continue
+		if c.started[i] {
+			started = append(started, n)
 		}
+	}
+	limit := c.stopParallelism
+	if limit <= 0 {
+		limit = 4 * runtime.GOMAXPROCS(0)
+	}
+	quiet := forEachBounded(len(started), limit, func(i int) error {
+		if r := started[i].Reactor; r != nil {
+			if err := r.Stop(); err != nil && !errors.Is(err, pex.ErrNotStarted) {
+				return err
+			}
+		}
+		return nil
+	})
+	if c.afterQuiet != nil {
+		c.afterQuiet()
+	}
+	closed := forEachBounded(len(started), limit, func(i int) error {
+		return errors.Join(started[i].Transport.Stop(), started[i].Book.Stop())
+	})
+	c.nodes, c.started = nil, nil
+	return errors.Join(append(quiet, closed...)...)
+}
+
+// forEachBounded runs f(0) … f(n−1) with at most limit running at once
+// and returns their errors by index.
+func forEachBounded(n, limit int, f func(i int) error) []error {
+	errs := make([]error, n)
+	sem := make(chan struct{}, max(limit, 1))
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
-			defer wg.Done()
-			errs[i] = n.Stop()
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = f(i)
 		}()
 	}
 	wg.Wait()
-	c.nodes, c.started = nil, nil
-	return errors.Join(errs...)
+	return errs
 }
