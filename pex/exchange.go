@@ -42,11 +42,8 @@ func (r *Reactor) ReceiveAt(peerID string, msg Message, arrived time.Time) {
 }
 
 func (r *Reactor) handleRequest(peerID string, arrived time.Time) {
-	r.mu.Lock()
-	ps := r.peers[peerID]
-	if ps == nil || r.stopped {
-		r.mu.Unlock()
-		r.log.Debugw("PexRequest from a peer not added (or reactor stopped)", "peer", peerID)
+	ps := r.lockPeer(peerID, "PexRequest")
+	if ps == nil {
 		return
 	}
 	r.obs.PexRequest(DirReceived)
@@ -116,6 +113,20 @@ func (r *Reactor) handleRequest(peerID string, arrived time.Time) {
 	r.sendAddrs(peerID, r.book.GetSelection())
 }
 
+// lockPeer locks r.mu and returns the state of the peer a message of kind
+// came from, with r.mu held; a message from a peer not added, or one that
+// reaches a stopped reactor, is logged and dropped (nil, r.mu released).
+func (r *Reactor) lockPeer(peerID, kind string) *peerState {
+	r.mu.Lock()
+	ps := r.peers[peerID]
+	if ps == nil || r.stopped {
+		r.mu.Unlock()
+		r.log.Debugw(kind+" from a peer not added (or reactor stopped)", "peer", peerID)
+		return nil
+	}
+	return ps
+}
+
 func (r *Reactor) sendAddrs(peerID string, addrs []addrbook.NetAddress) {
 	if len(addrs) > r.cfg.MaxAddrsPerMsg {
 		addrs = addrs[:r.cfg.MaxAddrsPerMsg]
@@ -160,11 +171,8 @@ func (r *Reactor) requestAddrs(peerID string) bool {
 }
 
 func (r *Reactor) handleAddrs(peerID string, m *tmp2p.PexAddrs) {
-	r.mu.Lock()
-	ps := r.peers[peerID]
-	if ps == nil || r.stopped {
-		r.mu.Unlock()
-		r.log.Debugw("PexAddrs from a peer not added (or reactor stopped)", "peer", peerID)
+	ps := r.lockPeer(peerID, "PexAddrs")
+	if ps == nil {
 		return
 	}
 	info := ps.info

@@ -13,10 +13,7 @@ import (
 
 // allowPeer: not banned in the book, not recently stopped for an error.
 func (n *Node) allowPeer(id peer.ID) bool {
-	n.mu.Lock()
-	blocked := blockedAt(n.blocked, id, n.cfg.Clock.Now())
-	bans := n.cfg.Bans
-	n.mu.Unlock()
+	blocked, bans := blockedAt(n, n.blocked, id)
 	if blocked {
 		return false
 	}
@@ -35,10 +32,7 @@ func (n *Node) allowAddr(m ma.Multiaddr) bool {
 	if !n.ipBanApplies(ip) {
 		return true
 	}
-	n.mu.Lock()
-	blocked := blockedAt(n.blockedIPs, ip, n.cfg.Clock.Now())
-	bans := n.cfg.Bans
-	n.mu.Unlock()
+	blocked, bans := blockedAt(n, n.blockedIPs, ip)
 	if blocked {
 		return false
 	}
@@ -52,16 +46,19 @@ func (n *Node) allowAddr(m ma.Multiaddr) bool {
 	return true
 }
 
-// blockedAt reports whether key is blocked (by ID or by IP) at now, and
-// forgets a block that has run out so the map does not grow with every
-// peer ever stopped; callers hold n.mu.
-func blockedAt[K comparable](blocks map[K]time.Time, key K, now time.Time) bool {
+// blockedAt reports whether n blocks key (an ID or an IP, in blocks) now,
+// forgetting a block that has run out so the map does not grow with every
+// peer ever stopped, and returns the book's bans for the caller to check
+// next, outside n.mu.
+func blockedAt[K comparable](n *Node, blocks map[K]time.Time, key K) (bool, BanList) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	until, ok := blocks[key]
-	if ok && !now.Before(until) {
+	if ok && !n.cfg.Clock.Now().Before(until) {
 		delete(blocks, key)
-		return false
+		ok = false
 	}
-	return ok
+	return ok, n.cfg.Bans
 }
 
 // gater is the Node seen as a libp2p connection gater.
