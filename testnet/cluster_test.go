@@ -16,11 +16,7 @@ import (
 // goroutines). Convergence speed is the benchmarks' business: on a loaded
 // 2-core machine it depends on scheduling, so only progress is asserted.
 func TestBuiltInStacksRunASmallNetwork(t *testing.T) {
-	if testing.Short() {
-		t.Skip("multi-node run")
-	}
-	spec := Spec{Nodes: 4, Seeds: 1, SeedMode: true, Period: 300 * time.Millisecond, Transport: "quic",
-		MaxOutbound: 10, MaxInbound: 40, Duration: 6 * time.Second, ChainID: "testnet-test"}
+	spec := multiNodeSpec(t, 4, 300*time.Millisecond, 6*time.Second)
 	var mu sync.Mutex
 	built := map[int]bool{}
 	hooks := Libp2pHooks{
@@ -95,4 +91,16 @@ func TestLibp2pStopAfterCancelledStart(t *testing.T) {
 	if err := cl.Stop(); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
+}
+
+// multiNodeSpec is the small network of real hosts the stack tests run:
+// one seed in seed mode, QUIC, upstream's peer limits. Such runs are
+// skipped with -short.
+func multiNodeSpec(t *testing.T, nodes int, period, duration time.Duration) Spec {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("multi-node run")
+	}
+	return Spec{Nodes: nodes, Seeds: 1, SeedMode: true, Period: period, Transport: "quic",
+		MaxOutbound: 10, MaxInbound: 40, Duration: duration, ChainID: "testnet-test"}
 }

@@ -16,11 +16,8 @@ import (
 // duration is a bound, not a figure: at 6 hosts the DHT's bootstrap
 // lookup alone connects everyone.
 func TestKadDHTClusterConvergesAndReports(t *testing.T) {
-	if testing.Short() {
-		t.Skip("multi-node run")
-	}
-	spec := Spec{Nodes: 6, Seeds: 1, SeedMode: true, Period: 500 * time.Millisecond, Transport: "quic",
-		MaxOutbound: 10, MaxInbound: 40, Duration: 90 * time.Second, ChainID: "testnet-test", CompareDHT: true}
+	spec := multiNodeSpec(t, 6, 500*time.Millisecond, 90*time.Second)
+	spec.CompareDHT = true
 	cls := spec.Clusters(Libp2pHooks{})
 	cl := cls[len(cls)-1]
 	if !strings.Contains(cl.Name(), "dht") {

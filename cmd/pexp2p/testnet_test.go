@@ -17,23 +17,14 @@ import (
 // reaches the peer target and every book the 90 % target, within a
 // bounded time; the JSON report and the SVG plot carry the run.
 func TestTestnetConverges(t *testing.T) {
-	if testing.Short() {
-		t.Skip("multi-node run")
-	}
 	plot := filepath.Join(t.TempDir(), "conv.svg")
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	var out, errOut syncBuffer
 	prof := filepath.Join(t.TempDir(), "mem")
-	code := run(ctx, []string{"testnet", "--nodes", "5", "--period", "500ms", "--duration", "40s", "--json", "--plot", plot, "--memprofile", prof}, &out, &errOut)
-	if code != exitOK {
-		t.Fatalf("exit %d: %s", code, errOut.String())
-	}
 	var rep struct {
 		Results []testnet.StackResult `json:"results"`
 	}
-	if err := json.Unmarshal([]byte(out.String()), &rep); err != nil || len(rep.Results) != 1 {
-		t.Fatalf("json: %v\n%s", err, out.String())
+	out := runTestnetJSON(t, 60*time.Second, &rep, "--nodes", "5", "--period", "500ms", "--duration", "40s", "--plot", plot, "--memprofile", prof)
+	if len(rep.Results) != 1 {
+		t.Fatalf("%d results, want 1:\n%s", len(rep.Results), out)
 	}
 	r := rep.Results[0]
 	if !r.Peers.Reached || !r.Books.Reached {
@@ -87,23 +78,14 @@ func TestTestnetConverges(t *testing.T) {
 // stack (pexp2p stops as soon as it converges; 6 s was too short for a
 // race build at load 40).
 func TestTestnetCompareClassic(t *testing.T) {
-	if testing.Short() {
-		t.Skip("multi-node run")
-	}
 	plot := filepath.Join(t.TempDir(), "cmp.svg")
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	var out, errOut syncBuffer
-	code := run(ctx, []string{"testnet", "--nodes", "6", "--period", "300ms", "--duration", "25s", "--compare-classic", "--json", "--plot", plot}, &out, &errOut)
-	if code != exitOK {
-		t.Fatalf("exit %d: %s", code, errOut.String())
-	}
 	var rep struct {
 		Spec    map[string]any        `json:"spec"`
 		Results []testnet.StackResult `json:"results"`
 	}
-	if err := json.Unmarshal([]byte(out.String()), &rep); err != nil || len(rep.Results) != 2 {
-		t.Fatalf("json: %v\n%s", err, out.String())
+	out := runTestnetJSON(t, 120*time.Second, &rep, "--nodes", "6", "--period", "300ms", "--duration", "25s", "--compare-classic", "--plot", plot)
+	if len(rep.Results) != 2 {
+		t.Fatalf("%d results, want 2:\n%s", len(rep.Results), out)
 	}
 	if rep.Spec["compare_classic"] != true {
 		t.Fatalf("spec %v", rep.Spec)
@@ -132,4 +114,24 @@ func TestTestnetCompareClassic(t *testing.T) {
 	if !strings.Contains(string(svg), "cometbft/classic") {
 		t.Fatal("SVG legend does not name the classic stack")
 	}
+}
+
+// runTestnetJSON runs `pexp2p testnet --json` with args, bounded by
+// timeout, and decodes its report into rep; it returns the report's text
+// for failure messages. Real hosts: skipped with -short.
+func runTestnetJSON(t *testing.T, timeout time.Duration, rep any, args ...string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("multi-node run")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var out, errOut syncBuffer
+	if code := run(ctx, append([]string{"testnet", "--json"}, args...), &out, &errOut); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if err := json.Unmarshal([]byte(out.String()), rep); err != nil {
+		t.Fatalf("json: %v\n%s", err, out.String())
+	}
+	return out.String()
 }
