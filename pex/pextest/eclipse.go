@@ -77,23 +77,20 @@ func (d Defences) String() string {
 		return "all"
 	}
 	var names []string
-	if d.TestBeforeEvict {
-		names = append(names, "tbe")
-	}
-	if d.Feelers {
-		names = append(names, "feelers")
-	}
-	if d.Anchors {
-		names = append(names, "anchors")
-	}
-	if d.Diversity {
-		names = append(names, "diversity")
-	}
-	if d.ASMap {
-		names = append(names, "asmap")
-	}
-	if d.SignedRecords {
-		names = append(names, "records")
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{
+		{d.TestBeforeEvict, "tbe"},
+		{d.Feelers, "feelers"},
+		{d.Anchors, "anchors"},
+		{d.Diversity, "diversity"},
+		{d.ASMap, "asmap"},
+		{d.SignedRecords, "records"},
+	} {
+		if f.on {
+			names = append(names, f.name)
+		}
 	}
 	if len(names) == 0 {
 		return "upstream"
