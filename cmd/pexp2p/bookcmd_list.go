@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -41,9 +40,7 @@ func newAddrbookListCmd(f *bookFlags) *cobra.Command {
 				for _, e := range entries {
 					rows = append(rows, listRowOf(e, t.rule))
 				}
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rows)
+				return writeIndentedJSON(out, rows)
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "TYPE\tADDRESS\tATTEMPTS\tLAST SUCCESS")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -130,9 +129,7 @@ are dropped during the NodeInfo exchange.`,
 			nodes := crawlReport(entries, seen.wasSeen)
 			out := cmd.OutOrStdout()
 			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(nodes)
+				return writeIndentedJSON(out, nodes)
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "STATUS\tMULTIADDR\tCOMETBFT ID")

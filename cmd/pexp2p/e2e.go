@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -86,9 +85,7 @@ next start (or with --sweep).`,
 					}
 				}
 				if asJSON {
-					enc := json.NewEncoder(out)
-					enc.SetIndent("", "  ")
-					if err := enc.Encode(res); err != nil {
+					if err := writeIndentedJSON(out, res); err != nil {
 						return err
 					}
 				} else if err := res.WriteTable(out); err != nil {

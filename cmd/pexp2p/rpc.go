@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"time"
@@ -84,9 +85,15 @@ func (s *rpcServer) addrBook(w http.ResponseWriter, r *http.Request) {
 
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	_ = writeIndentedJSON(w, v)
+}
+
+// writeIndentedJSON writes v as indented JSON: the shape of every --json
+// output and RPC answer, readable as it is and by jq.
+func writeIndentedJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+	return enc.Encode(v)
 }
 
 // listen binds the server; a port in use is reported here, before the

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -70,9 +69,7 @@ each criterion, PEX messages and bytes sent, and CPU and memory per node
 				}
 			}
 			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"spec": spec.JSONView(), "results": results})
+				return writeIndentedJSON(out, map[string]any{"spec": spec.JSONView(), "results": results})
 			}
 			if err := testnet.WriteTable(out, spec, results); err != nil {
 				return err

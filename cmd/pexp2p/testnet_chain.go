@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -115,12 +114,10 @@ func runChainDemo(cmd *cobra.Command, c *chainFlags, asJSON bool) error {
 		}
 	}
 	if asJSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
 		if len(results) == 1 {
-			return enc.Encode(results[0])
+			return writeIndentedJSON(out, results[0])
 		}
-		return enc.Encode(map[string]any{"nodes": results[0].Nodes, "seconds_to_peered": results[0].SecondsToPeered,
+		return writeIndentedJSON(out, map[string]any{"nodes": results[0].Nodes, "seconds_to_peered": results[0].SecondsToPeered,
 			"seconds_to_height": results[0].SecondsToHeight, "runs": results})
 	}
 	for _, r := range results {
