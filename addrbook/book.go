@@ -44,9 +44,10 @@ type Options struct {
 	// ASMap, when set, groups addresses by AS number instead of /16 for
 	// bucket placement and Group (asmap.go). Nil: upstream's groups.
 	ASMap *ASMap
-	// PreferVerified makes PickAddress and the selections favour entries
-	// whose primary address their own peer signed (AddVerified); the rule
-	// is in alternatives.go. Off: upstream's distributions, untouched.
+	// PreferVerified makes PickAddress favour entries whose primary
+	// address their own peer signed (AddVerified); the rule is in
+	// alternatives.go. Gossip selections stay upstream's either way. Off:
+	// upstream's draws, untouched.
 	PreferVerified bool
 	// Logger receives warnings (corrupt file, dropped entries) and debug
 	// events; nil discards them.

@@ -329,7 +329,7 @@ func operationSeeds() [][]byte {
 	}
 	seeds = append(seeds, s)
 	// Signed records and identify's addresses mixed with gossip,
-	// promotions, bans and saves, selections preferring verified ones.
+	// promotions, bans and saves, picks preferring verified ones.
 	s = []byte{0x20 | opAdd, 0, 0, 0}
 	for i := 0; i < 150; i++ {
 		s = append(s, opVerified, byte(i), byte(i*3), byte(i), opAdd, byte(i+1), byte(i*3), byte(i*5),

@@ -70,9 +70,10 @@ func percentageOfNum(p, n int) int {
 
 // GetSelection returns a uniformly random set of addresses to gossip,
 // one per ID. A partial Fisher–Yates shuffle over a virtual array costs
-// O(selection) rather than upstream's O(book). With
-// Options.PreferVerified the verified entries come first, drawn
-// uniformly, and the unverified ones fill what is left.
+// O(selection) rather than upstream's O(book). Options.PreferVerified
+// leaves it, and GetSelectionWithBias, as they are: gossiping verified
+// entries first made the honest network's books converge in 19 to 26
+// rounds instead of 10 (docs/eclipse.md).
 func (b *Book) GetSelection() []NetAddress {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -81,9 +82,6 @@ func (b *Book) GetSelection() []NetAddress {
 		return nil
 	}
 	n := selectionSize(size)
-	if b.preferringVerified() {
-		return b.selectionVerifiedFirst(n)
-	}
 	out := make([]NetAddress, n)
 	perm := b.scratch
 	clear(perm)
@@ -105,10 +103,7 @@ func (b *Book) GetSelection() []NetAddress {
 // GetSelectionWithBias returns a selection (same size as GetSelection)
 // laid out as [new…][old…], with at least bias percent new addresses and
 // more when there are not enough old ones. Within a class an address
-// in k buckets is k times as likely to come early, as upstream. With
-// Options.PreferVerified a class's verified entries are drawn before its
-// unverified ones, each set with upstream's weights; the split between
-// the classes is unchanged.
+// in k buckets is k times as likely to come early, as upstream.
 func (b *Book) GetSelectionWithBias(bias int) []NetAddress {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -138,9 +133,6 @@ func (b *Book) randomPick(out []NetAddress, typ uint8, num int) []NetAddress {
 	}
 	gen := b.nextMark()
 	want := len(out) + min(num, count)
-	if b.preferringVerified() {
-		out = b.drawRefs(out, typ, gen, want, true)
-	}
 	// Rejection sampling over (bucket, slot) is uniform over references and
 	// cheap while few are drawn; near exhaustion it degrades, so it gets a
 	// budget and the exact shuffle finishes the job.
@@ -165,20 +157,11 @@ func (b *Book) randomPick(out []NetAddress, typ uint8, num int) []NetAddress {
 	if len(out) >= want {
 		return out
 	}
-	return b.drawRefs(out, typ, gen, want, false)
-}
-
-// drawRefs is randomPick's exact draw: it shuffles the class's bucket
-// references not yet drawn (only the verified entries' with
-// onlyVerified) and appends their entries, each once, until out holds
-// want.
-func (b *Book) drawRefs(out []NetAddress, typ uint8, gen uint32, want int, onlyVerified bool) []NetAddress {
-	t := typeIndex(typ)
 	refs := make([]int32, 0, b.refs[t])
 	for _, idx := range b.nonEmpty[t].list {
 		bk := b.bucketOf(typ, int(idx))
 		for s := 0; s < int(bk.n); s++ {
-			if e := bk.e[s]; b.mark[e] != gen && (!onlyVerified || b.entries[e].verified()) {
+			if e := bk.e[s]; b.mark[e] != gen {
 				refs = append(refs, e)
 			}
 		}
@@ -193,29 +176,6 @@ func (b *Book) drawRefs(out []NetAddress, typ uint8, gen uint32, want int, onlyV
 		}
 		b.mark[e] = gen
 		out = append(out, b.entries[e].addr())
-	}
-	return out
-}
-
-// selectionVerifiedFirst is GetSelection under PreferVerified: n
-// entries, the verified ones first, each part in uniform random order.
-func (b *Book) selectionVerifiedFirst(n int) []NetAddress {
-	ver := make([]int32, 0, b.nVerified)
-	rest := make([]int32, 0, len(b.entries)-b.nVerified)
-	for i := range b.entries {
-		if b.entries[i].verified() {
-			ver = append(ver, int32(i))
-		} else {
-			rest = append(rest, int32(i))
-		}
-	}
-	out := make([]NetAddress, 0, n)
-	for _, part := range [][]int32{ver, rest} {
-		for k := 0; k < len(part) && len(out) < n; k++ {
-			j := k + b.rng.IntN(len(part)-k)
-			part[k], part[j] = part[j], part[k]
-			out = append(out, b.entries[part[k]].addr())
-		}
 	}
 	return out
 }

@@ -140,11 +140,12 @@ type Config struct {
 	// DefaultOutboundGroupLimit is Bitcoin Core's 1.
 	OutboundGroupLimit int
 	// PreferVerifiedAddrs makes the book favour addresses their own peer
-	// signed (addrbook.Options.PreferVerified) when picking whom to dial
-	// and what to gossip; the reactor switches it on in a book that
-	// supports it and refuses to start with one that does not. Off (the
-	// default) keeps upstream's draws: the preference only helps where
-	// peers exchange signed records, which upstream's never do.
+	// signed (addrbook.Options.PreferVerified) when picking whom to dial;
+	// the reactor switches it on in a book that supports it and refuses
+	// to start with one that does not. Off (the default) keeps upstream's
+	// draws: the preference only matters where peers exchange signed
+	// records, which upstream's never do, and docs/eclipse.md measures
+	// what it does and does not buy.
 	PreferVerifiedAddrs bool
 }
 

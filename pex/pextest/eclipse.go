@@ -42,12 +42,15 @@ type Defences struct {
 	// in ASes of attackerPrefixesPerAS each; honest /16s are unmapped and
 	// keep their /16 group) and the same outbound group limit, by AS.
 	ASMap bool
-	// SignedRecords models signed peer records: every node signs one for
-	// its own listening address, and an address that reaches the victim
-	// has its record with it whenever one exists, so the victim's book
-	// marks it verified (AddVerified). Made-up IDs (FakePerGroup) have no
-	// record: the attacker holds keys only for its own nodes. The victim
-	// prefers verified addresses (pex.Config.PreferVerifiedAddrs).
+	// SignedRecords models the transport's signed peer records: every
+	// node signs one for its own listening address. The victim's book
+	// marks an address verified (AddVerified) when the record can reach
+	// it, and prefers verified addresses (pex.Config.PreferVerifiedAddrs).
+	// A record reaches it from the peer itself, once connected; and from
+	// a relayer that gossiped the address and holds the record: an honest
+	// node holds those of peers it is or was connected to (its old
+	// entries and current peers), the attacker those of all its own
+	// nodes, whose keys it has. Made-up IDs (FakePerGroup) have none.
 	SignedRecords bool
 }
 
@@ -222,7 +225,10 @@ type eclipseRun struct {
 	attNodes []*Node
 	// signed holds every address a node signs a record for: each
 	// listening node's own, honest or attacker.
-	signed  map[addrbook.NetAddress]bool
+	signed map[addrbook.NetAddress]bool
+	// honest are the honest nodes and their books, by ID, for what
+	// records they can relay.
+	honest  map[string]honestNode
 	rng     *rand.Rand
 	victim  *Node
 	vbook   *addrbook.Book
@@ -253,7 +259,7 @@ func RunEclipse(cfg EclipseConfig) (*EclipseResult, error) {
 	}
 	clk := clock.NewSimulated(time.Time{})
 	e := &eclipseRun{cfg: cfg, clk: clk, hub: NewHub(clk, 50*time.Millisecond), attacker: map[string]bool{},
-		rng: rand.New(rand.NewPCG(cfg.Seed, 0xec11)), signed: map[addrbook.NetAddress]bool{}}
+		rng: rand.New(rand.NewPCG(cfg.Seed, 0xec11)), signed: map[addrbook.NetAddress]bool{}, honest: map[string]honestNode{}}
 
 	var attAddrs, announced []addrbook.NetAddress
 	for g := 0; g < cfg.K; g++ {
@@ -314,6 +320,7 @@ func RunEclipse(cfg EclipseConfig) (*EclipseResult, error) {
 		if i == victimIndex {
 			e.victim, e.vbook = node, book
 		}
+		e.honest[addr.ID] = honestNode{node: node, book: book}
 		pcfg := pex.DefaultConfig()
 		pcfg.EnsurePeersPeriod = cfg.Period
 		pcfg.OverLimitGrace = cfg.Period / 3
@@ -423,7 +430,7 @@ func (e *eclipseRun) newReactor(i int, book *addrbook.Book, node *Node, cfg pex.
 	var rb pex.AddrBook = book
 	if d.SignedRecords {
 		cfg.PreferVerifiedAddrs = true
-		rb = &recordBook{Book: book, signed: e.signed}
+		rb = &recordBook{Book: book, signed: e.signed, holds: e.holdsRecord}
 	}
 	opts = append(opts, pex.WithClock(e.clk), pex.WithExecutor(e.hub.Go),
 		pex.WithRand(rand.New(rand.NewPCG(e.cfg.Seed^gen<<40, uint64(2*i+2)))))
@@ -462,20 +469,46 @@ func (e *eclipseRun) outbound() (attacker, honest int) {
 	return attacker, honest
 }
 
-// recordBook is a book whose addresses arrive with their signed records:
-// an address that its own node signed for is stored as AddAddress
-// stores it (so the buckets evolve as upstream's) and then marked
-// verified, as the transport does when a valid record comes with it.
-// This is the best case for record propagation: every relay passes on
-// every record it has.
+type honestNode struct {
+	node *Node
+	book *addrbook.Book
+}
+
+// holdsRecord reports whether relayer can pass on a valid record for
+// id: its own; an honest node's for a peer it is or was connected to;
+// the attacker's for any of its nodes.
+func (e *eclipseRun) holdsRecord(relayer addrbook.NetAddress, id string) bool {
+	if relayer.ID == id {
+		return true
+	}
+	if e.attacker[relayer.ID] {
+		return e.attacker[id]
+	}
+	h, ok := e.honest[relayer.ID]
+	return ok && (h.book.IsGood(id) || h.node.Connected(id))
+}
+
+// recordBook is a book fed as the transport feeds it with signed records
+// on: an address is stored as AddAddress stores it (so the buckets evolve
+// as upstream's) and then marked verified if its record comes with it,
+// which holds decides for the relayer; a peer marked good has just been
+// connected, and identify brings its own record.
 type recordBook struct {
 	*addrbook.Book
 	signed map[addrbook.NetAddress]bool
+	holds  func(relayer addrbook.NetAddress, id string) bool
 }
 
 func (b *recordBook) AddAddress(addr, src addrbook.NetAddress) error {
-	if err := b.Book.AddAddress(addr, src); err != nil || !b.signed[addr] {
+	if err := b.Book.AddAddress(addr, src); err != nil || !b.signed[addr] || !b.holds(src, addr.ID) {
 		return err
 	}
 	return b.Book.AddVerified(addr.ID, []addrbook.NetAddress{addr}, src)
+}
+
+func (b *recordBook) MarkGood(id string) {
+	b.Book.MarkGood(id)
+	if a, ok := b.Book.Lookup(id); ok && b.signed[a] {
+		_ = b.Book.AddVerified(id, []addrbook.NetAddress{a}, a) // a is stored, so it passes
+	}
 }

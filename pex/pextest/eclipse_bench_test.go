@@ -81,11 +81,17 @@ func BenchmarkEclipse(b *testing.B) {
 				name := "upstream"
 				if all {
 					name = "all"
-					// Every node signs its address: all of them are verified
-					// wherever they arrive.
+					// Every node signs its address and relays the records
+					// of the peers it has marked good (it was connected
+					// to them).
 					signed := map[addrbook.NetAddress]bool{}
 					for j := 0; j < cfg.N; j++ {
 						signed[NodeAddr(j)] = true
+					}
+					books := map[string]*addrbook.Book{}
+					holds := func(relayer addrbook.NetAddress, id string) bool {
+						bk, ok := books[relayer.ID]
+						return relayer.ID == id || ok && bk.IsGood(id)
 					}
 					cfg.NewBook = func(_ int, self addrbook.NetAddress, clk clock.Clock, rng *rand.Rand) (pex.AddrBook, error) {
 						bk, err := addrbook.New(addrbook.Options{Strict: true, Now: clk.Now, Rand: rng, TestBeforeEvict: true})
@@ -93,7 +99,8 @@ func BenchmarkEclipse(b *testing.B) {
 							return nil, err
 						}
 						bk.AddOurAddress(self)
-						return &recordBook{Book: bk, signed: signed}, nil
+						books[self.ID] = bk
+						return &recordBook{Book: bk, signed: signed, holds: holds}, nil
 					}
 					cfg.Tweak = func(_ int, c *pex.Config) {
 						c.FeelerInterval = pex.DefaultFeelerInterval
