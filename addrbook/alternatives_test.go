@@ -485,9 +485,8 @@ func TestInvariantCheckerCatchesBadAlternatives(t *testing.T) {
 // A promotion waiting on a test-before-evict was earned at the address
 // the peer has since left: a record that moves the peer cancels it.
 func TestAddVerifiedAtANewAddressCancelsAPendingPromotion(t *testing.T) {
-	b, _ := newTestBook(t, Options{Strict: true, TestBeforeEvict: true})
 	tester := &recordingTester{hold: true}
-	b.SetEvictionTester(tester)
+	b := testBeforeEvictBook(t, tester)
 	stayed, _ := promoteOneGroup(t, b, 400)
 	pending := b.PendingEvictionTests()
 	if pending == 0 || len(stayed) == 0 {

@@ -66,9 +66,8 @@ func TestFullOldBucketDemotesAtOnceWithoutTestBeforeEvict(t *testing.T) {
 }
 
 func TestTestBeforeEvictKeepsAnOldEntryThatAnswers(t *testing.T) {
-	b, _ := newTestBook(t, Options{Strict: true, TestBeforeEvict: true})
 	tester := &recordingTester{alive: true}
-	b.SetEvictionTester(tester)
+	b := testBeforeEvictBook(t, tester)
 	stayed, demoted := promoteOneGroup(t, b, 400)
 	if demoted != 0 {
 		t.Fatalf("%d old entries demoted although every test answered", demoted)
@@ -87,9 +86,8 @@ func TestTestBeforeEvictKeepsAnOldEntryThatAnswers(t *testing.T) {
 }
 
 func TestTestBeforeEvictPromotesWhenTheOldEntryIsDead(t *testing.T) {
-	b, _ := newTestBook(t, Options{Strict: true, TestBeforeEvict: true})
 	tester := &recordingTester{alive: false}
-	b.SetEvictionTester(tester)
+	b := testBeforeEvictBook(t, tester)
 	stayed, _ := promoteOneGroup(t, b, 400)
 	if len(stayed) != 0 {
 		t.Fatalf("%d candidates stayed new although their old entry was dead", len(stayed))
@@ -105,9 +103,8 @@ func TestTestBeforeEvictPromotesWhenTheOldEntryIsDead(t *testing.T) {
 }
 
 func TestTestBeforeEvictBoundsPendingTests(t *testing.T) {
-	b, _ := newTestBook(t, Options{Strict: true, TestBeforeEvict: true})
 	tester := &recordingTester{hold: true}
-	b.SetEvictionTester(tester)
+	b := testBeforeEvictBook(t, tester)
 	stayed, _ := promoteOneGroup(t, b, 400)
 	if got := b.PendingEvictionTests(); got != maxPendingTests || len(tester.held) != maxPendingTests {
 		t.Fatalf("%d pending, %d tests running; want %d each", got, len(tester.held), maxPendingTests)
@@ -122,4 +119,13 @@ func TestTestBeforeEvictBoundsPendingTests(t *testing.T) {
 	if got := b.PendingEvictionTests(); got != 0 {
 		t.Fatalf("%d pending after every answer", got)
 	}
+}
+
+// testBeforeEvictBook is a strict book that tests old entries with tester
+// before a promotion evicts them.
+func testBeforeEvictBook(t *testing.T, tester EvictionTester) *Book {
+	t.Helper()
+	b, _ := newTestBook(t, Options{Strict: true, TestBeforeEvict: true})
+	b.SetEvictionTester(tester)
+	return b
 }
