@@ -50,7 +50,7 @@ func TestFeelerMovesALiveNewAddressToOldAndHangsUp(t *testing.T) {
 		if n.node.Connected(p.addr.ID) {
 			t.Fatalf("FeelerInterval %v: feeler connection still open", interval)
 		}
-		if got := p.rec.numRequests(n.addr.ID); got != 0 {
+		if got := p.rec.Requests(n.addr.ID); got != 0 {
 			t.Fatalf("feeler sent %d PexRequests, want 0", got)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pexp2p/pexp2p/addrbook"
 	"github.com/pexp2p/pexp2p/internal/clock"
+	"github.com/pexp2p/pexp2p/internal/pexrec"
 	"github.com/pexp2p/pexp2p/pex"
 	"github.com/pexp2p/pexp2p/pex/pextest"
 )
@@ -118,13 +119,13 @@ func punished(n *tnode, p *peer) bool {
 type peer struct {
 	addr addrbook.NetAddress
 	node *pextest.Node
-	rec  *recorder
+	rec  *pexrec.Recorder
 }
 
 func (e *env) peer(i int, ncfg func(*pextest.NodeConfig)) *peer {
 	e.t.Helper()
 	node, nc := e.hubNode(i, ncfg)
-	rec := &recorder{}
+	rec := &pexrec.Recorder{}
 	node.SetHandler(rec)
 	return &peer{addr: nc.Addr, node: node, rec: rec}
 }
@@ -149,52 +150,6 @@ func (e *env) send(p *peer, id string, msg pex.Message) {
 		e.t.Fatalf("send to %s: not connected", id)
 	}
 	e.settle()
-}
-
-type recorder struct {
-	mu       sync.Mutex
-	added    []pex.PeerInfo
-	removed  []string
-	requests map[string]int
-	addrs    map[string][]*tmp2p.PexAddrs
-}
-
-func (r *recorder) AddPeer(p pex.PeerInfo) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.added = append(r.added, p)
-}
-
-func (r *recorder) RemovePeer(id string, _ any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.removed = append(r.removed, id)
-}
-
-func (r *recorder) Receive(id string, msg pex.Message) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.requests == nil {
-		r.requests, r.addrs = map[string]int{}, map[string][]*tmp2p.PexAddrs{}
-	}
-	switch m := msg.(type) {
-	case *tmp2p.PexRequest:
-		r.requests[id]++
-	case *tmp2p.PexAddrs:
-		r.addrs[id] = append(r.addrs[id], m)
-	}
-}
-
-func (r *recorder) numRequests(id string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.requests[id]
-}
-
-func (r *recorder) answers(id string) []*tmp2p.PexAddrs {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]*tmp2p.PexAddrs(nil), r.addrs[id]...)
 }
 
 type countObserver struct {

@@ -21,17 +21,26 @@ func probingNode(e *env) *tnode {
 	return n
 }
 
-func TestProbeOfALivePeerAnswersAliveAsksNothingAndHangsUp(t *testing.T) {
+// probeLivePeer probes a listening peer times times at once from a fresh
+// probing node and lets the network settle.
+func probeLivePeer(t *testing.T, times int) (*tnode, *peer, *answers) {
 	e := newEnv(t)
 	n := probingNode(e)
 	p := e.peer(2, nil)
-	var a answers
-	n.r.Test(p.addr, a.done)
+	a := &answers{}
+	for i := 0; i < times; i++ {
+		n.r.Test(p.addr, a.done)
+	}
 	e.settle()
+	return n, p, a
+}
+
+func TestProbeOfALivePeerAnswersAliveAsksNothingAndHangsUp(t *testing.T) {
+	n, p, a := probeLivePeer(t, 1)
 	if len(a.got) != 1 || !a.got[0] {
 		t.Fatalf("answers %v, want [true]", a.got)
 	}
-	if got := p.rec.numRequests(n.addr.ID); got != 0 {
+	if got := p.rec.Requests(n.addr.ID); got != 0 {
 		t.Fatalf("probed peer was sent %d PexRequests, want 0", got)
 	}
 	if n.node.Connected(p.addr.ID) {
@@ -51,16 +60,9 @@ func TestProbeOfADeadAddressAnswersDead(t *testing.T) {
 }
 
 func TestProbesOfOneIDShareOneDial(t *testing.T) {
-	e := newEnv(t)
-	n := probingNode(e)
-	p := e.peer(2, nil)
-	var a answers
-	n.r.Test(p.addr, a.done)
-	n.r.Test(p.addr, a.done)
-	e.settle()
-	p.rec.mu.Lock()
-	conns := len(p.rec.added)
-	p.rec.mu.Unlock()
+	_, p, a := probeLivePeer(t, 2)
+	added, _, _ := p.rec.Snapshot()
+	conns := len(added)
 	if conns != 1 {
 		t.Fatalf("%d connections for two probes of one ID, want 1", conns)
 	}

@@ -127,7 +127,7 @@ func TestRequestRateLimit(t *testing.T) {
 			if !punished(n, p) {
 				t.Fatal("a third request in the bunch was not punished")
 			}
-			if got := len(p.rec.answers(n.addr.ID)); got != 12 {
+			if got := len(p.rec.Answers(n.addr.ID)); got != 12 {
 				t.Fatalf("answers %d, want 12 (none to the abusive request)", got)
 			}
 		})
@@ -155,7 +155,7 @@ func TestRequestRateFromArrivalTime(t *testing.T) {
 	if !n.node.Connected(p.addr.ID) || n.book.IsBanned(p.addr.ID) {
 		t.Fatal("requests that arrived one interval apart were punished when handled together")
 	}
-	if got := len(p.rec.answers(n.addr.ID)); got != 4 {
+	if got := len(p.rec.Answers(n.addr.ID)); got != 4 {
 		t.Fatalf("answers %d, want 4", got)
 	}
 
@@ -175,7 +175,7 @@ func TestRequestRateFromArrivalTime(t *testing.T) {
 	if !punished(n, p) {
 		t.Fatal("a third request arriving in the same bunch was not punished")
 	}
-	if got := len(p.rec.answers(n.addr.ID)); got != 6 {
+	if got := len(p.rec.Answers(n.addr.ID)); got != 6 {
 		t.Fatalf("answers %d, want 6 (none to the abusive request)", got)
 	}
 }
@@ -191,18 +191,18 @@ func TestRequestTimeout(t *testing.T) {
 	e.settle()
 	p := e.peer(1, nil)
 	e.dial(n.node, p.addr)
-	if p.rec.numRequests(n.addr.ID) != 1 {
+	if p.rec.Requests(n.addr.ID) != 1 {
 		t.Fatal("no request on connect")
 	}
 	if n.r.RequestAddrs(p.addr.ID) {
 		t.Fatal("asked again before the timeout")
 	}
 	e.clk.Run(29 * time.Second)
-	if got := p.rec.numRequests(n.addr.ID); got != 1 {
+	if got := p.rec.Requests(n.addr.ID); got != 1 {
 		t.Fatalf("requests %d before the next round, want 1", got)
 	}
 	e.clk.Run(2 * time.Second) // the round at 30 s finds the request timed out
-	if got := p.rec.numRequests(n.addr.ID); got != 2 {
+	if got := p.rec.Requests(n.addr.ID); got != 2 {
 		t.Fatalf("requests %d after the timeout and a round, want 2", got)
 	}
 	e.send(p, n.addr.ID, addrsMsg(pextest.NodeAddr(5)))
@@ -387,12 +387,12 @@ func TestEnsurePeersRequestsOnlyWhenPeriodElapsed(t *testing.T) {
 	e.send(p, n.addr.ID, addrsMsg()) // answer: nothing outstanding now
 	n.r.EnsurePeers(false)
 	e.settle()
-	if got := p.rec.numRequests(n.addr.ID); got != 1 {
+	if got := p.rec.Requests(n.addr.ID); got != 1 {
 		t.Fatalf("wake-up round sent a request (%d total)", got)
 	}
 	n.r.EnsurePeers(true)
 	e.settle()
-	if got := p.rec.numRequests(n.addr.ID); got != 2 {
+	if got := p.rec.Requests(n.addr.ID); got != 2 {
 		t.Fatalf("periodic round did not ask the peer (%d total)", got)
 	}
 }
@@ -412,7 +412,7 @@ func TestRefreshWhenOutboundFull(t *testing.T) {
 			e.dial(n.node, p.addr)
 			e.send(p, n.addr.ID, addrsMsg(pextest.NodeAddr(5)))
 			e.clk.Run(3 * pex.DefaultEnsurePeersPeriod)
-			got := p.rec.numRequests(n.addr.ID)
+			got := p.rec.Requests(n.addr.ID)
 			if refresh && got != 4 {
 				t.Fatalf("requests %d over 3 rounds with outbound full, want 1 + 3", got)
 			}
@@ -448,7 +448,7 @@ func TestOverLimitPeer(t *testing.T) {
 	asker.node.Send(n.addr.ID, &tmp2p.PexRequest{})
 	asker.node.Send(n.addr.ID, &tmp2p.PexRequest{})
 	e.settle()
-	if got := len(asker.rec.answers(n.addr.ID)); got != 1 {
+	if got := len(asker.rec.Answers(n.addr.ID)); got != 1 {
 		t.Fatalf("over-limit peer got %d answers, want 1", got)
 	}
 	if n.node.Connected(asker.addr.ID) || n.book.IsBanned(asker.addr.ID) {
@@ -609,19 +609,19 @@ func TestSeedCrawl(t *testing.T) {
 	e.start(seed)
 	e.settle()
 	for _, p := range peers {
-		if !seed.node.Connected(p.addr.ID) || p.rec.numRequests(seed.addr.ID) != 1 {
-			t.Fatalf("first crawl: peer %s connected=%v requests=%d", p.addr.ID[:8], seed.node.Connected(p.addr.ID), p.rec.numRequests(seed.addr.ID))
+		if !seed.node.Connected(p.addr.ID) || p.rec.Requests(seed.addr.ID) != 1 {
+			t.Fatalf("first crawl: peer %s connected=%v requests=%d", p.addr.ID[:8], seed.node.Connected(p.addr.ID), p.rec.Requests(seed.addr.ID))
 		}
 		e.send(p, seed.addr.ID, addrsMsg())
 	}
 	dials := e.hub.Stats().Dials
 	e.clk.Run(cfg.CrawlPeerPeriod) // 30 s: inside minTimeBetweenCrawls
-	if e.hub.Stats().Dials != dials || peers[0].rec.numRequests(seed.addr.ID) != 1 {
+	if e.hub.Stats().Dials != dials || peers[0].rec.Requests(seed.addr.ID) != 1 {
 		t.Fatal("re-crawled within 2 minutes")
 	}
 	e.clk.Run(cfg.MinTimeBetweenCrawls) // next crawl after 2 min
 	for _, p := range peers {
-		if got := p.rec.numRequests(seed.addr.ID); got != 2 {
+		if got := p.rec.Requests(seed.addr.ID); got != 2 {
 			t.Fatalf("connected peer %s asked %d times after 2 min, want 2 (upstream: 1)", p.addr.ID[:8], got)
 		}
 	}

@@ -73,7 +73,7 @@ func TestPEXReactorAddRemovePeer(t *testing.T) {
 	if got := n.book.Size(); got != size+1 || !n.book.HasAddress(in.addr.ID) {
 		t.Fatalf("after inbound peer: size %d (want %d), has=%v", got, size+1, n.book.HasAddress(in.addr.ID))
 	}
-	if in.rec.numRequests(n.addr.ID) != 0 {
+	if in.rec.Requests(n.addr.ID) != 0 {
 		t.Fatal("an inbound peer was asked for addresses on connect")
 	}
 
@@ -81,7 +81,7 @@ func TestPEXReactorAddRemovePeer(t *testing.T) {
 	if got := n.book.Size(); got != size+1 {
 		t.Fatalf("outbound peers should not be added to the book: size %d, want %d", got, size+1)
 	}
-	if out.rec.numRequests(n.addr.ID) != 1 || !n.r.HasOutstandingRequest(out.addr.ID) {
+	if out.rec.Requests(n.addr.ID) != 1 || !n.r.HasOutstandingRequest(out.addr.ID) {
 		t.Fatal("outbound peer was not asked for addresses while the book needs more")
 	}
 	n.node.StopPeerForError(out.addr.ID, errors.New("test"))
@@ -133,7 +133,7 @@ func TestPEXReactorReceive(t *testing.T) {
 		t.Fatalf("book size %d after a one-address answer, want %d", got, size+1)
 	}
 	e.send(p, n.addr.ID, &tmp2p.PexRequest{})
-	if got := len(p.rec.answers(n.addr.ID)); got != 1 {
+	if got := len(p.rec.Answers(n.addr.ID)); got != 1 {
 		t.Fatalf("peer got %d answers to its request, want 1", got)
 	}
 	if !n.node.Connected(p.addr.ID) {
@@ -330,7 +330,7 @@ func TestConnectionSpeedForPeerReceivedFromSeed(t *testing.T) {
 			for _, p := range peers {
 				if n.node.Connected(p.addr.ID) {
 					connected++
-					if got := p.rec.numRequests(n.addr.ID); got != 1 {
+					if got := p.rec.Requests(n.addr.ID); got != 1 {
 						t.Errorf("peer %s got %d requests, want exactly the one of AddPeer", p.addr.ID[:8], got)
 					}
 				}
@@ -455,7 +455,7 @@ func TestPEXReactorSeedModeFlushStop(t *testing.T) {
 	e.clk.Run(latency) // request arrives; answer and graceful stop start
 	p.node.Send(seed.addr.ID, &tmp2p.PexRequest{})
 	e.settle()
-	answers := p.rec.answers(seed.addr.ID)
+	answers := p.rec.Answers(seed.addr.ID)
 	if len(answers) != 1 || len(answers[0].Addrs) == 0 {
 		t.Fatalf("peer got %d answers, want exactly one non-empty", len(answers))
 	}

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/internal/pexrec"
 	"github.com/pexp2p/pexp2p/internal/testwait"
 	"github.com/pexp2p/pexp2p/pex"
 )
@@ -28,48 +29,6 @@ func TestMain(m *testing.M) {
 }
 
 const testChain = "pexp2p-test-chain"
-
-// recHandler records what the face hands to the reactor.
-type recHandler struct {
-	mu       sync.Mutex
-	added    []pex.PeerInfo
-	removed  []string
-	received []received
-	onRecv   func(id string, msg pex.Message)
-}
-
-type received struct {
-	from string
-	msg  pex.Message
-}
-
-func (h *recHandler) AddPeer(p pex.PeerInfo) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.added = append(h.added, p)
-}
-
-func (h *recHandler) RemovePeer(id string, _ any) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.removed = append(h.removed, id)
-}
-
-func (h *recHandler) Receive(id string, msg pex.Message) {
-	h.mu.Lock()
-	h.received = append(h.received, received{id, msg})
-	f := h.onRecv
-	h.mu.Unlock()
-	if f != nil {
-		f(id, msg)
-	}
-}
-
-func (h *recHandler) snapshot() (added []pex.PeerInfo, removed []string, recv []received) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]pex.PeerInfo(nil), h.added...), append([]string(nil), h.removed...), append([]received(nil), h.received...)
-}
 
 type recObserver struct {
 	mu    sync.Mutex
@@ -120,10 +79,10 @@ func allowDupIP(c *Config) {
 // advertised address; channel 0 is wire-compatible with upstream's
 // reactor).
 func TestUpstreamPeerReachesHandler(t *testing.T) {
-	h := &recHandler{}
+	h := &pexrec.Recorder{}
 	var face *Face
 	gossip := addrbook.NetAddress{ID: "c14ff30999c0d33fc2eff45b09ffee7b4c4a3527", IP: netip.MustParseAddr("127.0.0.9"), Port: 26656}
-	h.onRecv = func(id string, msg pex.Message) {
+	h.OnReceive = func(id string, msg pex.Message) {
 		if _, ok := msg.(*tmp2p.PexRequest); ok {
 			face.Send(id, &tmp2p.PexAddrs{Addrs: pex.AddrsToProto([]addrbook.NetAddress{gossip})})
 		}
@@ -135,12 +94,12 @@ func TestUpstreamPeerReachesHandler(t *testing.T) {
 
 	upID := string(up.key.ID())
 	if !testwait.Until(10*time.Second, func() bool {
-		_, _, recv := h.snapshot()
+		_, _, recv := h.Snapshot()
 		return len(recv) > 0 && up.book.HasAddress(mustP2P(t, gossip))
 	}) {
 		t.Fatalf("upstream node never requested addresses or never stored our answer")
 	}
-	added, _, recv := h.snapshot()
+	added, _, recv := h.Snapshot()
 	if len(added) != 1 || added[0].ID != upID {
 		t.Fatalf("AddPeer calls = %+v, want one for %s", added, upID)
 	}
@@ -155,8 +114,8 @@ func TestUpstreamPeerReachesHandler(t *testing.T) {
 	if got.RemoteIP != netip.MustParseAddr("127.0.0.1") {
 		t.Errorf("RemoteIP = %v", got.RemoteIP)
 	}
-	if _, ok := recv[0].msg.(*tmp2p.PexRequest); !ok || recv[0].from != upID {
-		t.Errorf("first message = %T from %s, want *PexRequest from %s", recv[0].msg, recv[0].from, upID)
+	if _, ok := recv[0].Msg.(*tmp2p.PexRequest); !ok || recv[0].From != upID {
+		t.Errorf("first message = %T from %s, want *PexRequest from %s", recv[0].Msg, recv[0].From, upID)
 	}
 	key, ok := face.PeerPubKey(upID)
 	if !ok || string(key) != string(up.key.PubKey().Bytes()) {
@@ -185,7 +144,7 @@ func TestUpstreamPeerReachesHandler(t *testing.T) {
 	}
 
 	face.StopPeerForError(upID, errors.New("test"))
-	if !testwait.Until(5*time.Second, func() bool { _, removed, _ := h.snapshot(); return len(removed) == 1 }) {
+	if !testwait.Until(5*time.Second, func() bool { _, removed, _ := h.Snapshot(); return len(removed) == 1 }) {
 		t.Fatalf("RemovePeer not called after StopPeerForError")
 	}
 	if len(face.Peers()) != 0 {
@@ -197,7 +156,7 @@ func TestUpstreamPeerReachesHandler(t *testing.T) {
 // authentication failure the reactor can tell apart (attempts reset, as
 // for upstream's ErrSwitchAuthenticationFailure).
 func TestDialWrongIDIsAuthFailure(t *testing.T) {
-	face := newTestFace(t, &recHandler{}, allowDupIP)
+	face := newTestFace(t, &pexrec.Recorder{}, allowDupIP)
 	up := newUpstreamNode(t, testChain, []string{face.NetAddress().String()}, time.Hour)
 	wrong := mustAddr(t, up.addr)
 	wrong.ID = "c14ff30999c0d33fc2eff45b09ffee7b4c4a3527"
@@ -208,9 +167,9 @@ func TestDialWrongIDIsAuthFailure(t *testing.T) {
 }
 
 func TestDialOutboundAndCancelled(t *testing.T) {
-	h := &recHandler{}
+	h := &pexrec.Recorder{}
 	face := newTestFace(t, h, allowDupIP)
-	other := newTestFace(t, &recHandler{}, allowDupIP)
+	other := newTestFace(t, &pexrec.Recorder{}, allowDupIP)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := face.Dial(ctx, other.NetAddress()); !errors.Is(err, context.Canceled) {
@@ -219,7 +178,7 @@ func TestDialOutboundAndCancelled(t *testing.T) {
 	if err := face.Dial(context.Background(), other.NetAddress()); err != nil {
 		t.Fatalf("Dial: %v", err)
 	}
-	added, _, _ := h.snapshot()
+	added, _, _ := h.Snapshot()
 	if len(added) != 1 || !added[0].Outbound || added[0].ID != other.ID() {
 		t.Fatalf("after dial AddPeer = %+v", added)
 	}
@@ -231,15 +190,15 @@ func TestDialOutboundAndCancelled(t *testing.T) {
 		t.Errorf("Dial of a libp2p ID: %v, want ErrInvalidAddress", err)
 	}
 	face.StopPeerGracefully(other.ID())
-	if !testwait.Until(5*time.Second, func() bool { _, r, _ := h.snapshot(); return len(r) == 1 }) {
+	if !testwait.Until(5*time.Second, func() bool { _, r, _ := h.Snapshot(); return len(r) == 1 }) {
 		t.Fatal("RemovePeer not called after StopPeerGracefully")
 	}
 }
 
 func TestProbe(t *testing.T) {
-	face := newTestFace(t, &recHandler{}, allowDupIP)
-	target := newTestFace(t, &recHandler{}, allowDupIP)
-	otherChain := newTestFace(t, &recHandler{}, func(c *Config) { allowDupIP(c); c.ChainID = "another-chain" })
+	face := newTestFace(t, &pexrec.Recorder{}, allowDupIP)
+	target := newTestFace(t, &pexrec.Recorder{}, allowDupIP)
+	otherChain := newTestFace(t, &pexrec.Recorder{}, func(c *Config) { allowDupIP(c); c.ChainID = "another-chain" })
 	ctx := context.Background()
 
 	if err := face.Probe(ctx, target.NetAddress()); err != nil {
@@ -323,7 +282,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.SetHandler(&recHandler{})
+	f.SetHandler(&pexrec.Recorder{})
 	if err := f.Start(); err == nil || !strings.Contains(err.Error(), taken) {
 		t.Errorf("Start on a taken port: %v, want an error naming %s", err, taken)
 	}
