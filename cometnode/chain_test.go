@@ -159,6 +159,17 @@ func (n *chainNode) start(t *testing.T) {
 	})
 }
 
+// join builds n with fast discovery, its seed set to seed's address (no
+// seed if nil), and starts it.
+func (n *chainNode) join(t *testing.T, seed *chainNode) {
+	t.Helper()
+	if seed != nil {
+		n.cfg.P2P.Seeds = seed.addr(t)
+	}
+	n.build(t, cometnode.WithSettings(fastDiscovery))
+	n.start(t)
+}
+
 // release stops what upstream's Node.Stop leaves running, so that the
 // package's leak check sees only what pexp2p might have leaked: the ABCI
 // connections (the node starts its proxy.AppConns but never stops them)
@@ -238,12 +249,9 @@ const chainWait = 150 * time.Second
 func startChain(t *testing.T, seed *chainNode, nodes []*chainNode, want int, height int64) {
 	t.Helper()
 	seed.cfg.P2P.SeedMode = true
-	seed.build(t, cometnode.WithSettings(fastDiscovery))
-	seed.start(t)
+	seed.join(t, nil)
 	for _, n := range nodes {
-		n.cfg.P2P.Seeds = seed.addr(t)
-		n.build(t, cometnode.WithSettings(fastDiscovery))
-		n.start(t)
+		n.join(t, seed)
 	}
 	testwait.For(t, chainWait, fmt.Sprintf("every node with %d switch peers and at height %d", want, height), func() bool {
 		for _, n := range nodes {

@@ -44,8 +44,7 @@ func TestChainFindsPeersFromOneSeedAndSurvivesItsLoss(t *testing.T) {
 	newcomer.cfg.P2P.LibP2PConfig.BootstrapPeers = []cmtcfg.LibP2PBootstrapPeer{{
 		Host: v0Addr.DialString(), ID: v0.disc.Node().Key.PeerID().String(),
 	}}
-	newcomer.build(t, cometnode.WithSettings(fastDiscovery))
-	newcomer.start(t)
+	newcomer.join(t, nil)
 	testwait.For(t, chainWait, "the newcomer peered with all three and syncing", func() bool {
 		return newcomer.peeredWith(v0) && newcomer.peeredWith(v1) && newcomer.peeredWith(full) &&
 			newcomer.height() >= before+2
@@ -71,13 +70,10 @@ func TestChainWithoutPEXStaysUnpeered(t *testing.T) {
 		}
 	})
 	seed := nodes[2]
-	seed.build(t, cometnode.WithSettings(fastDiscovery))
-	seed.start(t)
+	seed.join(t, nil)
 	for _, n := range nodes[:2] {
-		n.cfg.P2P.Seeds = seed.addr(t)
 		n.cfg.P2P.PexReactor = false
-		n.build(t, cometnode.WithSettings(fastDiscovery))
-		n.start(t)
+		n.join(t, seed)
 	}
 	time.Sleep(3 * time.Second)
 	for _, n := range nodes[:2] {

@@ -5,7 +5,6 @@ import (
 
 	cmtcfg "github.com/cometbft/cometbft/config"
 
-	"github.com/pexp2p/pexp2p/cometnode"
 	"github.com/pexp2p/pexp2p/internal/testwait"
 )
 
@@ -25,9 +24,7 @@ func TestNodeOverInboundLimitAnswersNewcomerWithAddresses(t *testing.T) {
 		_, in, _ := v0.disc.Node().Transport.NumPeers()
 		return in >= 1
 	})
-	newcomer.cfg.P2P.Seeds = v0.addr(t)
-	newcomer.build(t, cometnode.WithSettings(fastDiscovery))
-	newcomer.start(t)
+	newcomer.join(t, v0)
 	testwait.For(t, chainWait, "newcomer peered with validator1 and the full node from validator0's answer", func() bool {
 		return newcomer.peeredWith(v1) && newcomer.peeredWith(full)
 	})

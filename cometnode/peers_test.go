@@ -8,7 +8,6 @@ import (
 	"github.com/cometbft/cometbft/lp2p"
 	"github.com/cometbft/cometbft/p2p"
 
-	"github.com/pexp2p/pexp2p/cometnode"
 	"github.com/pexp2p/pexp2p/internal/testwait"
 	"github.com/pexp2p/pexp2p/pex"
 	"github.com/pexp2p/pexp2p/pexnode"
@@ -22,8 +21,7 @@ import (
 func TestUnmodifiedLibp2pNodeSyncsFromPexp2pValidator(t *testing.T) {
 	nodes := testChain(t, 1, 1, nil)
 	val, plain := nodes[0], nodes[1]
-	val.build(t, cometnode.WithSettings(fastDiscovery))
-	val.start(t)
+	val.join(t, nil)
 	valAddr := val.disc.Node().Transport.OurNetAddresses()[0]
 	plain.cfg.P2P.LibP2PConfig.BootstrapPeers = []cmtcfg.LibP2PBootstrapPeer{{
 		Host: valAddr.DialString(), ID: val.disc.Node().Key.PeerID().String(), Persistent: true,
@@ -46,8 +44,7 @@ func TestUnmodifiedLibp2pNodeSyncsFromPexp2pValidator(t *testing.T) {
 func TestPeerWithoutReactorProtocolsStaysOutOfSwitch(t *testing.T) {
 	nodes := testChain(t, 1, 0, nil)
 	val := nodes[0]
-	val.build(t, cometnode.WithSettings(fastDiscovery))
-	val.start(t)
+	val.join(t, nil)
 	valAddr, err := transport.ParseConfigPeers(val.addr(t))
 	if err != nil {
 		t.Fatal(err)
@@ -93,11 +90,8 @@ func TestNodeOfAnotherChainIsRefused(t *testing.T) {
 		c.P2P.ListenAddress = "tcp://127.0.30.1:0"
 	})[0]
 	b.setChainID(t, "another-chain")
-	a.build(t, cometnode.WithSettings(fastDiscovery))
-	a.start(t)
-	b.cfg.P2P.Seeds = a.addr(t)
-	b.build(t, cometnode.WithSettings(fastDiscovery))
-	b.start(t)
+	a.join(t, nil)
+	b.join(t, a)
 	time.Sleep(3 * time.Second)
 	if a.switchPeers() != 0 || b.switchPeers() != 0 || len(b.disc.Node().Transport.Peers()) != 0 {
 		t.Fatalf("chains peered: a %d, b %d", a.switchPeers(), b.switchPeers())
@@ -113,11 +107,8 @@ func TestNodeOfAnotherChainIsRefused(t *testing.T) {
 func TestRegularNodeGivenAsSeedIsAStablePeer(t *testing.T) {
 	nodes := testChain(t, 1, 1, nil)
 	val, full := nodes[0], nodes[1]
-	val.build(t, cometnode.WithSettings(fastDiscovery))
-	val.start(t)
-	full.cfg.P2P.Seeds = val.addr(t)
-	full.build(t, cometnode.WithSettings(fastDiscovery))
-	full.start(t)
+	val.join(t, nil)
+	full.join(t, val)
 	testwait.For(t, chainWait, "the full node peered with the validator it has as its seed", func() bool {
 		return full.peeredWith(val) && val.peeredWith(full)
 	})
@@ -138,11 +129,8 @@ func TestSeedModeNodeServesNoReactorProtocol(t *testing.T) {
 		}
 	})
 	val, seed := nodes[0], nodes[1]
-	seed.build(t, cometnode.WithSettings(fastDiscovery))
-	seed.start(t)
-	val.cfg.P2P.Seeds = seed.addr(t)
-	val.build(t, cometnode.WithSettings(fastDiscovery))
-	val.start(t)
+	seed.join(t, nil)
+	val.join(t, seed)
 	seedID := seed.disc.Node().Key.PeerID()
 	ps := val.disc.Node().Transport.Host().Peerstore()
 	testwait.For(t, chainWait, "the validator has identified the seed", func() bool {
