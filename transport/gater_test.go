@@ -80,25 +80,25 @@ func TestIPRuleOffOnLoopback(t *testing.T) {
 	bad := newRawPeer(t, 57)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := bad.h.Connect(ctx, peer.AddrInfo{ID: n.ID(), Addrs: n.Host().Addrs()}); err != nil {
-		t.Fatal(err)
-	}
-	testwait.For(t, 5*time.Second, "the peer to be set up", func() bool {
-		a, _, _ := h.snapshot()
-		_, ok := a[bad.h.ID().String()]
-		return ok
-	})
+	connectAndWaitSetUp(ctx, t, n, h, bad, "the peer")
 	bad.sendRaw(t, n.ID(), []byte{0x02, 0x1a, 0x00})
 	testwait.For(t, 5*time.Second, "the violator to be disconnected", func() bool {
 		return n.Host().Network().Connectedness(bad.h.ID()) != network.Connected
 	})
 	sameIP := newRawPeer(t, 57)
-	if err := sameIP.h.Connect(ctx, peer.AddrInfo{ID: n.ID(), Addrs: n.Host().Addrs()}); err != nil {
+	connectAndWaitSetUp(ctx, t, n, h, sameIP, "a new identity from the same loopback IP")
+}
+
+// connectAndWaitSetUp connects p to n and waits until n's handler h has
+// added it as a peer.
+func connectAndWaitSetUp(ctx context.Context, t *testing.T, n *Node, h *fakeHandler, p *rawPeer, who string) {
+	t.Helper()
+	if err := p.h.Connect(ctx, peer.AddrInfo{ID: n.ID(), Addrs: n.Host().Addrs()}); err != nil {
 		t.Fatal(err)
 	}
-	testwait.For(t, 5*time.Second, "a new identity from the same loopback IP to be set up", func() bool {
+	testwait.For(t, 5*time.Second, who+" to be set up", func() bool {
 		a, _, _ := h.snapshot()
-		_, ok := a[sameIP.h.ID().String()]
+		_, ok := a[p.h.ID().String()]
 		return ok
 	})
 }
