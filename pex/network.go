@@ -38,6 +38,18 @@ type PeerInfo struct {
 	OverLimit bool
 }
 
+// Handler is the reactor as a network face sees it: the entry points a
+// face calls as peers come and go and messages arrive. *Reactor
+// implements it; every face (libp2p, classic, the in-memory test network)
+// delivers to one.
+type Handler interface {
+	AddPeer(p PeerInfo)
+	RemovePeer(peerID string, reason any)
+	Receive(peerID string, msg Message)
+}
+
+var _ Handler = (*Reactor)(nil)
+
 // Network is the reactor's whole view of the transport it runs on. The
 // libp2p face (package transport), the classic face (CometBFT's switch)
 // and the in-memory test network implement it. Implementations must be

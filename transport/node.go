@@ -41,11 +41,7 @@ func RouteLibp2pLogs() {
 }
 
 // Handler is what the node hands peers and messages to: the PEX reactor.
-type Handler interface {
-	AddPeer(p pex.PeerInfo)
-	RemovePeer(peerID string, reason any)
-	Receive(peerID string, msg pex.Message)
-}
+type Handler = pex.Handler
 
 // ArrivalReceiver is a Handler that takes the time a message reached the
 // node: the moment libp2p accepted its stream, before protocol

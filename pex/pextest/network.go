@@ -24,11 +24,7 @@ import (
 )
 
 // Handler is what a node delivers to: the reactor's three entry points.
-type Handler interface {
-	AddPeer(p pex.PeerInfo)
-	RemovePeer(peerID string, reason any)
-	Receive(peerID string, msg pex.Message)
-}
+type Handler = pex.Handler
 
 // Errors a Node's Dial returns, besides pex.ErrAlreadyConnectedOrDialing
 // and pex.ErrAuthFailure.

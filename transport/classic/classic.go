@@ -27,11 +27,7 @@ import (
 
 // Handler is the part of the PEX reactor the face drives; *pex.Reactor
 // implements it.
-type Handler interface {
-	AddPeer(p pex.PeerInfo)
-	RemovePeer(peerID string, reason any)
-	Receive(peerID string, msg pex.Message)
-}
+type Handler = pex.Handler
 
 // Peer is what the face knows about a connected classic peer, including the
 // public key proven in the SecretConnection handshake; the bridge needs the
