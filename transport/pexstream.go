@@ -29,18 +29,30 @@ const pexServiceName = "pexp2p.pex"
 // output, its level set with the transport subsystem's.
 var pexLog = log.Named("pex")
 
+// scopeInbound attaches an inbound stream of kind what to service's
+// resource scope and reserves size bytes for it, as go-libp2p's ping
+// handler does. When the resource manager refuses either, it logs why,
+// resets the stream and returns false; after true the caller releases
+// the memory when done with the stream.
+func scopeInbound(s network.Stream, service string, size int, prio uint8, logger interface{ Debugw(string, ...any) }, what string) bool {
+	if err := s.Scope().SetService(service); err != nil {
+		logger.Debugw("attaching "+what+" stream to service", "err", err)
+		_ = s.ResetWithError(network.StreamResourceLimitExceeded)
+		return false
+	}
+	if err := s.Scope().ReserveMemory(size, prio); err != nil {
+		logger.Debugw("reserving memory for "+what+" stream", "err", err)
+		_ = s.ResetWithError(network.StreamResourceLimitExceeded)
+		return false
+	}
+	return true
+}
+
 // handlePexStream serves one inbound channel-0 message, in the manner of
 // go-libp2p's ping handler: attach to a service scope, reserve memory for
 // the largest message, bound the stream in time, reset on any error.
 func (n *Node) handlePexStream(s network.Stream) {
-	if err := s.Scope().SetService(pexServiceName); err != nil {
-		pexLog.Debugw("attaching PEX stream to service", "err", err)
-		_ = s.ResetWithError(network.StreamResourceLimitExceeded)
-		return
-	}
-	if err := s.Scope().ReserveMemory(MaxMsgSize, network.ReservationPriorityAlways); err != nil {
-		pexLog.Debugw("reserving memory for PEX stream", "err", err)
-		_ = s.ResetWithError(network.StreamResourceLimitExceeded)
+	if !scopeInbound(s, pexServiceName, MaxMsgSize, network.ReservationPriorityAlways, pexLog, "PEX") {
 		return
 	}
 	defer s.Scope().ReleaseMemory(MaxMsgSize)

@@ -259,14 +259,7 @@ func (r *recordsService) alternativeAddrs(addr addrbook.NetAddress, have []ma.Mu
 // exchange, bound the stream in time, reset on any error.
 func (r *recordsService) handleStream(s network.Stream) {
 	const reserve = maxRecordsRequestSize + MaxRecordsMsgSize
-	if err := s.Scope().SetService(peerRecordsServiceName); err != nil {
-		recordsLog.Debugw("attaching peer-records stream to service", "err", err)
-		_ = s.ResetWithError(network.StreamResourceLimitExceeded)
-		return
-	}
-	if err := s.Scope().ReserveMemory(reserve, network.ReservationPriorityMedium); err != nil {
-		recordsLog.Debugw("reserving memory for peer-records stream", "err", err)
-		_ = s.ResetWithError(network.StreamResourceLimitExceeded)
+	if !scopeInbound(s, peerRecordsServiceName, reserve, network.ReservationPriorityMedium, recordsLog, "peer-records") {
 		return
 	}
 	defer s.Scope().ReleaseMemory(reserve)
