@@ -65,6 +65,7 @@ type Discovery struct {
 	settings   Settings
 	logger     cmtlog.Logger
 	key        *transport.NodeKey
+	asmap      *addrbook.ASMap
 	observers  []pex.Observer
 	registerer prometheus.Registerer
 
@@ -100,6 +101,14 @@ func New(c *cmtcfg.Config, logger cmtlog.Logger, opts ...Option) (*Discovery, er
 	}
 	for _, o := range opts {
 		o(d)
+	}
+	// Checked after the options, which may set them, and before NewNode,
+	// so that a bad value stops the node before anything is built.
+	if err := d.settings.checkDefences(); err != nil {
+		return nil, err
+	}
+	if d.asmap, err = d.settings.loadASMap(c.RootDir); err != nil {
+		return nil, err
 	}
 	return d, nil
 }
@@ -186,10 +195,12 @@ func (d *Discovery) Attach(n *node.Node) error {
 		Key:       d.key,
 		Transport: tc,
 		Book: addrbook.Options{
-			FilePath:     s.AddrBookFile,
-			Strict:       s.AddrBookStrict,
-			SaveInterval: s.AddrBookSaveInterval,
-			Logger:       slogFor(d.logger.With("sub", "addrbook")),
+			FilePath:        s.AddrBookFile,
+			Strict:          s.AddrBookStrict,
+			SaveInterval:    s.AddrBookSaveInterval,
+			TestBeforeEvict: s.TestBeforeEvict,
+			ASMap:           d.asmap,
+			Logger:          slogFor(d.logger.With("sub", "addrbook")),
 		},
 		PrivateIDs: s.Private,
 		Observers:  d.observers,
@@ -199,6 +210,10 @@ func (d *Discovery) Attach(n *node.Node) error {
 		pc := pex.DefaultConfig()
 		pc.SeedMode = s.SeedMode
 		pc.EnsurePeersPeriod = s.EnsurePeersPeriod
+		pc.FeelerInterval = s.FeelerInterval
+		pc.MaxAnchors = s.MaxAnchors
+		pc.OutboundGroupLimit = s.OutboundGroupLimit
+		pc.PreferVerifiedAddrs = s.PreferVerifiedAddrs
 		opts.PEX = &pc
 	}
 	reg := d.metricsRegisterer()

@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/pexp2p/pexp2p/addrbook"
 	"github.com/pexp2p/pexp2p/transport"
 )
 
@@ -48,6 +49,22 @@ type Settings struct {
 	// AddrBookSaveInterval is how often the book is saved while the node
 	// runs; 0 is the book's default (upstream's 2 min).
 	AddrBookSaveInterval time.Duration
+	// The eclipse defences (docs/eclipse.md), pexp2p's own settings with
+	// no key in CometBFT's [p2p]; every zero value is upstream's behaviour.
+	// TestBeforeEvict probes an old address before a new one evicts it.
+	TestBeforeEvict bool
+	// FeelerInterval is the mean time between feelers (0: none).
+	FeelerInterval time.Duration
+	// MaxAnchors outbound peers are kept in anchors.json beside the book
+	// at Stop and dialled first at the next start (0: none).
+	MaxAnchors int
+	// OutboundGroupLimit caps outbound peers per network group (0: none).
+	OutboundGroupLimit int
+	// ASMapFile groups addresses by AS (addrbook.LoadASMap); relative
+	// paths are taken from the node's home. "": /16 groups.
+	ASMapFile string
+	// PreferVerifiedAddrs favours addresses their own peer signed.
+	PreferVerifiedAddrs bool
 	// Warnings are the settings left out rather than refused (a malformed
 	// seed); New logs them.
 	Warnings []error
@@ -149,6 +166,38 @@ func SettingsFromConfig(c *cmtcfg.Config) (Settings, error) {
 		return s, &ConfigError{Key: "p2p.max_num_outbound_peers", Value: fmt.Sprint(s.MaxOutbound), Err: errors.New("must be positive for PEX to dial")}
 	}
 	return s, nil
+}
+
+// checkDefences refuses eclipse-defence settings out of range, naming
+// the pexp2p key (flag --pexp2p.<key>, or [pexp2p] <key> in config.toml).
+func (s *Settings) checkDefences() error {
+	if s.FeelerInterval < 0 {
+		return &ConfigError{Key: "pexp2p.feeler_interval", Value: s.FeelerInterval.String(), Err: errors.New("must not be negative (0: off)")}
+	}
+	if s.MaxAnchors < 0 || s.MaxAnchors > s.MaxOutbound {
+		return &ConfigError{Key: "pexp2p.max_anchors", Value: fmt.Sprint(s.MaxAnchors),
+			Err: fmt.Errorf("must be in 0..p2p.max_num_outbound_peers (%d): anchors are outbound peers", s.MaxOutbound)}
+	}
+	if s.OutboundGroupLimit < 0 {
+		return &ConfigError{Key: "pexp2p.outbound_group_limit", Value: fmt.Sprint(s.OutboundGroupLimit), Err: errors.New("must not be negative (0: no limit)")}
+	}
+	return nil
+}
+
+// loadASMap reads the AS map of the settings, nil when none is set.
+func (s *Settings) loadASMap(root string) (*addrbook.ASMap, error) {
+	if s.ASMapFile == "" {
+		return nil, nil
+	}
+	path := s.ASMapFile
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(root, path)
+	}
+	m, err := addrbook.LoadASMap(path)
+	if err != nil {
+		return nil, &ConfigError{Key: "pexp2p.asmap_file", Value: s.ASMapFile, Err: err}
+	}
+	return m, nil
 }
 
 // hostPortAddrs turns CometBFT's "[tcp://]host:port" into the QUIC and

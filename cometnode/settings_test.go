@@ -2,8 +2,11 @@ package cometnode
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	cmtcfg "github.com/cometbft/cometbft/config"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -98,5 +101,58 @@ func TestSettingsRejectUnusableValues(t *testing.T) {
 		if !errors.As(err, &ce) || ce.Key != tc.key {
 			t.Errorf("%s: got %v", tc.key, err)
 		}
+	}
+}
+
+// The eclipse defences are off unless set; out-of-range values and a bad
+// AS map are ConfigErrors naming the pexp2p key, before any node is built.
+func TestDefenceSettingsChecked(t *testing.T) {
+	s, err := SettingsFromConfig(libp2pConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.TestBeforeEvict || s.FeelerInterval != 0 || s.MaxAnchors != 0 || s.OutboundGroupLimit != 0 || s.ASMapFile != "" || s.PreferVerifiedAddrs {
+		t.Fatalf("a defence is on by default: %+v", s)
+	}
+	if err := s.checkDefences(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		adjust func(*Settings)
+		key    string
+	}{
+		{func(s *Settings) { s.FeelerInterval = -time.Second }, "pexp2p.feeler_interval"},
+		{func(s *Settings) { s.MaxAnchors = -1 }, "pexp2p.max_anchors"},
+		{func(s *Settings) { s.MaxAnchors = s.MaxOutbound + 1 }, "pexp2p.max_anchors"},
+		{func(s *Settings) { s.OutboundGroupLimit = -1 }, "pexp2p.outbound_group_limit"},
+	} {
+		bad := s
+		tc.adjust(&bad)
+		var cerr *ConfigError
+		if err := bad.checkDefences(); !errors.As(err, &cerr) || cerr.Key != tc.key {
+			t.Errorf("%s: %v", tc.key, err)
+		}
+	}
+
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "asmap.txt"), []byte("8.8.0.0/16 15169\n8.8.0.0/33 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range []string{"asmap.txt", filepath.Join(root, "absent.txt")} {
+		bad := s
+		bad.ASMapFile = file
+		_, err := bad.loadASMap(root)
+		var cerr *ConfigError
+		if !errors.As(err, &cerr) || cerr.Key != "pexp2p.asmap_file" || cerr.Value != file {
+			t.Errorf("asmap %s: %v", file, err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "asmap.txt"), []byte("8.8.0.0/16 15169\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	good := s
+	good.ASMapFile = "asmap.txt"
+	if m, err := good.loadASMap(root); err != nil || m.Len() != 1 {
+		t.Fatalf("asmap relative to the home: %v, %v", m, err)
 	}
 }

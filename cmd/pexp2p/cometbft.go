@@ -5,7 +5,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"time"
 
 	cmtcmd "github.com/cometbft/cometbft/cmd/cometbft/commands"
 	"github.com/cometbft/cometbft/cmd/cometbft/commands/debug"
@@ -18,15 +17,6 @@ import (
 
 	"github.com/pexp2p/pexp2p/cometnode"
 )
-
-// ensurePeersFlag sets the PEX reactor's ensure-peers period of
-// `pexp2p cometbft start`; upstream has no config key for it (30 s).
-const ensurePeersFlag = "pexp2p.ensure_peers_period"
-
-// saveIntervalFlag sets how often the book is saved while the node runs,
-// so that a node killed without warning loses less of it; upstream has no
-// key for it (2 min).
-const saveIntervalFlag = "pexp2p.addr_book_save_interval"
 
 // newCometBFTCmd is CometBFT v0.40's own command set under `pexp2p
 // cometbft`, with the same flags and files, except that libp2p is on by
@@ -58,16 +48,17 @@ that a validator or full node over libp2p finds its peers from one seed:
 // value, so this runs at most once per process) and executes args.
 func runCometBFT(args []string) error {
 	viper.SetDefault("p2p.libp2p.enabled", true)
-	ensure := cometnode.DefaultEnsurePeersPeriod
-	var saveEvery time.Duration
 	start := cmtcmd.NewRunNodeCmd(func(c *cmtcfg.Config, l cmtlog.Logger) (*node.Node, error) {
-		return cometnode.Provider(cometnode.WithSettings(func(s *cometnode.Settings) {
-			s.EnsurePeersPeriod = ensure
-			s.AddrBookSaveInterval = saveEvery
-		}))(c, l)
+		// CometBFT's pre-run has bound every flag to viper and read
+		// config.toml into it by now, so each key resolves as CometBFT's
+		// own do: flag, then CMT_PEXP2P_<KEY>, then [pexp2p] in the file.
+		adjust, err := pexp2pSettings(viper.Get)
+		if err != nil {
+			return nil, err
+		}
+		return cometnode.Provider(cometnode.WithSettings(adjust))(c, l)
 	})
-	start.Flags().DurationVar(&ensure, ensurePeersFlag, ensure, "how often PEX tops up the node's peers (pexp2p; upstream fixes it at 30s)")
-	start.Flags().DurationVar(&saveEvery, saveIntervalFlag, 0, "how often the address book is saved while the node runs (pexp2p; 0: upstream's 2m)")
+	addPexp2pFlags(start.Flags())
 	root := cmtcmd.RootCmd
 	root.Use = "cometbft"
 	root.AddCommand(

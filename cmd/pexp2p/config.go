@@ -72,11 +72,12 @@ type P2PConfig struct {
 
 	// Eclipse defences (docs/eclipse.md): pexp2p's own, all off by
 	// default, where the book file and the wire are upstream's.
-	TestBeforeEvict    bool     `toml:"test_before_evict" doc:"Eclipse defence: probe an old address before a new one evicts it from a full old bucket, and keep it if it answers (off: upstream evicts at once)"`
-	FeelerInterval     Duration `toml:"feeler_interval" doc:"Eclipse defence: mean time between feelers, short probes that move live new addresses to old buckets (0: off, as upstream; Bitcoin Core: 2m)"`
-	MaxAnchors         int      `toml:"max_anchors" doc:"Eclipse defence: outbound peers saved to anchors.json beside the address book at shutdown and dialled first at the next start (0: off, as upstream; Bitcoin Core: 2)"`
-	OutboundGroupLimit int      `toml:"outbound_group_limit" doc:"Eclipse defence: most outbound peers dialled in one network group, /16 or the AS of asmap_file (0: no limit, as upstream; Bitcoin Core: 1)"`
-	ASMapFile          string   `toml:"asmap_file" doc:"Eclipse defence: AS map, lines of \"<prefix> <AS number>\", grouping addresses by AS instead of /16 in the book and for outbound_group_limit (relative to --home; empty: off)"`
+	TestBeforeEvict     bool     `toml:"test_before_evict" doc:"Eclipse defence: probe an old address before a new one evicts it from a full old bucket, and keep it if it answers (off: upstream evicts at once)"`
+	FeelerInterval      Duration `toml:"feeler_interval" doc:"Eclipse defence: mean time between feelers, short probes that move live new addresses to old buckets (0: off, as upstream; Bitcoin Core: 2m)"`
+	MaxAnchors          int      `toml:"max_anchors" doc:"Eclipse defence: outbound peers saved to anchors.json beside the address book at shutdown and dialled first at the next start (0: off, as upstream; Bitcoin Core: 2)"`
+	OutboundGroupLimit  int      `toml:"outbound_group_limit" doc:"Eclipse defence: most outbound peers dialled in one network group, /16 or the AS of asmap_file (0: no limit, as upstream; Bitcoin Core: 1)"`
+	ASMapFile           string   `toml:"asmap_file" doc:"Eclipse defence: AS map, lines of \"<prefix> <AS number>\", grouping addresses by AS instead of /16 in the book and for outbound_group_limit (relative to --home; empty: off)"`
+	PreferVerifiedAddrs bool     `toml:"prefer_verified_addrs" doc:"Favour addresses their own peer signed when dialling and gossiping (off: upstream's draws)"`
 }
 
 // ClassicConfig is the optional classic CometBFT face (TCP +
@@ -442,6 +443,7 @@ func (c *Config) PexConfig() pex.Config {
 	pc.FeelerInterval = c.P2P.FeelerInterval.D()
 	pc.MaxAnchors = c.P2P.MaxAnchors
 	pc.OutboundGroupLimit = c.P2P.OutboundGroupLimit
+	pc.PreferVerifiedAddrs = c.P2P.PreferVerifiedAddrs
 	pc.OverLimitGrace = pc.EnsurePeersPeriod / 3
 	return pc
 }
