@@ -160,7 +160,12 @@ func TestMaxAnchorsKeepsPeerBesideBookAtStop(t *testing.T) {
 	full.cfg.P2P.Seeds = val.addr(t)
 	full.build(t, cometnode.WithSettings(fastDiscovery), cometnode.WithSettings(func(s *cometnode.Settings) { s.MaxAnchors = 2 }))
 	full.start(t)
-	testwait.For(t, chainWait, "the full node peered with the validator", func() bool { return full.peeredWith(val) })
+	// Both sides, so that the validator has finished adding the full node
+	// to its reactors before it goes: upstream's mempool reactor waits
+	// forever for the consensus state of a peer removed half-way.
+	testwait.For(t, chainWait, "the full node and the validator peered", func() bool {
+		return full.peeredWith(val) && val.peeredWith(full)
+	})
 	bookFile := full.disc.Settings().AddrBookFile
 	full.stop(t)
 	data, err := os.ReadFile(filepath.Join(filepath.Dir(bookFile), addrbook.AnchorsFileName))
