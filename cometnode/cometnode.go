@@ -202,9 +202,10 @@ func (d *Discovery) Attach(n *node.Node) error {
 			ASMap:           d.asmap,
 			Logger:          slogFor(d.logger.With("sub", "addrbook")),
 		},
-		PrivateIDs: s.Private,
-		Observers:  d.observers,
-		Logger:     slogFor(d.logger),
+		PrivateIDs:    s.Private,
+		SignedRecords: s.SignedRecords,
+		Observers:     d.observers,
+		Logger:        slogFor(d.logger),
 	}
 	if s.PEX {
 		pc := pex.DefaultConfig()

@@ -63,6 +63,9 @@ type Settings struct {
 	// ASMapFile groups addresses by AS (addrbook.LoadASMap); relative
 	// paths are taken from the node's home. "": /16 groups.
 	ASMapFile string
+	// SignedRecords exchanges signed peer records and dials every
+	// address the book holds for a peer (pexnode.Options.SignedRecords).
+	SignedRecords bool
 	// PreferVerifiedAddrs favours addresses their own peer signed.
 	PreferVerifiedAddrs bool
 	// Warnings are the settings left out rather than refused (a malformed

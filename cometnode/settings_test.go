@@ -111,7 +111,7 @@ func TestDefenceSettingsChecked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.TestBeforeEvict || s.FeelerInterval != 0 || s.MaxAnchors != 0 || s.OutboundGroupLimit != 0 || s.ASMapFile != "" || s.PreferVerifiedAddrs {
+	if s.TestBeforeEvict || s.FeelerInterval != 0 || s.MaxAnchors != 0 || s.OutboundGroupLimit != 0 || s.ASMapFile != "" || s.PreferVerifiedAddrs || s.SignedRecords {
 		t.Fatalf("a defence is on by default: %+v", s)
 	}
 	if err := s.checkDefences(); err != nil {

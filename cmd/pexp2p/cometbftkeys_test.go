@@ -46,7 +46,7 @@ func TestCometBFTPexp2pKeysPrecedence(t *testing.T) {
 	}
 	var d cometnode.Settings
 	adjust(&d)
-	if d.TestBeforeEvict || d.FeelerInterval != 0 || d.MaxAnchors != 0 || d.OutboundGroupLimit != 0 || d.ASMapFile != "" || d.PreferVerifiedAddrs ||
+	if d.TestBeforeEvict || d.FeelerInterval != 0 || d.MaxAnchors != 0 || d.OutboundGroupLimit != 0 || d.ASMapFile != "" || d.PreferVerifiedAddrs || d.SignedRecords ||
 		d.EnsurePeersPeriod != cometnode.DefaultEnsurePeersPeriod || d.AddrBookSaveInterval != 0 {
 		t.Fatalf("defaults %+v: want every defence off", d)
 	}
@@ -59,6 +59,7 @@ feeler_interval = "2m"
 max_anchors = 2
 asmap_file = "config/asmap.txt"
 addr_book_save_interval = "10s"
+signed_records = true
 `, "--pexp2p.feeler_interval=30s", "--pexp2p.outbound_group_limit=4")
 	adjust, err = pexp2pSettings(v.Get)
 	if err != nil {
@@ -77,7 +78,7 @@ addr_book_save_interval = "10s"
 	}
 	if s.EnsurePeersPeriod != want.EnsurePeersPeriod || s.AddrBookSaveInterval != want.AddrBookSaveInterval ||
 		s.TestBeforeEvict != want.TestBeforeEvict || s.FeelerInterval != want.FeelerInterval || s.MaxAnchors != want.MaxAnchors ||
-		s.OutboundGroupLimit != want.OutboundGroupLimit || s.ASMapFile != want.ASMapFile || s.PreferVerifiedAddrs {
+		s.OutboundGroupLimit != want.OutboundGroupLimit || s.ASMapFile != want.ASMapFile || !s.SignedRecords || s.PreferVerifiedAddrs {
 		t.Fatalf("settings %+v\nwant %+v", s, want)
 	}
 

@@ -77,7 +77,8 @@ type P2PConfig struct {
 	MaxAnchors          int      `toml:"max_anchors" doc:"Eclipse defence: outbound peers saved to anchors.json beside the address book at shutdown and dialled first at the next start (0: off, as upstream; Bitcoin Core: 2)"`
 	OutboundGroupLimit  int      `toml:"outbound_group_limit" doc:"Eclipse defence: most outbound peers dialled in one network group, /16 or the AS of asmap_file (0: no limit, as upstream; Bitcoin Core: 1)"`
 	ASMapFile           string   `toml:"asmap_file" doc:"Eclipse defence: AS map, lines of \"<prefix> <AS number>\", grouping addresses by AS instead of /16 in the book and for outbound_group_limit (relative to --home; empty: off)"`
-	PreferVerifiedAddrs bool     `toml:"prefer_verified_addrs" doc:"Favour addresses their own peer signed when dialling and gossiping (off: upstream's draws)"`
+	SignedRecords       bool     `toml:"signed_records" doc:"Exchange signed peer records with pexp2p peers that offer them, mark the addresses a peer signed as verified, and dial every address the book holds for a peer (off: upstream's one unverified address per peer)"`
+	PreferVerifiedAddrs bool     `toml:"prefer_verified_addrs" doc:"Favour addresses their own peer signed when dialling and gossiping (needs signed_records; off: upstream's draws)"`
 }
 
 // ClassicConfig is the optional classic CometBFT face (TCP +

@@ -39,7 +39,7 @@ func TestDefencesAreOffByDefault(t *testing.T) {
 	if pc.FeelerInterval != 0 || pc.MaxAnchors != 0 || pc.OutboundGroupLimit != 0 {
 		t.Fatalf("pex.DefaultConfig has a defence on: %+v", def)
 	}
-	if c.P2P.TestBeforeEvict || c.P2P.ASMapFile != "" || pc.PreferVerifiedAddrs {
+	if c.P2P.TestBeforeEvict || c.P2P.ASMapFile != "" || pc.PreferVerifiedAddrs || c.P2P.SignedRecords {
 		t.Fatalf("default book config has a defence on: %+v", c.P2P)
 	}
 	m, err := c.LoadASMap(t.TempDir())
@@ -59,6 +59,7 @@ max_anchors = 2
 outbound_group_limit = 1
 asmap_file = "config/asmap.txt"
 prefer_verified_addrs = true
+signed_records = true
 `)
 	if err := os.WriteFile(filepath.Join(home, "config", "asmap.txt"), []byte("8.8.0.0/16 64512\n9.9.0.0/16 64512\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -82,8 +83,8 @@ prefer_verified_addrs = true
 	if pc.FeelerInterval != 30*time.Second || pc.MaxAnchors != 2 || pc.OutboundGroupLimit != 3 {
 		t.Fatalf("reactor config: feelers %v (flag 30s), anchors %d (file 2), group limit %d (flag 3)", pc.FeelerInterval, pc.MaxAnchors, pc.OutboundGroupLimit)
 	}
-	if !c.P2P.TestBeforeEvict || !pc.PreferVerifiedAddrs {
-		t.Fatalf("file's booleans lost: test_before_evict %v, prefer_verified_addrs %v", c.P2P.TestBeforeEvict, pc.PreferVerifiedAddrs)
+	if !c.P2P.TestBeforeEvict || !pc.PreferVerifiedAddrs || !c.P2P.SignedRecords {
+		t.Fatalf("file's booleans lost: test_before_evict %v, prefer_verified_addrs %v, signed_records %v", c.P2P.TestBeforeEvict, pc.PreferVerifiedAddrs, c.P2P.SignedRecords)
 	}
 	m, err := c.LoadASMap(home)
 	if err != nil {

@@ -102,10 +102,11 @@ func newP2PNode(o nodeOptions) (*p2pNode, error) {
 			TestBeforeEvict: c.P2P.TestBeforeEvict,
 			ASMap:           asmap,
 		},
-		PrivateIDs: private,
-		Observers:  o.observers,
-		Resolver:   o.resolver,
-		Logger:     slogFor("p2p"),
+		PrivateIDs:    private,
+		SignedRecords: c.P2P.SignedRecords,
+		Observers:     o.observers,
+		Resolver:      o.resolver,
+		Logger:        slogFor("p2p"),
 	}
 	if c.P2P.PEX {
 		pc := c.PexConfig()
