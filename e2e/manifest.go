@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/pexp2p/pexp2p/internal/duration"
 )
 
 // Node modes.
@@ -117,23 +118,7 @@ type Link struct {
 }
 
 // Duration reads "30s" from TOML.
-type Duration time.Duration
-
-// UnmarshalText accepts Go's duration syntax, non-negative.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("%q is not a duration (want e.g. 500ms, 30s, 2m)", b)
-	}
-	if v < 0 {
-		return fmt.Errorf("%q is negative", b)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// D is the value as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
+type Duration = duration.Duration
 
 // ManifestError names the bad value of a manifest.
 type ManifestError struct {

@@ -15,6 +15,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/internal/duration"
 	"github.com/pexp2p/pexp2p/pex"
 	"github.com/pexp2p/pexp2p/transport"
 )
@@ -98,28 +99,7 @@ type RPCConfig struct {
 }
 
 // Duration is a time.Duration written as "30s" in TOML and on flags.
-type Duration time.Duration
-
-func (d Duration) String() string { return time.Duration(d).String() }
-
-// MarshalText writes the Go duration syntax.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
-
-// UnmarshalText accepts the Go duration syntax.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("not a duration (want e.g. 500ms, 30s, 2m): %q", b)
-	}
-	if v < 0 {
-		return fmt.Errorf("negative duration %q", b)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// D is the value as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
+type Duration = duration.Duration
 
 // DefaultLaddr listens on QUIC v1 and TCP on CometBFT's port.
 const DefaultLaddr = "/ip4/0.0.0.0/udp/26656/quic-v1,/ip4/0.0.0.0/tcp/26656"
