@@ -51,15 +51,27 @@ const verifiedPickTries = 8
 // routability in strict mode). Addresses that fail are skipped. If none
 // is left, the error is the first address's failure.
 //
-// For an unknown ID the first usable address becomes the primary. For a
-// known ID the primary stays if the record lists it (the new-or-old class
-// and the counters stay too). Otherwise the peer no longer claims it, and
-// the entry is replaced by a new one with the first usable address as
-// primary: a move to an address we have not reached yet makes an old
-// entry new again. Either way the other usable addresses, deduplicated,
-// replace the alternatives (at most MaxAlternatives; later ones are
-// dropped). The newest signed record is the peer's whole current word.
-// The entry is marked verified.
+// For an unknown ID the first usable address becomes the primary, and
+// the rest, deduplicated, the alternatives (at most MaxAlternatives;
+// later ones are dropped); the entry is marked verified. For a known ID:
+//
+//   - the record lists the primary: the primary stays with its class and
+//     counters, the other addresses replace the alternatives (the newest
+//     record is the peer's whole current word), and the entry is marked
+//     verified;
+//   - it does not, and the entry is new: nothing ever proved the primary,
+//     so the entry is replaced by a verified new one at the first address;
+//   - it does not, and the entry is old: the primary stays, as upstream
+//     never replaces the address of an entry we have connected to, and
+//     the record's addresses become its alternatives, so a dial tries
+//     them too. The entry is no longer verified: the record it was
+//     verified by is not the one we hold now. This is also what a relayer
+//     gets for replaying a peer's stale record, whose signature is still
+//     valid: it cannot move a proven peer to an address it has left.
+//
+// The rule makes an old entry's primary the one thing a record cannot
+// change, and the peer's identify record, at the next connection, the
+// thing that sets the flag again.
 func (b *Book) AddVerified(id string, addrs []NetAddress, src NetAddress) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -89,6 +101,10 @@ func (b *Book) AddVerified(id string, addrs []NetAddress, src NetAddress) error 
 		ka := &b.entries[i]
 		if k := slices.Index(usable, ka.addr()); k >= 0 {
 			b.setExt(i, slices.Delete(usable, k, k+1), true)
+			return nil
+		}
+		if ka.isOld() {
+			b.setExt(i, usable, false)
 			return nil
 		}
 		b.removeEntry(i)

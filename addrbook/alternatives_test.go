@@ -104,16 +104,40 @@ func TestAddVerifiedKeepsAListedPrimaryAndItsClass(t *testing.T) {
 	wantAddresses(t, b, a.ID, a, portOf(1, 9))
 }
 
-func TestAddVerifiedReplacesAnUnlistedPrimary(t *testing.T) {
+func TestAddVerifiedReplacesAnUnlistedPrimaryOfANewEntry(t *testing.T) {
 	b, _ := newTestBook(t, Options{})
 	a := routableAddr(1)
 	mustAdd(t, b, a, routableAddr(50))
-	b.MarkGood(a.ID)
 	moved := addrAt(1, 77, 7, 7, 7)
 	mustVerified(t, b, []NetAddress{moved, v6Of(1)}, routableAddr(60))
 	wantAddresses(t, b, a.ID, moved, v6Of(1))
 	if b.IsGood(a.ID) || !b.IsVerified(a.ID) || b.Size() != 1 {
 		t.Fatal("a moved peer should be a new, verified entry at its signed address")
+	}
+	if e := b.Entries()[0]; e.Src != routableAddr(60) {
+		t.Fatalf("replaced entry's source %s, want the record's relayer", e.Src)
+	}
+}
+
+// An old entry's primary was proven by a connection: a record without it,
+// new or replayed, adds the signed addresses as alternatives and takes
+// the flag away, but never moves the entry.
+func TestAddVerifiedKeepsAnOldEntrysUnlistedPrimary(t *testing.T) {
+	b, _ := newTestBook(t, Options{})
+	a := routableAddr(1)
+	mustVerified(t, b, []NetAddress{a}, routableAddr(50))
+	b.MarkGood(a.ID)
+	stale := addrAt(1, 77, 7, 7, 7)
+	mustVerified(t, b, []NetAddress{stale, v6Of(1)}, routableAddr(60))
+	wantAddresses(t, b, a.ID, a, stale, v6Of(1))
+	if !b.IsGood(a.ID) || b.IsVerified(a.ID) {
+		t.Fatalf("good %v verified %v; want the old entry kept, no longer verified", b.IsGood(a.ID), b.IsVerified(a.ID))
+	}
+	// The peer's current record lists the primary again.
+	mustVerified(t, b, []NetAddress{a, v6Of(1)}, a)
+	wantAddresses(t, b, a.ID, a, v6Of(1))
+	if !b.IsGood(a.ID) || !b.IsVerified(a.ID) {
+		t.Fatal("the current record should verify the old entry again")
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -268,6 +269,10 @@ func runOperations(t *testing.T, data []byte) {
 			if z&0x80 != 0 {
 				id = fuzzAddr(z, y).ID
 			}
+			// An old entry keeps a primary the record does not list,
+			// unverified; every other accepted record verifies.
+			before, known := b.Lookup(id)
+			keeps := known && b.IsGood(id) && !slices.Contains(addrs, before)
 			var err error
 			if op == opVerified {
 				err = b.AddVerified(id, addrs, fuzzAddr(z, y^z))
@@ -277,8 +282,11 @@ func runOperations(t *testing.T, data []byte) {
 			if err == nil && (id != a.ID || !b.HasAddress(id)) {
 				t.Fatalf("addresses of %s accepted for %s", a.ID, id)
 			}
-			if err == nil && op == opVerified && !b.IsVerified(id) {
-				t.Fatalf("%s not verified after AddVerified", id)
+			if err == nil && op == opVerified && b.IsVerified(id) == keeps {
+				t.Fatalf("%s verified %v after AddVerified (old entry keeping its primary: %v)", id, b.IsVerified(id), keeps)
+			}
+			if after, _ := b.Lookup(id); err == nil && keeps && after != before {
+				t.Fatalf("a record moved old entry %s from %s to %s", id, before, after)
 			}
 			if n := len(b.Addresses(a.ID)); n > 1+MaxAlternatives {
 				t.Fatalf("%s keeps %d addresses", a.ID, n)
@@ -340,6 +348,11 @@ func operationSeeds() [][]byte {
 		if i%17 == 0 {
 			s = append(s, opBad, byte(i), byte(i*3), 40, opSaveLoad, 0, 0, byte(i))
 		}
+	}
+	// Old entries get records that do not list their primary (same ID,
+	// another IP) and then ones that do.
+	for i := 200; i < 230; i++ {
+		s = append(s, opAdd, byte(i), 0x02, 7, opGood, byte(i), 0x02, 0, opVerified, byte(i), 0x22, 3, opVerified, byte(i), 0x02, 1)
 	}
 	s = append(s, opAdvance, 0, 255, 255, opReinstate, 0, 0, 0, opSaveLoad, 0, 0, 3)
 	seeds = append(seeds, s)
