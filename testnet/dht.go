@@ -108,7 +108,10 @@ func (c *dhtCluster) buildHost(i int) (host.Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resource manager: %w", err)
 	}
-	h, err := libp2p.New(
+	// The same host services as pexp2p's hosts (a server-mode DHT reads
+	// no reachability, and loopback hosts learn nothing from observed
+	// addresses), so that the rows differ by discovery, not by host.
+	opts := append([]libp2p.Option{
 		libp2p.Identity(key.LibP2PKey()),
 		libp2p.NoTransports,
 		libp2p.Transport(libp2pquic.NewTransport),
@@ -120,7 +123,8 @@ func (c *dhtCluster) buildHost(i int) (host.Host, error) {
 		libp2p.DisableMetrics(),
 		libp2p.Ping(false),
 		libp2p.UserAgent("pexp2p-testnet-dht"),
-	)
+	}, transport.HostServiceOptions(transport.Config{ListenAddrs: []ma.Multiaddr{listen}})...)
+	h, err := libp2p.New(opts...)
 	if err != nil {
 		_ = rm.Close()
 		return nil, err

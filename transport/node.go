@@ -254,7 +254,7 @@ func (n *Node) Start() error {
 		libp2p.UserAgent("pexp2p"),
 		libp2p.SwarmOpts(swarm.WithDialRanker(quicFirstRanker(n.cfg.DialTimeout / 3))),
 	}
-	opts = append(opts, hostServiceOptions(n.cfg)...)
+	opts = append(opts, HostServiceOptions(n.cfg)...)
 	if len(n.cfg.ExternalAddrs) > 0 {
 		ext := slices.Clone(n.cfg.ExternalAddrs)
 		opts = append(opts, libp2p.AddrsFactory(func([]ma.Multiaddr) []ma.Multiaddr { return ext }))

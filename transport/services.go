@@ -6,8 +6,9 @@ import (
 	manet "github.com/multiformats/go-multiaddr/net"
 )
 
-// hostServiceOptions turn off the go-libp2p services a PEX node has no use
-// for. Each runs goroutines per host and work on every identify.
+// HostServiceOptions turn off the go-libp2p services a PEX node has no use
+// for (exported so that the testnet harness builds its kad-dht hosts the
+// same way). Each runs goroutines per host and work on every identify.
 //
 //   - AutoNAT v1's client probes peers that offer the AutoNAT service and
 //     derives the host's reachability. Only relay, hole punching and the
@@ -22,7 +23,7 @@ import (
 //     ExternalAddrs are set (the addresses factory replaces whatever it
 //     finds) and when every listen address is loopback (peers can only see
 //     a loopback address, already listed).
-func hostServiceOptions(cfg Config) []libp2p.Option {
+func HostServiceOptions(cfg Config) []libp2p.Option {
 	opts := []libp2p.Option{libp2p.ForceReachabilityPublic()}
 	if !addressDiscoveryUseful(cfg) {
 		opts = append(opts, libp2p.DisableIdentifyAddressDiscovery())
