@@ -54,6 +54,10 @@ func (m *Manifest) build(file string) (*Testnet, error) {
 	if f, why := checkFlags(t.Flags); why != "" {
 		return nil, bad("flags", f, "%s", why)
 	}
+	if err := m.Defences.check(file, "defences"); err != nil {
+		return nil, err
+	}
+	netDefences := Defences{}.over(m.Defences)
 
 	base, err := m.Link.netem(Netem{})
 	if err != nil {
@@ -106,6 +110,12 @@ func (m *Manifest) build(file string) (*Testnet, error) {
 		if d.Mode == ModeClassic && len(d.Flags) > 0 {
 			return nil, bad(where+" flags", d.Flags[0], "classic nodes take no pexp2p flags")
 		}
+		if err := d.Defences.check(file, where+" defences"); err != nil {
+			return nil, err
+		}
+		if d.Mode == ModeClassic && d.Defences != nil {
+			return nil, bad(where+" defences", "", "classic nodes run upstream's book and reactor: no pexp2p defences")
+		}
 		names := []string{name}
 		if d.Count > 1 {
 			names = names[:0]
@@ -120,6 +130,9 @@ func (m *Manifest) build(file string) (*Testnet, error) {
 				return nil, bad("node", n, "declared twice (a count expands %q)", name)
 			}
 			nd := &Node{Name: n, Mode: d.Mode, Flags: d.Flags}
+			if d.Mode != ModeClassic {
+				nd.Defences = netDefences.over(d.Defences)
+			}
 			byName[n] = nd
 			all = append(all, pending{nd, d})
 		}

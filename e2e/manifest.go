@@ -78,6 +78,7 @@ type Manifest struct {
 	Sample       Duration             `toml:"sample"`
 	PeerTarget   int                  `toml:"peer_target"`
 	Flags        []string             `toml:"flags"`
+	Defences     *DefencesDecl        `toml:"defences"`
 	Link         Link                 `toml:"link"`
 	GroupLink    map[string]Link      `toml:"group_link"`
 	Node         map[string]*NodeDecl `toml:"node"`
@@ -87,12 +88,13 @@ type Manifest struct {
 // NodeDecl is one [node.NAME] table; with count > 1 it declares NAME01,
 // NAME02, … sharing its settings.
 type NodeDecl struct {
-	Mode  string   `toml:"mode"`
-	Count int      `toml:"count"`
-	Group *int     `toml:"group"`
-	Seeds []string `toml:"seeds"`
-	Link  Link     `toml:"link"`
-	Flags []string `toml:"flags"`
+	Mode     string        `toml:"mode"`
+	Count    int           `toml:"count"`
+	Group    *int          `toml:"group"`
+	Seeds    []string      `toml:"seeds"`
+	Link     Link          `toml:"link"`
+	Flags    []string      `toml:"flags"`
+	Defences *DefencesDecl `toml:"defences"`
 }
 
 // PerturbDecl is one [[perturb]] entry. Node and Nodes name nodes or

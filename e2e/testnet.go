@@ -30,6 +30,9 @@ type Node struct {
 	Seeds []string // node names
 	Link  Netem
 	Flags []string
+	// Defences are the node's eclipse defences ([defences], then its
+	// own [node.NAME.defences]); all off unless the manifest sets them.
+	Defences Defences
 }
 
 // Perturbation is one scheduled fault on one node.
