@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/pexp2p/pexp2p/internal/clock"
 )
 
 // Options are how a run is carried out, as opposed to what runs (the
@@ -463,17 +465,7 @@ func (r *run) perturb(ctx context.Context, idx int, p Perturbation) {
 
 // sleepCtx sleeps d or until ctx ends; it reports whether d passed.
 func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return clock.Sleep(ctx, clock.System, d) == nil
 }
 
 // stopAll stops every node gracefully, all at once, each bounded by

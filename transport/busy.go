@@ -8,6 +8,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/pexp2p/pexp2p/internal/clock"
 	"github.com/quic-go/quic-go"
 )
 
@@ -34,12 +35,8 @@ func busyRefusal(c network.Conn, wait time.Duration) bool {
 	if !c.As(&qc) {
 		return false
 	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-qc.Context().Done():
-	case <-t.C:
-		return false
+	if clock.Sleep(qc.Context(), clock.System, wait) == nil {
+		return false // still open after wait: not closed by the remote
 	}
 	var ae *quic.ApplicationError
 	return errors.As(context.Cause(qc.Context()), &ae) &&
@@ -79,12 +76,5 @@ func (n *Node) refusedBusy(id peer.ID) bool {
 func waitBusyBackoff(ctx context.Context, attempt int) error {
 	d := busyBackoff << attempt
 	d += rand.N(d)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return clock.Sleep(ctx, clock.System, d)
 }

@@ -9,7 +9,10 @@
 // nodes is deterministic.
 package clock
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Clock is the time source injected into packages that schedule work.
 type Clock interface {
@@ -79,3 +82,20 @@ type systemTicker struct{ t *time.Ticker }
 
 func (s *systemTicker) C() <-chan time.Time { return s.t.C }
 func (s *systemTicker) Stop()               { s.t.Stop() }
+
+// Sleep waits d on c, or until ctx ends, whichever comes first; in the
+// second case it returns ctx's error. A d of zero or less only reports
+// whether ctx has ended.
+func Sleep(ctx context.Context, c Clock, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := c.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

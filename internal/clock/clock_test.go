@@ -1,6 +1,8 @@
 package clock
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -147,5 +149,19 @@ func TestSystemClock(t *testing.T) {
 	tk.Stop()
 	if c.Since(c.Now().Add(-time.Second)) < time.Second {
 		t.Fatal("Since is wrong")
+	}
+}
+
+func TestSleepEndsWithTheContextOrAfterD(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := Sleep(ctx, System, time.Hour); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Sleep with an ended context: %v, want context.Canceled", err)
+	}
+	if err := Sleep(ctx, System, 0); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Sleep(0) with an ended context: %v, want context.Canceled", err)
+	}
+	if err := Sleep(context.Background(), System, time.Millisecond); err != nil {
+		t.Fatalf("Sleep(1ms): %v", err)
 	}
 }
