@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/cometbft/cometbft/p2p/conn"
 	tmp2p "github.com/cometbft/cometbft/proto/tendermint/p2p"
 	"github.com/cosmos/gogoproto/proto"
+	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/pexp2p/pexp2p/addrbook"
@@ -77,7 +79,15 @@ func (r *chan0Reactor) state() (map[p2p.ID]p2p.Peer, []p2p.Envelope) {
 // channel 0 there receives our PexAddrs decoded exactly, and its
 // PexRequest reaches our handler decoded. The lp2p node speaks QUIC only
 // and no NodeInfo protocol, so this also covers the lenient NodeInfo path.
+// With signed records on, the same holds; upstream's own signed record
+// from identify reaches our book as verified, and its PexAddrs does not
+// make us open the peer-records protocol, which it does not announce.
 func TestInteropUpstreamLp2pSwitch(t *testing.T) {
+	t.Run("records off", func(t *testing.T) { interopUpstreamLp2p(t, false) })
+	t.Run("records on", func(t *testing.T) { interopUpstreamLp2p(t, true) })
+}
+
+func interopUpstreamLp2p(t *testing.T, signed bool) {
 	cfg := config.DefaultP2PConfig()
 	cfg.RootDir = t.TempDir()
 	cfg.ListenAddress = "127.0.0.1:0"
@@ -120,12 +130,18 @@ func TestInteropUpstreamLp2pSwitch(t *testing.T) {
 	}
 
 	key, _ := GenNodeKey(rand.Reader)
+	sink := newFakeSink()
 	ours, err := NewNode(key, Config{
 		ListenAddrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/udp/0/quic-v1"), ma.StringCast("/ip4/127.0.0.1/tcp/0")},
 		Network:     "interop", HandshakeTimeout: 5 * time.Second, StreamTimeout: 3 * time.Second,
+		SignedRecords: signed, DialAlternatives: signed, Addresses: sink,
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	decided := make(chan bool, 1)
+	if signed {
+		ours.rec.onPexAddrs = func(_ peer.ID, _ []peer.ID, asking bool) { decided <- asking }
 	}
 	h := newFakeHandler()
 	ours.SetHandler(h)
@@ -178,5 +194,27 @@ func TestInteropUpstreamLp2pSwitch(t *testing.T) {
 	_, _, r := h.snapshot()
 	if _, ok := r[0].msg.(*tmp2p.PexRequest); !ok || r[0].from != uh.ID().String() {
 		t.Fatalf("we decoded %T from %s", r[0].msg, r[0].from)
+	}
+	if !signed {
+		return
+	}
+	testwait.For(t, 10*time.Second, "upstream's own record verified", func() bool {
+		got, _, ok := sink.verifiedOf(uh.ID())
+		return ok && slices.Contains(got, upAddr)
+	})
+	_, someone := recordKey(t)
+	if !up.Send(p2p.Envelope{ChannelID: 0x00, Message: &tmp2p.PexAddrs{Addrs: []tmp2p.NetAddress{{ID: someone.String(), IP: "127.0.0.9", Port: 9}}}}) {
+		t.Fatal("upstream Send refused")
+	}
+	select {
+	case asking := <-decided:
+		if asking {
+			t.Fatal("we opened the peer-records protocol to upstream, which does not announce it")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("upstream's PexAddrs never reached the records side")
+	}
+	if !hasPeer(ours, uh.ID()) {
+		t.Fatal("upstream peer dropped")
 	}
 }

@@ -344,10 +344,9 @@ func (r *recordsService) afterPexAddrs(from peer.ID, msg pex.Message) {
 		return
 	}
 	n := r.n
+	blocked, _ := blockedAt(n, n.blocked, from)
 	n.mu.Lock()
 	ps := n.peers[from]
-	until, blocked := n.blocked[from]
-	blocked = blocked && n.cfg.Clock.Now().Before(until)
 	if ps == nil || !ps.added || ps.stopping || n.stopped || blocked {
 		// Gone, or stopped by the reactor for this very message.
 		n.mu.Unlock()
@@ -449,7 +448,10 @@ func (r *recordsService) fetch(from peer.ID, ids []peer.ID, src addrbook.NetAddr
 		_ = s.Reset()
 		return recordsErr(ErrRecordsIO, err, "writing request")
 	}
-	if err := s.CloseWrite(); err != nil {
+	// An answerer that has read the request may answer and close before
+	// our half-close lands; over QUIC the half-close then fails although
+	// the answer is on its way, so read it regardless.
+	if err := s.CloseWrite(); err != nil && !closedByReader(err) {
 		_ = s.Reset()
 		return recordsErr(ErrRecordsIO, err, "closing request")
 	}

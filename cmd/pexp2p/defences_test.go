@@ -93,14 +93,7 @@ signed_records = true
 	if as, ok := m.Lookup(netip.MustParseAddr("9.9.3.4")); !ok || as != 64512 || m.Len() != 2 {
 		t.Fatalf("asmap relative to home: lookup %d %v, %d prefixes", as, ok, m.Len())
 	}
-	key, err := transport.GenNodeKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := newP2PNode(nodeOptions{cfg: c, key: key, home: home, bookPath: filepath.Join(t.TempDir(), "addrbook.json")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, key := buildTestNode(t, c, home)
 	// Two /16s of one AS are one group in the book only with the map.
 	group := func(ip string) string {
 		a, err := addrbook.NewNetAddress(transport.PeerIDs, key.PeerID().String(), netip.MustParseAddr(ip), 26656)
