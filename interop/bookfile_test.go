@@ -125,14 +125,7 @@ func TestBookFileFromUpstream(t *testing.T) {
 		t.Fatalf("upstream's file lacks the mix of new, old and bucket spread the test needs: %d entries, types %v, %d buckets", len(entries), types, len(buckets))
 	}
 
-	ob, err := addrbook.New(addrbook.Options{FilePath: path, Strict: true, Seed: 7})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ob.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ob.Stop() }()
+	ob := startedBook(t, path, 7)
 	st := ob.LoadStats()
 	if st.Loaded != len(pool) || len(st.Dropped) != 0 || st.CorruptMovedTo != "" {
 		t.Fatalf("load stats %+v, want all %d loaded", st, len(pool))
@@ -206,14 +199,7 @@ func TestBookFileToUpstream(t *testing.T) {
 	// What upstream saves back (its own format, our extras gone) loads
 	// here again with the same content: the round trip is closed.
 	ub.Save()
-	back, err := addrbook.New(addrbook.Options{FilePath: path, Strict: true, Seed: 12})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := back.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = back.Stop() }()
+	back := startedBook(t, path, 12)
 	if back.Size() != len(pool) {
 		t.Fatalf("round trip: %d of %d", back.Size(), len(pool))
 	}
@@ -227,4 +213,19 @@ func TestBookFileToUpstream(t *testing.T) {
 	if len(mismatched) > 0 {
 		t.Fatalf("round trip changed %d entries, e.g. %s", len(mismatched), mismatched[0])
 	}
+}
+
+// startedBook starts a strict pexp2p book with seed on the file at path;
+// it is stopped when the test ends.
+func startedBook(t *testing.T, path string, seed uint64) *addrbook.Book {
+	t.Helper()
+	b, err := addrbook.New(addrbook.Options{FilePath: path, Strict: true, Seed: seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Stop() })
+	return b
 }
