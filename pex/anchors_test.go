@@ -31,21 +31,28 @@ func anchoredNode(e *env, i int, maxAnchors int, store pex.AnchorStore, book *ad
 	return &tnode{addr: nc.Addr, node: node, r: r, book: book}
 }
 
-func TestAnchorsSavedAtStopAreDialledFirstAfterRestart(t *testing.T) {
-	e := newEnv(t)
-	peers := []*peer{e.peer(2, nil), e.peer(3, nil), e.peer(4, nil)}
+// startAnchoredNode starts node 1 with maxAnchors, an empty anchor store
+// and a book that knows peers, and lets it connect.
+func startAnchoredNode(e *env, maxAnchors int, peers ...*peer) (*tnode, *memAnchors) {
+	e.t.Helper()
 	book := e.newBook(1)
 	for _, p := range peers {
 		if err := book.AddAddress(p.addr, p.addr); err != nil {
-			t.Fatal(err)
+			e.t.Fatal(err)
 		}
 	}
 	store := &memAnchors{}
-	n := anchoredNode(e, 1, 2, store, book)
+	n := anchoredNode(e, 1, maxAnchors, store, book)
 	if err := n.r.Start(); err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
 	e.settle()
+	return n, store
+}
+
+func TestAnchorsSavedAtStopAreDialledFirstAfterRestart(t *testing.T) {
+	e := newEnv(t)
+	n, store := startAnchoredNode(e, 2, e.peer(2, nil), e.peer(3, nil), e.peer(4, nil))
 	if err := n.r.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -78,16 +85,7 @@ func TestAnchorsSavedAtStopAreDialledFirstAfterRestart(t *testing.T) {
 func TestAnchorsOffSavesNothing(t *testing.T) {
 	e := newEnv(t)
 	p := e.peer(2, nil)
-	book := e.newBook(1)
-	if err := book.AddAddress(p.addr, p.addr); err != nil {
-		t.Fatal(err)
-	}
-	store := &memAnchors{}
-	n := anchoredNode(e, 1, 0, store, book)
-	if err := n.r.Start(); err != nil {
-		t.Fatal(err)
-	}
-	e.settle()
+	n, store := startAnchoredNode(e, 0, p)
 	if !n.node.Connected(p.addr.ID) {
 		t.Fatal("setup: node did not connect")
 	}
