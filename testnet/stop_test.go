@@ -144,3 +144,37 @@ func BenchmarkLibp2pClusterStop(b *testing.B) {
 		b.ReportMetric(float64(g)/float64(n), "goroutines/node")
 	}
 }
+
+// Sample's book count (the book's size) is the number of other testnet
+// nodes the book holds: no entry of its own, none foreign.
+func TestLibp2pSampleCountsOtherNodesInBooks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-node run")
+	}
+	cl := startConnected(t, 8, 8, 200*time.Millisecond, &dialCounter{})
+	defer func() { _ = cl.Stop() }()
+	testwait.For(t, 30*time.Second, "books to fill", func() bool {
+		for _, x := range cl.Sample() {
+			if x.Known < 3 {
+				return false
+			}
+		}
+		return true
+	})
+	index := map[string]int{}
+	for i, id := range cl.ids {
+		index[id] = i
+	}
+	for i, n := range cl.nodes {
+		entries := n.Book.Entries()
+		walked := 0
+		for _, e := range entries {
+			if j, ok := index[e.Addr.ID]; ok && j != i {
+				walked++
+			}
+		}
+		if walked != len(entries) {
+			t.Fatalf("node %d: %d entries, %d of them other testnet nodes", i, len(entries), walked)
+		}
+	}
+}
