@@ -276,21 +276,13 @@ func VerifyPeerRecord(raw []byte, asked map[peer.ID]bool) (*peer.PeerRecord, err
 	if len(raw) > MaxEnvelopeSize {
 		return nil, recordsErr(ErrRecordsTooLarge, nil, "envelope of %d bytes, limit %d", len(raw), MaxEnvelopeSize)
 	}
-	env, err := record.UnmarshalEnvelope(raw)
+	rec := &peer.PeerRecord{}
+	env, err := record.ConsumeTypedEnvelope(raw, rec)
 	if err != nil {
-		return nil, recordsErr(ErrRecordsMalformed, err, "envelope")
+		return nil, whyEnvelopeFails(raw, err)
 	}
 	if !bytes.Equal(env.PayloadType, peer.PeerRecordEnvelopePayloadType) {
 		return nil, recordsErr(ErrRecordWrongType, nil, "payload type %x", env.PayloadType)
-	}
-	rec := &peer.PeerRecord{}
-	if err := rec.UnmarshalRecord(env.RawPayload); err != nil {
-		return nil, recordsErr(ErrRecordsMalformed, err, "peer record payload")
-	}
-	// The payload decodes, so a failure here is the signature's: a bad
-	// one, or one made for another domain than libp2p's peer records.
-	if _, err := record.ConsumeTypedEnvelope(raw, &peer.PeerRecord{}); err != nil {
-		return nil, recordsErr(ErrRecordBadSignature, err, "record of %s", rec.PeerID)
 	}
 	if !rec.PeerID.MatchesPublicKey(env.PublicKey) {
 		signer, _ := peer.IDFromPublicKey(env.PublicKey)
@@ -300,4 +292,23 @@ func VerifyPeerRecord(raw []byte, asked map[peer.ID]bool) (*peer.PeerRecord, err
 		return nil, recordsErr(ErrRecordUnsolicited, nil, "record of %s", rec.PeerID)
 	}
 	return rec, nil
+}
+
+// whyEnvelopeFails names the first check raw fails, given that
+// ConsumeTypedEnvelope refused it with err: the envelope does not decode,
+// carries another payload type, or holds no peer record; else its
+// signature does not verify under the peer-record domain. Only refused
+// envelopes pay for this second look.
+func whyEnvelopeFails(raw []byte, err error) error {
+	env, uerr := record.UnmarshalEnvelope(raw)
+	if uerr != nil {
+		return recordsErr(ErrRecordsMalformed, uerr, "envelope")
+	}
+	if !bytes.Equal(env.PayloadType, peer.PeerRecordEnvelopePayloadType) {
+		return recordsErr(ErrRecordWrongType, nil, "payload type %x", env.PayloadType)
+	}
+	if perr := (&peer.PeerRecord{}).UnmarshalRecord(env.RawPayload); perr != nil {
+		return recordsErr(ErrRecordsMalformed, perr, "peer record payload")
+	}
+	return recordsErr(ErrRecordBadSignature, err, "")
 }

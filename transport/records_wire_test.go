@@ -318,3 +318,23 @@ func TestRequestLimiterBurstThenRate(t *testing.T) {
 		t.Fatalf("tracking %d peers after p's allowance refilled, want 1", l.tracked())
 	}
 }
+
+// BenchmarkVerifyPeerRecord verifies one relayed envelope of an ed25519
+// host with a dozen addresses (QUIC and TCP on six IPs) and reports its
+// size; an answer holds up to MaxRecordIDs of them.
+func BenchmarkVerifyPeerRecord(b *testing.B) {
+	key, id := recordKey(b)
+	var addrs []string
+	for i := range 6 {
+		ip := "203.0.113." + string(rune('1'+i))
+		addrs = append(addrs, "/ip4/"+ip+"/udp/26656/quic-v1", "/ip4/"+ip+"/tcp/26656")
+	}
+	raw := sealRecord(b, key, id, 1, addrs...)
+	asked := map[peer.ID]bool{id: true}
+	for b.Loop() {
+		if _, err := VerifyPeerRecord(raw, asked); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(raw)), "envelope-bytes")
+}
