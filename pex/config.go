@@ -214,42 +214,33 @@ func (c *Config) requestTimeout() time.Duration {
 // Validate checks every field and returns a *ConfigError for the first
 // one out of range.
 func (c *Config) Validate() error {
-	pos := func(name string, d time.Duration) error {
-		if d <= 0 {
-			return &ConfigError{Field: name, Value: d, Reason: "must be positive"}
-		}
-		return nil
-	}
+	// Periods and lifetimes must be positive; the others may be 0, which
+	// means a default, a value derived from the period, or off.
 	for _, f := range []struct {
-		name string
-		d    time.Duration
+		name   string
+		d      time.Duration
+		zeroOK bool
 	}{
-		{"EnsurePeersPeriod", c.EnsurePeersPeriod},
-		{"DialBackoffBase", c.DialBackoffBase},
-		{"BanTime", c.BanTime},
-		{"CrawlPeerPeriod", c.CrawlPeerPeriod},
-		{"CrawlInfoExpiry", c.CrawlInfoExpiry},
-		{"OverLimitGrace", c.OverLimitGrace},
+		{"EnsurePeersPeriod", c.EnsurePeersPeriod, false},
+		{"DialBackoffBase", c.DialBackoffBase, false},
+		{"BanTime", c.BanTime, false},
+		{"CrawlPeerPeriod", c.CrawlPeerPeriod, false},
+		{"CrawlInfoExpiry", c.CrawlInfoExpiry, false},
+		{"OverLimitGrace", c.OverLimitGrace, false},
+		{"MinReceiveRequestInterval", c.MinReceiveRequestInterval, true},
+		{"RequestTimeout", c.RequestTimeout, true},
+		{"MaxDialJitter", c.MaxDialJitter, true},
+		{"PersistentPeersMaxDialPeriod", c.PersistentPeersMaxDialPeriod, true},
+		{"MinTimeBetweenCrawls", c.MinTimeBetweenCrawls, true},
+		{"SeedDisconnectWaitPeriod", c.SeedDisconnectWaitPeriod, true},
+		{"ProbeTimeout", c.ProbeTimeout, true},
+		{"FeelerInterval", c.FeelerInterval, true},
 	} {
-		if err := pos(f.name, f.d); err != nil {
-			return err
-		}
-	}
-	for _, f := range []struct {
-		name string
-		d    time.Duration
-	}{
-		{"MinReceiveRequestInterval", c.MinReceiveRequestInterval},
-		{"RequestTimeout", c.RequestTimeout},
-		{"MaxDialJitter", c.MaxDialJitter},
-		{"PersistentPeersMaxDialPeriod", c.PersistentPeersMaxDialPeriod},
-		{"MinTimeBetweenCrawls", c.MinTimeBetweenCrawls},
-		{"SeedDisconnectWaitPeriod", c.SeedDisconnectWaitPeriod},
-		{"ProbeTimeout", c.ProbeTimeout},
-		{"FeelerInterval", c.FeelerInterval},
-	} {
-		if f.d < 0 {
+		switch {
+		case f.zeroOK && f.d < 0:
 			return &ConfigError{Field: f.name, Value: f.d, Reason: "must not be negative"}
+		case !f.zeroOK && f.d <= 0:
+			return &ConfigError{Field: f.name, Value: f.d, Reason: "must be positive"}
 		}
 	}
 	if c.RequestBurst < 1 {
