@@ -43,28 +43,21 @@ func (d Defences) over(decl *DefencesDecl) Defences {
 	if decl == nil {
 		return d
 	}
-	if decl.TestBeforeEvict != nil {
-		d.TestBeforeEvict = *decl.TestBeforeEvict
-	}
-	if decl.FeelerInterval != nil {
-		d.FeelerInterval = *decl.FeelerInterval
-	}
-	if decl.MaxAnchors != nil {
-		d.MaxAnchors = *decl.MaxAnchors
-	}
-	if decl.OutboundGroupLimit != nil {
-		d.OutboundGroupLimit = *decl.OutboundGroupLimit
-	}
-	if decl.ASMapFile != nil {
-		d.ASMapFile = *decl.ASMapFile
-	}
-	if decl.SignedRecords != nil {
-		d.SignedRecords = *decl.SignedRecords
-	}
-	if decl.PreferVerifiedAddrs != nil {
-		d.PreferVerifiedAddrs = *decl.PreferVerifiedAddrs
-	}
+	overlay(&d.TestBeforeEvict, decl.TestBeforeEvict)
+	overlay(&d.FeelerInterval, decl.FeelerInterval)
+	overlay(&d.MaxAnchors, decl.MaxAnchors)
+	overlay(&d.OutboundGroupLimit, decl.OutboundGroupLimit)
+	overlay(&d.ASMapFile, decl.ASMapFile)
+	overlay(&d.SignedRecords, decl.SignedRecords)
+	overlay(&d.PreferVerifiedAddrs, decl.PreferVerifiedAddrs)
 	return d
+}
+
+// overlay sets *dst to *set when the key was set (non-nil).
+func overlay[T any](dst *T, set *T) {
+	if set != nil {
+		*dst = *set
+	}
 }
 
 // check validates a table as written (where names it in errors); an AS
