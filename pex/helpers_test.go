@@ -114,6 +114,19 @@ func punished(n *tnode, p *peer) bool {
 	return !n.node.Connected(p.addr.ID) && n.book.IsBanned(p.addr.ID)
 }
 
+// wantPunishedUnanswered fails the test unless p was punished for its
+// last request (what), which got no answer: p holds only the answered
+// answers to its earlier ones.
+func wantPunishedUnanswered(t *testing.T, n *tnode, p *peer, answered int, what string) {
+	t.Helper()
+	if !punished(n, p) {
+		t.Fatalf("%s was not punished", what)
+	}
+	if got := len(p.rec.Answers(n.addr.ID)); got != answered {
+		t.Fatalf("answers %d, want %d (none to the abusive request)", got, answered)
+	}
+}
+
 // peer is a scripted remote: a Hub node without a reactor that records
 // what it receives.
 type peer struct {

@@ -124,12 +124,7 @@ func TestRequestRateLimit(t *testing.T) {
 				t.Fatal("two bunched requests after a quiet spell were punished")
 			}
 			e.send(p, n.addr.ID, &tmp2p.PexRequest{})
-			if !punished(n, p) {
-				t.Fatal("a third request in the bunch was not punished")
-			}
-			if got := len(p.rec.Answers(n.addr.ID)); got != 12 {
-				t.Fatalf("answers %d, want 12 (none to the abusive request)", got)
-			}
+			wantPunishedUnanswered(t, n, p, 12, "a third request in the bunch")
 		})
 	}
 }
@@ -172,12 +167,7 @@ func TestRequestRateFromArrivalTime(t *testing.T) {
 	// A third that arrived together with them is a burst beyond 2.
 	n.r.ReceiveAt(p.addr.ID, &tmp2p.PexRequest{}, t1.Add(-interval/2))
 	e.settle()
-	if !punished(n, p) {
-		t.Fatal("a third request arriving in the same bunch was not punished")
-	}
-	if got := len(p.rec.Answers(n.addr.ID)); got != 6 {
-		t.Fatalf("answers %d, want 6 (none to the abusive request)", got)
-	}
+	wantPunishedUnanswered(t, n, p, 6, "a third request arriving in the same bunch")
 }
 
 // An unanswered request times out (upstream keeps it outstanding forever),
