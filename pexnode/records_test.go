@@ -75,3 +75,30 @@ func TestGossipedAddressBecomesVerified(t *testing.T) {
 		}
 	}
 }
+
+// A seed relays records too, although it lets each visitor go after its
+// one answer (transport's TestRecordsFetchedBeforeTheAnswererLetsGo has
+// the ordering that makes this hold on slow links). B visits the seed
+// and stops; C, visiting later, can never meet B, yet its book marks
+// B's address verified.
+func TestSeedRelaysRecordsToItsVisitors(t *testing.T) {
+	sc := fastPEX()
+	sc.SeedMode = true
+	s := newNodeWith(t, pexnode.Options{
+		Transport:     transport.Config{ListenAddrs: loopbackQUIC(t, "127.0.4.1"), Network: "pexnode-test", AllowDuplicateIP: true},
+		PEX:           sc,
+		SignedRecords: true,
+	})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Stop() })
+	b := recordsNode(t, "127.0.4.2", true, seedOf(t, s))
+	bID := b.Key.PeerID().String()
+	testwait.For(t, 20*time.Second, "the seed to know B", func() bool { return s.Book.HasAddress(bID) })
+	if err := b.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	c := recordsNode(t, "127.0.4.3", true, seedOf(t, s))
+	testwait.For(t, 20*time.Second, "B's address verified at C", func() bool { return c.Book.IsVerified(bID) })
+}

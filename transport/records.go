@@ -95,8 +95,10 @@ type recordsService struct {
 	// decided for a PexAddrs: the IDs to ask for and whether it asks.
 	onPexAddrs func(from peer.ID, ask []peer.ID, asking bool)
 	// onFetched, set by tests before Start, gets the outcome of each
-	// request we made.
-	onFetched func(from peer.ID, err error)
+	// request we made; beforeFetch runs just before each request (a
+	// test's stand-in for a long round trip).
+	onFetched   func(from peer.ID, err error)
+	beforeFetch func(from peer.ID)
 }
 
 func newRecordsService(n *Node) *recordsService {
@@ -332,9 +334,10 @@ func (r *recordsService) envelopeOf(id peer.ID) []byte {
 	return nil
 }
 
-// afterPexAddrs runs once a PexAddrs from a peer went to the reactor:
-// records we hold for its IDs are fed to the book, and the others are
-// asked of the sender if it speaks the protocol.
+// afterPexAddrs runs once a PexAddrs from a peer went to the reactor,
+// on the handler of its stream, which is still open: records we hold
+// for its IDs are fed to the book, and the others are asked of the
+// sender if it speaks the protocol.
 func (r *recordsService) afterPexAddrs(from peer.ID, msg pex.Message) {
 	if r == nil || !r.signed {
 		return
@@ -381,26 +384,34 @@ func (r *recordsService) afterPexAddrs(from peer.ID, msg pex.Message) {
 	if !asking {
 		return
 	}
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		defer func() {
-			r.mu.Lock()
-			delete(r.fetching, from)
-			r.mu.Unlock()
-		}()
-		err := r.fetch(from, ask, src)
-		if r.onFetched != nil {
-			r.onFetched(from, err)
-		}
-		if err != nil {
-			if IsRecordsViolation(err) {
-				r.violation(nil, from, err)
-				return
-			}
-			recordsLog.Debugw("fetching peer records failed", "peer", from, "err", err)
-		}
+	defer func() {
+		r.mu.Lock()
+		delete(r.fetching, from)
+		r.mu.Unlock()
 	}()
+	// Asked here, before the PEX stream's handler closes it, because the
+	// sender holds its side open until we do: a seed lets its visitor go
+	// only when its answer's stream is done (StopPeerGracefully), so a
+	// request made afterwards would find the connection closed.
+	n.mu.Lock()
+	if n.stopped {
+		n.mu.Unlock()
+		return
+	}
+	n.wg.Add(1)
+	n.mu.Unlock()
+	defer n.wg.Done()
+	err := r.fetch(from, ask, src)
+	if r.onFetched != nil {
+		r.onFetched(from, err)
+	}
+	if err != nil {
+		if IsRecordsViolation(err) {
+			r.violation(nil, from, err)
+			return
+		}
+		recordsLog.Debugw("fetching peer records failed", "peer", from, "err", err)
+	}
 }
 
 // speaks reports whether p's identify listed the protocol: a peer that
@@ -424,6 +435,9 @@ func (r *recordsService) feedRecord(sr *storedRecord, src addrbook.NetAddress) {
 // relays forgeries, and verification is what relaying promises.
 func (r *recordsService) fetch(from peer.ID, ids []peer.ID, src addrbook.NetAddress) error {
 	n := r.n
+	if r.beforeFetch != nil {
+		r.beforeFetch(from)
+	}
 	req, err := EncodeRecordsRequest(ids)
 	if err != nil {
 		return err

@@ -529,3 +529,30 @@ func TestRecordsConfigNeedsABook(t *testing.T) {
 		}
 	}
 }
+
+// A node that lets a peer go right after answering it (a seed and its
+// visitors: StopPeerGracefully) still serves that peer's records
+// request: the peer asks before it closes the answer's stream, which the
+// sender holds open until then. The request is delayed as a long round
+// trip would delay it, so that asking after the close would lose the
+// race to the disconnect.
+func TestRecordsFetchedBeforeTheAnswererLetsGo(t *testing.T) {
+	s := newRecordsNode(t, 96, nil)
+	b := newRecordsNode(t, 97, nil)
+	c := newRecordsNode(t, 98, nil)
+	connectNodes(t, b, s)
+	testwait.For(t, 10*time.Second, "S to hold B's record", func() bool { return s.rec.store.get(b.ID()) != nil })
+	connectNodes(t, c, s)
+	c.rec.beforeFetch = func(peer.ID) { time.Sleep(300 * time.Millisecond) }
+	if !s.Send(c.ID().String(), pexAddrsOf(netAddrOf(t, b.Node))) {
+		t.Fatal("S could not send to C")
+	}
+	s.StopPeerGracefully(c.ID().String())
+	testwait.For(t, 10*time.Second, "C's request to end", func() bool { done, _ := c.fetchResult(s.ID()); return done })
+	if _, err := c.fetchResult(s.ID()); err != nil {
+		t.Fatalf("C's request to S: %v", err)
+	}
+	if _, _, ok := c.sink.verifiedOf(b.ID()); !ok {
+		t.Fatal("B's record did not reach C's book")
+	}
+}
