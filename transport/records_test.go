@@ -542,8 +542,8 @@ func TestRecordsFetchedBeforeTheAnswererLetsGo(t *testing.T) {
 	c := newRecordsNode(t, 98, nil)
 	connectNodes(t, b, s)
 	testwait.For(t, 10*time.Second, "S to hold B's record", func() bool { return s.rec.store.get(b.ID()) != nil })
-	connectNodes(t, c, s)
 	c.rec.beforeFetch = func(peer.ID) { time.Sleep(300 * time.Millisecond) }
+	connectNodes(t, c, s)
 	if !s.Send(c.ID().String(), pexAddrsOf(netAddrOf(t, b.Node))) {
 		t.Fatal("S could not send to C")
 	}
