@@ -13,6 +13,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/pexnode"
 	"github.com/pexp2p/pexp2p/transport"
 )
 
@@ -174,15 +175,9 @@ func SettingsFromConfig(c *cmtcfg.Config) (Settings, error) {
 // checkDefences refuses eclipse-defence settings out of range, naming
 // the pexp2p key (flag --pexp2p.<key>, or [pexp2p] <key> in config.toml).
 func (s *Settings) checkDefences() error {
-	if s.FeelerInterval < 0 {
-		return &ConfigError{Key: "pexp2p.feeler_interval", Value: s.FeelerInterval.String(), Err: errors.New("must not be negative (0: off)")}
-	}
-	if s.MaxAnchors < 0 || s.MaxAnchors > s.MaxOutbound {
-		return &ConfigError{Key: "pexp2p.max_anchors", Value: fmt.Sprint(s.MaxAnchors),
-			Err: fmt.Errorf("must be in 0..p2p.max_num_outbound_peers (%d): anchors are outbound peers", s.MaxOutbound)}
-	}
-	if s.OutboundGroupLimit < 0 {
-		return &ConfigError{Key: "pexp2p.outbound_group_limit", Value: fmt.Sprint(s.OutboundGroupLimit), Err: errors.New("must not be negative (0: no limit)")}
+	d := pexnode.Defences{FeelerInterval: s.FeelerInterval, MaxAnchors: s.MaxAnchors, OutboundGroupLimit: s.OutboundGroupLimit, MaxOutbound: s.MaxOutbound}
+	if bad := d.Check("p2p.max_num_outbound_peers"); bad != nil {
+		return &ConfigError{Key: "pexp2p." + bad.Key, Value: bad.Value, Err: bad.Err}
 	}
 	return nil
 }

@@ -48,21 +48,29 @@ func TestWireViolatorBannedByIDAndIP(t *testing.T) {
 		t.Fatalf("peer's remote IP %v, want 127.54.0.1 (the test relies on TCP dialing from the listen IP)", ip)
 	}
 	bad.sendRaw(t, n.ID(), []byte{0x02, 0x1a, 0x00}) // an unknown oneof arm
+	// Both ends must have seen the close: a dialer that still holds its
+	// old connection would have Connect succeed without dialing.
 	testwait.For(t, 5*time.Second, "the violator to be disconnected", func() bool {
-		return n.Host().Network().Connectedness(bad.h.ID()) != network.Connected && !added(bad)
+		return n.Host().Network().Connectedness(bad.h.ID()) != network.Connected && !added(bad) &&
+			bad.h.Network().Connectedness(n.ID()) != network.Connected
 	})
 
-	// The same ID again, and a new ID from the same IP: both refused.
-	_ = connect(bad)
+	// The same ID again, and a new ID from the same IP: both refused by
+	// the gater before any handshake, so the dial itself fails and no
+	// setup can be under way when the checks below run.
+	if err := connect(bad); err == nil {
+		t.Fatal("the banned ID connected again")
+	}
 	sameIP := newRawPeer(t, 54)
-	_ = connect(sameIP)
+	if err := connect(sameIP); err == nil {
+		t.Fatal("a new identity from the banned IP connected")
+	}
 	// Another IP: welcome.
 	other := newRawPeer(t, 55)
 	if err := connect(other); err != nil {
 		t.Fatal(err)
 	}
 	testwait.For(t, 5*time.Second, "a peer from another IP to be set up", func() bool { return added(other) })
-	time.Sleep(200 * time.Millisecond) // let any wrongly admitted setup finish too
 	if added(bad) || n.Host().Network().Connectedness(bad.h.ID()) == network.Connected {
 		t.Fatal("the banned ID got back in")
 	}

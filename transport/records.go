@@ -283,14 +283,7 @@ func (r *recordsService) handleStream(s network.Stream) {
 		return
 	}
 	_ = s.SetDeadline(time.Now().Add(n.cfg.StreamTimeout))
-	body, err := readRecordsFrame(s, maxRecordsRequestSize)
-	var ids []peer.ID
-	if err == nil {
-		ids, err = DecodeRecordsRequest(body)
-	}
-	if err == nil {
-		err = expectRecordsEnd(s)
-	}
+	ids, err := readRecordsMessage(s, maxRecordsRequestSize, DecodeRecordsRequest)
 	if err != nil {
 		if IsRecordsViolation(err) {
 			r.violation(s, from, err)
@@ -469,14 +462,7 @@ func (r *recordsService) fetch(from peer.ID, ids []peer.ID, src addrbook.NetAddr
 		_ = s.Reset()
 		return recordsErr(ErrRecordsIO, err, "closing request")
 	}
-	body, err := readRecordsFrame(s, MaxRecordsMsgSize)
-	var envs [][]byte
-	if err == nil {
-		envs, err = DecodeRecordsResponse(body)
-	}
-	if err == nil {
-		err = expectRecordsEnd(s)
-	}
+	envs, err := readRecordsMessage(s, MaxRecordsMsgSize, DecodeRecordsResponse)
 	if err != nil {
 		if IsRecordsViolation(err) {
 			_ = s.ResetWithError(network.StreamProtocolViolation)

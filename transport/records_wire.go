@@ -255,6 +255,21 @@ func readRecordsFrame(r io.Reader, limit int) ([]byte, error) {
 	return buf, nil
 }
 
+// readRecordsMessage reads a stream's one message of at most limit bytes,
+// decodes it, and requires the end of the stream after it: the framing
+// both the request and the response follow.
+func readRecordsMessage[T any](r io.Reader, limit int, decode func([]byte) (T, error)) (T, error) {
+	var msg T
+	body, err := readRecordsFrame(r, limit)
+	if err == nil {
+		msg, err = decode(body)
+	}
+	if err == nil {
+		err = expectRecordsEnd(r)
+	}
+	return msg, err
+}
+
 // expectRecordsEnd requires the end of the stream after a message.
 func expectRecordsEnd(r io.Reader) error {
 	var one [1]byte

@@ -17,6 +17,7 @@ import (
 	"github.com/pexp2p/pexp2p/addrbook"
 	"github.com/pexp2p/pexp2p/internal/duration"
 	"github.com/pexp2p/pexp2p/pex"
+	"github.com/pexp2p/pexp2p/pexnode"
 	"github.com/pexp2p/pexp2p/transport"
 )
 
@@ -272,15 +273,9 @@ func (c *Config) Validate() error {
 // negative integer that a flag cannot.
 func (c *Config) validateDefences() error {
 	p := &c.P2P
-	if p.FeelerInterval < 0 {
-		return &UsageError{What: "config key p2p.feeler_interval", Value: p.FeelerInterval.String(), Err: errors.New("must not be negative (0: off)")}
-	}
-	if p.MaxAnchors < 0 || p.MaxAnchors > p.MaxNumOutboundPeers {
-		return &UsageError{What: "config key p2p.max_anchors", Value: strconv.Itoa(p.MaxAnchors),
-			Err: fmt.Errorf("must be in 0..max_num_outbound_peers (%d): anchors are outbound peers", p.MaxNumOutboundPeers)}
-	}
-	if p.OutboundGroupLimit < 0 {
-		return &UsageError{What: "config key p2p.outbound_group_limit", Value: strconv.Itoa(p.OutboundGroupLimit), Err: errors.New("must not be negative (0: no limit)")}
+	d := pexnode.Defences{FeelerInterval: p.FeelerInterval.D(), MaxAnchors: p.MaxAnchors, OutboundGroupLimit: p.OutboundGroupLimit, MaxOutbound: p.MaxNumOutboundPeers}
+	if bad := d.Check("max_num_outbound_peers"); bad != nil {
+		return &UsageError{What: "config key p2p." + bad.Key, Value: bad.Value, Err: bad.Err}
 	}
 	return nil
 }
