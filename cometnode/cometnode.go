@@ -104,10 +104,7 @@ func New(c *cmtcfg.Config, logger cmtlog.Logger, opts ...Option) (*Discovery, er
 	}
 	// Checked after the options, which may set them, and before NewNode,
 	// so that a bad value stops the node before anything is built.
-	if err := d.settings.checkDefences(); err != nil {
-		return nil, err
-	}
-	if d.asmap, err = d.settings.loadASMap(c.RootDir); err != nil {
+	if d.asmap, err = d.settings.checkDefences(c.RootDir); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -195,28 +192,22 @@ func (d *Discovery) Attach(n *node.Node) error {
 		Key:       d.key,
 		Transport: tc,
 		Book: addrbook.Options{
-			FilePath:        s.AddrBookFile,
-			Strict:          s.AddrBookStrict,
-			SaveInterval:    s.AddrBookSaveInterval,
-			TestBeforeEvict: s.TestBeforeEvict,
-			ASMap:           d.asmap,
-			Logger:          slogFor(d.logger.With("sub", "addrbook")),
+			FilePath:     s.AddrBookFile,
+			Strict:       s.AddrBookStrict,
+			SaveInterval: s.AddrBookSaveInterval,
+			Logger:       slogFor(d.logger.With("sub", "addrbook")),
 		},
-		PrivateIDs:    s.Private,
-		SignedRecords: s.SignedRecords,
-		Observers:     d.observers,
-		Logger:        slogFor(d.logger),
+		PrivateIDs: s.Private,
+		Observers:  d.observers,
+		Logger:     slogFor(d.logger),
 	}
 	if s.PEX {
 		pc := pex.DefaultConfig()
 		pc.SeedMode = s.SeedMode
 		pc.EnsurePeersPeriod = s.EnsurePeersPeriod
-		pc.FeelerInterval = s.FeelerInterval
-		pc.MaxAnchors = s.MaxAnchors
-		pc.OutboundGroupLimit = s.OutboundGroupLimit
-		pc.PreferVerifiedAddrs = s.PreferVerifiedAddrs
 		opts.PEX = &pc
 	}
+	s.Defences.Apply(&opts, d.asmap)
 	reg := d.metricsRegisterer()
 	if reg != nil {
 		m, err := pexnode.NewMetrics(reg)

@@ -158,7 +158,7 @@ func TestMaxAnchorsKeepsPeerBesideBookAtStop(t *testing.T) {
 	val, full := nodes[0], nodes[1]
 	val.join(t, nil)
 	full.cfg.P2P.Seeds = val.addr(t)
-	full.build(t, cometnode.WithSettings(fastDiscovery), cometnode.WithSettings(func(s *cometnode.Settings) { s.MaxAnchors = 2 }))
+	full.build(t, cometnode.WithSettings(fastDiscovery), cometnode.WithSettings(func(s *cometnode.Settings) { s.Defences.MaxAnchors = 2 }))
 	full.start(t)
 	// Both sides, so that the validator has finished adding the full node
 	// to its reactors before it goes: upstream's mempool reactor waits

@@ -50,25 +50,10 @@ type Settings struct {
 	// AddrBookSaveInterval is how often the book is saved while the node
 	// runs; 0 is the book's default (upstream's 2 min).
 	AddrBookSaveInterval time.Duration
-	// The eclipse defences (docs/eclipse.md), pexp2p's own settings with
-	// no key in CometBFT's [p2p]; every zero value is upstream's behaviour.
-	// TestBeforeEvict probes an old address before a new one evicts it.
-	TestBeforeEvict bool
-	// FeelerInterval is the mean time between feelers (0: none).
-	FeelerInterval time.Duration
-	// MaxAnchors outbound peers are kept in anchors.json beside the book
-	// at Stop and dialled first at the next start (0: none).
-	MaxAnchors int
-	// OutboundGroupLimit caps outbound peers per network group (0: none).
-	OutboundGroupLimit int
-	// ASMapFile groups addresses by AS (addrbook.LoadASMap); relative
-	// paths are taken from the node's home. "": /16 groups.
-	ASMapFile string
-	// SignedRecords exchanges signed peer records and dials every
-	// address the book holds for a peer (pexnode.Options.SignedRecords).
-	SignedRecords bool
-	// PreferVerifiedAddrs favours addresses their own peer signed.
-	PreferVerifiedAddrs bool
+	// Defences are the eclipse defences (docs/eclipse.md), pexp2p's own
+	// settings with no key in CometBFT's [p2p]; the zero value is
+	// upstream's behaviour. A relative ASMapFile is taken from the home.
+	Defences pexnode.Defences
 	// Warnings are the settings left out rather than refused (a malformed
 	// seed); New logs them.
 	Warnings []error
@@ -172,30 +157,20 @@ func SettingsFromConfig(c *cmtcfg.Config) (Settings, error) {
 	return s, nil
 }
 
-// checkDefences refuses eclipse-defence settings out of range, naming
-// the pexp2p key (flag --pexp2p.<key>, or [pexp2p] <key> in config.toml).
-func (s *Settings) checkDefences() error {
-	d := pexnode.Defences{FeelerInterval: s.FeelerInterval, MaxAnchors: s.MaxAnchors, OutboundGroupLimit: s.OutboundGroupLimit, MaxOutbound: s.MaxOutbound}
-	if bad := d.Check("p2p.max_num_outbound_peers"); bad != nil {
-		return &ConfigError{Key: "pexp2p." + bad.Key, Value: bad.Value, Err: bad.Err}
+// checkDefences refuses eclipse-defence settings out of range and loads
+// the AS map, naming the pexp2p key (flag --pexp2p.<key>, or [pexp2p]
+// <key> in config.toml).
+func (s *Settings) checkDefences(root string) (*addrbook.ASMap, error) {
+	err := s.Defences.Check(s.MaxOutbound)
+	var m *addrbook.ASMap
+	if err == nil {
+		m, err = s.Defences.LoadASMap(root)
 	}
-	return nil
-}
-
-// loadASMap reads the AS map of the settings, nil when none is set.
-func (s *Settings) loadASMap(root string) (*addrbook.ASMap, error) {
-	if s.ASMapFile == "" {
-		return nil, nil
+	var de *pexnode.DefenceError
+	if errors.As(err, &de) {
+		return nil, &ConfigError{Key: "pexp2p." + de.Key, Value: de.Value, Err: de.Err}
 	}
-	path := s.ASMapFile
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(root, path)
-	}
-	m, err := addrbook.LoadASMap(path)
-	if err != nil {
-		return nil, &ConfigError{Key: "pexp2p.asmap_file", Value: s.ASMapFile, Err: err}
-	}
-	return m, nil
+	return m, err
 }
 
 // hostPortAddrs turns CometBFT's "[tcp://]host:port" into the QUIC and

@@ -2,6 +2,7 @@ package cometnode
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,8 @@ import (
 
 	cmtcfg "github.com/cometbft/cometbft/config"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/pexp2p/pexp2p/pexnode"
 )
 
 const testPeer = "12D3KooWKuWetP1C2sPPkcVMPSxeSGf44BU9JS9NxP7eZdTacG8a"
@@ -111,48 +114,40 @@ func TestDefenceSettingsChecked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.TestBeforeEvict || s.FeelerInterval != 0 || s.MaxAnchors != 0 || s.OutboundGroupLimit != 0 || s.ASMapFile != "" || s.PreferVerifiedAddrs || s.SignedRecords {
-		t.Fatalf("a defence is on by default: %+v", s)
+	if s.Defences != (pexnode.Defences{}) {
+		t.Fatalf("a defence is on by default: %+v", s.Defences)
 	}
-	if err := s.checkDefences(); err != nil {
-		t.Fatal(err)
+	if m, err := s.checkDefences(t.TempDir()); m != nil || err != nil {
+		t.Fatalf("defaults: %v, %v", m, err)
 	}
-	for _, tc := range []struct {
-		adjust func(*Settings)
-		key    string
-	}{
-		{func(s *Settings) { s.FeelerInterval = -time.Second }, "pexp2p.feeler_interval"},
-		{func(s *Settings) { s.MaxAnchors = -1 }, "pexp2p.max_anchors"},
-		{func(s *Settings) { s.MaxAnchors = s.MaxOutbound + 1 }, "pexp2p.max_anchors"},
-		{func(s *Settings) { s.OutboundGroupLimit = -1 }, "pexp2p.outbound_group_limit"},
-	} {
-		bad := s
-		tc.adjust(&bad)
-		var cerr *ConfigError
-		if err := bad.checkDefences(); !errors.As(err, &cerr) || cerr.Key != tc.key {
-			t.Errorf("%s: %v", tc.key, err)
-		}
-	}
-
 	root := t.TempDir()
 	if err := os.WriteFile(filepath.Join(root, "asmap.txt"), []byte("8.8.0.0/16 15169\n8.8.0.0/33 1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, file := range []string{"asmap.txt", filepath.Join(root, "absent.txt")} {
+	for _, tc := range []struct {
+		adjust     func(*pexnode.Defences)
+		key, value string
+	}{
+		{func(d *pexnode.Defences) { d.FeelerInterval = -time.Second }, "pexp2p.feeler_interval", "-1s"},
+		{func(d *pexnode.Defences) { d.MaxAnchors = -1 }, "pexp2p.max_anchors", "-1"},
+		{func(d *pexnode.Defences) { d.MaxAnchors = s.MaxOutbound + 1 }, "pexp2p.max_anchors", fmt.Sprint(s.MaxOutbound + 1)},
+		{func(d *pexnode.Defences) { d.OutboundGroupLimit = -1 }, "pexp2p.outbound_group_limit", "-1"},
+		{func(d *pexnode.Defences) { d.ASMapFile = "asmap.txt" }, "pexp2p.asmap_file", "asmap.txt"},
+		{func(d *pexnode.Defences) { d.ASMapFile = "absent.txt" }, "pexp2p.asmap_file", "absent.txt"},
+	} {
 		bad := s
-		bad.ASMapFile = file
-		_, err := bad.loadASMap(root)
+		tc.adjust(&bad.Defences)
 		var cerr *ConfigError
-		if !errors.As(err, &cerr) || cerr.Key != "pexp2p.asmap_file" || cerr.Value != file {
-			t.Errorf("asmap %s: %v", file, err)
+		if _, err := bad.checkDefences(root); !errors.As(err, &cerr) || cerr.Key != tc.key || cerr.Value != tc.value {
+			t.Errorf("%s = %s: %v", tc.key, tc.value, err)
 		}
 	}
 	if err := os.WriteFile(filepath.Join(root, "asmap.txt"), []byte("8.8.0.0/16 15169\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	good := s
-	good.ASMapFile = "asmap.txt"
-	if m, err := good.loadASMap(root); err != nil || m.Len() != 1 {
+	good.Defences.ASMapFile = "asmap.txt"
+	if m, err := good.checkDefences(root); err != nil || m.Len() != 1 {
 		t.Fatalf("asmap relative to the home: %v, %v", m, err)
 	}
 }

@@ -57,7 +57,7 @@ func (m *Manifest) build(file string) (*Testnet, error) {
 	if err := m.Defences.check(file, "defences"); err != nil {
 		return nil, err
 	}
-	netDefences := Defences{}.over(m.Defences)
+	netDefences := over(Defences{}, m.Defences)
 
 	base, err := m.Link.netem(Netem{})
 	if err != nil {
@@ -131,7 +131,7 @@ func (m *Manifest) build(file string) (*Testnet, error) {
 			}
 			nd := &Node{Name: n, Mode: d.Mode, Flags: d.Flags}
 			if d.Mode != ModeClassic {
-				nd.Defences = netDefences.over(d.Defences)
+				nd.Defences = over(netDefences, d.Defences)
 			}
 			byName[n] = nd
 			all = append(all, pending{nd, d})

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/pexnode"
 )
 
 // DefencesDecl is a [defences] table (every pexp2p node of the testnet)
@@ -24,27 +25,21 @@ type DefencesDecl struct {
 
 // Defences are one node's eclipse defences, checked; the zero value is
 // every defence off.
-type Defences struct {
-	TestBeforeEvict     bool
-	FeelerInterval      Duration
-	MaxAnchors          int
-	OutboundGroupLimit  int
-	ASMapFile           string // absolute
-	SignedRecords       bool
-	PreferVerifiedAddrs bool
-}
+type Defences = pexnode.Defences
 
 // maxAnchorsInManifest is the outbound limit of the runner's nodes: an
 // anchor is an outbound peer.
 const maxAnchorsInManifest = defaultOutPeer
 
 // over returns d with every key set in decl replaced.
-func (d Defences) over(decl *DefencesDecl) Defences {
+func over(d Defences, decl *DefencesDecl) Defences {
 	if decl == nil {
 		return d
 	}
 	overlay(&d.TestBeforeEvict, decl.TestBeforeEvict)
-	overlay(&d.FeelerInterval, decl.FeelerInterval)
+	if decl.FeelerInterval != nil {
+		d.FeelerInterval = decl.FeelerInterval.D()
+	}
 	overlay(&d.MaxAnchors, decl.MaxAnchors)
 	overlay(&d.OutboundGroupLimit, decl.OutboundGroupLimit)
 	overlay(&d.ASMapFile, decl.ASMapFile)
@@ -93,17 +88,17 @@ func (decl *DefencesDecl) check(file, where string) error {
 	return nil
 }
 
-// flags are the command-line flags that turn d on: prefix is "--p2p."
+// defenceFlags are the command-line flags that turn d on: prefix is "--p2p."
 // for pexp2p start and bridge, "--pexp2p." for pexp2p cometbft start.
 // Defences that are off give no flag, so a testnet without [defences]
 // runs the same command lines as before.
-func (d Defences) flags(prefix string) []string {
+func defenceFlags(d Defences, prefix string) []string {
 	var out []string
 	if d.TestBeforeEvict {
 		out = append(out, prefix+"test_before_evict=true")
 	}
 	if d.FeelerInterval > 0 {
-		out = append(out, prefix+"feeler_interval="+d.FeelerInterval.D().String())
+		out = append(out, prefix+"feeler_interval="+d.FeelerInterval.String())
 	}
 	if d.MaxAnchors > 0 {
 		out = append(out, prefix+"max_anchors="+strconv.Itoa(d.MaxAnchors))

@@ -64,7 +64,7 @@ func TestDefencesReachEveryPexp2pNodeAndNodeTablesOverride(t *testing.T) {
 		t.Fatal(err)
 	}
 	asmap := filepath.Join(filepath.Dir(path), "asmap.txt")
-	all := Defences{TestBeforeEvict: true, FeelerInterval: Duration(2 * time.Minute), MaxAnchors: 2, OutboundGroupLimit: 1, ASMapFile: asmap}
+	all := Defences{TestBeforeEvict: true, FeelerInterval: 2 * time.Minute, MaxAnchors: 2, OutboundGroupLimit: 1, ASMapFile: asmap}
 	plain := all
 	plain.MaxAnchors, plain.FeelerInterval, plain.SignedRecords = 0, 0, true
 	want := map[string]Defences{"seed": all, "n1": all, "n2": all, "n3": all, "plain": plain, "old": {}}

@@ -187,7 +187,7 @@ func argv(t *Testnet, n *Node, ids map[string]identity, bin Binaries, work, chai
 	}
 	if Chain(n.Mode) {
 		a := []string{bin.Pexp2p, "cometbft", "start", "--home", home, "--pexp2p.ensure_peers_period", t.Period.String()}
-		a = append(a, n.Defences.flags("--pexp2p.")...)
+		a = append(a, defenceFlags(n.Defences, "--pexp2p.")...)
 		a = append(a, t.Flags...)
 		return append(a, n.Flags...)
 	}
@@ -218,7 +218,7 @@ func argv(t *Testnet, n *Node, ids map[string]identity, bin Binaries, work, chai
 	if n.Mode == ModeSeed {
 		a = append(a, "--p2p.seed_mode=true")
 	}
-	a = append(a, n.Defences.flags("--p2p.")...)
+	a = append(a, defenceFlags(n.Defences, "--p2p.")...)
 	a = append(a, t.Flags...)
 	return append(a, n.Flags...)
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -170,5 +171,44 @@ func TestAnchorsNeedAFile(t *testing.T) {
 	seed.MaxAnchors, seed.SeedMode = 2, true
 	if _, err := pexnode.New(pexnode.Options{Key: key, PEX: seed}); err != nil {
 		t.Fatalf("seed with max anchors: %v", err)
+	}
+}
+
+// Apply puts each defence where it acts: the book, the reactor (only when
+// PEX runs) and the face; the zero Defences leave upstream's defaults.
+func TestDefencesApplyToBookReactorAndFace(t *testing.T) {
+	var off pexnode.Options
+	pc := pex.DefaultConfig()
+	off.PEX = &pc
+	pexnode.Defences{}.Apply(&off, nil)
+	def := pex.DefaultConfig()
+	if off.Book.TestBeforeEvict || off.Book.ASMap != nil || off.SignedRecords || off.PEX.FeelerInterval != def.FeelerInterval ||
+		off.PEX.MaxAnchors != def.MaxAnchors || off.PEX.OutboundGroupLimit != def.OutboundGroupLimit || off.PEX.PreferVerifiedAddrs != def.PreferVerifiedAddrs {
+		t.Fatalf("zero defences changed the options: %+v", off)
+	}
+	m, err := addrbook.ParseASMap(strings.NewReader("8.8.0.0/16 15169\n"), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := pexnode.Defences{TestBeforeEvict: true, FeelerInterval: time.Minute, MaxAnchors: 2, OutboundGroupLimit: 1, SignedRecords: true, PreferVerifiedAddrs: true}
+	var on pexnode.Options
+	pc2 := pex.DefaultConfig()
+	on.PEX = &pc2
+	d.Apply(&on, m)
+	if !on.Book.TestBeforeEvict || on.Book.ASMap != m || !on.SignedRecords ||
+		on.PEX.FeelerInterval != time.Minute || on.PEX.MaxAnchors != 2 || on.PEX.OutboundGroupLimit != 1 || !on.PEX.PreferVerifiedAddrs {
+		t.Fatalf("applied: book %+v, face records %v, reactor %+v", on.Book, on.SignedRecords, *on.PEX)
+	}
+	var noPEX pexnode.Options
+	d.Apply(&noPEX, nil)
+	if noPEX.PEX != nil || !noPEX.Book.TestBeforeEvict {
+		t.Fatalf("without PEX: %+v", noPEX)
+	}
+	var de *pexnode.DefenceError
+	if err := d.Check(1); !errors.As(err, &de) || de.Key != "max_anchors" || de.Value != "2" {
+		t.Fatalf("two anchors with one outbound slot: %v", err)
+	}
+	if err := d.Check(10); err != nil {
+		t.Fatal(err)
 	}
 }

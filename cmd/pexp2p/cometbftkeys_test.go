@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/pexp2p/pexp2p/cometnode"
+	"github.com/pexp2p/pexp2p/pexnode"
 )
 
 // cometViper resolves keys as `pexp2p cometbft start` does: flags bound,
@@ -46,8 +47,7 @@ func TestCometBFTPexp2pKeysPrecedence(t *testing.T) {
 	}
 	var d cometnode.Settings
 	adjust(&d)
-	if d.TestBeforeEvict || d.FeelerInterval != 0 || d.MaxAnchors != 0 || d.OutboundGroupLimit != 0 || d.ASMapFile != "" || d.PreferVerifiedAddrs || d.SignedRecords ||
-		d.EnsurePeersPeriod != cometnode.DefaultEnsurePeersPeriod || d.AddrBookSaveInterval != 0 {
+	if d.Defences != (pexnode.Defences{}) || d.EnsurePeersPeriod != cometnode.DefaultEnsurePeersPeriod || d.AddrBookSaveInterval != 0 {
 		t.Fatalf("defaults %+v: want every defence off", d)
 	}
 
@@ -67,21 +67,17 @@ signed_records = true
 	}
 	var s cometnode.Settings
 	adjust(&s)
-	want := cometnode.Settings{
-		EnsurePeersPeriod:    cometnode.DefaultEnsurePeersPeriod, // default
-		AddrBookSaveInterval: 10 * time.Second,                   // file
-		TestBeforeEvict:      true,                               // file
-		FeelerInterval:       30 * time.Second,                   // flag over file
-		MaxAnchors:           3,                                  // environment over file
-		OutboundGroupLimit:   4,                                  // flag over environment
-		ASMapFile:            "config/asmap.txt",                 // file
+	want := pexnode.Defences{
+		TestBeforeEvict:    true,               // file
+		FeelerInterval:     30 * time.Second,   // flag over file
+		MaxAnchors:         3,                  // environment over file
+		OutboundGroupLimit: 4,                  // flag over environment
+		ASMapFile:          "config/asmap.txt", // file
+		SignedRecords:      true,               // file
 	}
-	if s.EnsurePeersPeriod != want.EnsurePeersPeriod || s.AddrBookSaveInterval != want.AddrBookSaveInterval ||
-		s.TestBeforeEvict != want.TestBeforeEvict || s.FeelerInterval != want.FeelerInterval || s.MaxAnchors != want.MaxAnchors ||
-		s.OutboundGroupLimit != want.OutboundGroupLimit || s.ASMapFile != want.ASMapFile || !s.SignedRecords || s.PreferVerifiedAddrs {
-		t.Fatalf("settings %+v\nwant %+v", s, want)
+	if s.Defences != want || s.AddrBookSaveInterval != 10*time.Second || s.EnsurePeersPeriod != cometnode.DefaultEnsurePeersPeriod {
+		t.Fatalf("settings %+v\nwant defences %+v, save interval 10s (file), ensure period the default", s, want)
 	}
-
 }
 
 // A value of the wrong type or sign, from the file or a flag, is a

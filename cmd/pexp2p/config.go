@@ -269,29 +269,42 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// Defences are the eclipse-defence keys of [p2p].
+func (c *Config) Defences() pexnode.Defences {
+	p := &c.P2P
+	return pexnode.Defences{
+		TestBeforeEvict:     p.TestBeforeEvict,
+		FeelerInterval:      p.FeelerInterval.D(),
+		MaxAnchors:          p.MaxAnchors,
+		OutboundGroupLimit:  p.OutboundGroupLimit,
+		ASMapFile:           p.ASMapFile,
+		SignedRecords:       p.SignedRecords,
+		PreferVerifiedAddrs: p.PreferVerifiedAddrs,
+	}
+}
+
 // validateDefences checks the eclipse-defence keys; TOML can carry a
 // negative integer that a flag cannot.
 func (c *Config) validateDefences() error {
-	p := &c.P2P
-	d := pexnode.Defences{FeelerInterval: p.FeelerInterval.D(), MaxAnchors: p.MaxAnchors, OutboundGroupLimit: p.OutboundGroupLimit, MaxOutbound: p.MaxNumOutboundPeers}
-	if bad := d.Check("max_num_outbound_peers"); bad != nil {
-		return &UsageError{What: "config key p2p." + bad.Key, Value: bad.Value, Err: bad.Err}
-	}
-	return nil
+	return defenceUsage(c.Defences().Check(c.P2P.MaxNumOutboundPeers))
 }
 
 // LoadASMap reads p2p.asmap_file (relative to home); nil when unset. A
 // file that is missing or malformed is a *UsageError naming the key and
 // the path, wrapping the book's *addrbook.ASMapError for a bad line.
 func (c *Config) LoadASMap(home string) (*addrbook.ASMap, error) {
-	if c.P2P.ASMapFile == "" {
-		return nil, nil
+	m, err := c.Defences().LoadASMap(home)
+	return m, defenceUsage(err)
+}
+
+// defenceUsage turns pexnode's *DefenceError into a *UsageError naming
+// the [p2p] key.
+func defenceUsage(err error) error {
+	var de *pexnode.DefenceError
+	if errors.As(err, &de) {
+		return &UsageError{What: "config key p2p." + de.Key, Value: de.Value, Err: de.Err}
 	}
-	m, err := addrbook.LoadASMap(abs(home, c.P2P.ASMapFile))
-	if err != nil {
-		return nil, &UsageError{What: "config key p2p.asmap_file", Value: c.P2P.ASMapFile, Err: err}
-	}
-	return m, nil
+	return err
 }
 
 // splitList splits a CometBFT comma-separated list, dropping blanks.
@@ -416,10 +429,6 @@ func (c *Config) PexConfig() pex.Config {
 	pc.RequestBurst = c.P2P.RequestBurst
 	pc.MarkGoodOnOutbound = c.P2P.MarkGoodOnOutbound
 	pc.PersistentPeersMaxDialPeriod = c.P2P.PersistentPeersMaxDialPeriod.D()
-	pc.FeelerInterval = c.P2P.FeelerInterval.D()
-	pc.MaxAnchors = c.P2P.MaxAnchors
-	pc.OutboundGroupLimit = c.P2P.OutboundGroupLimit
-	pc.PreferVerifiedAddrs = c.P2P.PreferVerifiedAddrs
 	pc.OverLimitGrace = pc.EnsurePeersPeriod / 3
 	return pc
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/pexp2p/pexp2p/addrbook"
 	"github.com/pexp2p/pexp2p/internal/testwait"
 	"github.com/pexp2p/pexp2p/pex"
+	"github.com/pexp2p/pexp2p/pexnode"
 	"github.com/pexp2p/pexp2p/transport"
 )
 
@@ -32,15 +33,13 @@ func writeConfig(t *testing.T, home, text string) {
 // values and the book neither tests before evicting nor groups by AS.
 func TestDefencesAreOffByDefault(t *testing.T) {
 	c := DefaultConfig()
-	pc, def := c.PexConfig(), pex.DefaultConfig()
-	if pc.FeelerInterval != def.FeelerInterval || pc.MaxAnchors != def.MaxAnchors || pc.OutboundGroupLimit != def.OutboundGroupLimit {
-		t.Fatalf("default reactor config has a defence on: feelers %v, anchors %d, group limit %d", pc.FeelerInterval, pc.MaxAnchors, pc.OutboundGroupLimit)
+	if d := c.Defences(); d != (pexnode.Defences{}) {
+		t.Fatalf("a defence is on by default: %+v", d)
 	}
-	if pc.FeelerInterval != 0 || pc.MaxAnchors != 0 || pc.OutboundGroupLimit != 0 {
+	// pexnode.Defences' zero value must be the library's defaults too.
+	def := pex.DefaultConfig()
+	if def.FeelerInterval != 0 || def.MaxAnchors != 0 || def.OutboundGroupLimit != 0 || def.PreferVerifiedAddrs {
 		t.Fatalf("pex.DefaultConfig has a defence on: %+v", def)
-	}
-	if c.P2P.TestBeforeEvict || c.P2P.ASMapFile != "" || pc.PreferVerifiedAddrs || c.P2P.SignedRecords {
-		t.Fatalf("default book config has a defence on: %+v", c.P2P)
 	}
 	m, err := c.LoadASMap(t.TempDir())
 	if m != nil || err != nil {
@@ -79,12 +78,17 @@ signed_records = true
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	pc := c.PexConfig()
-	if pc.FeelerInterval != 30*time.Second || pc.MaxAnchors != 2 || pc.OutboundGroupLimit != 3 {
-		t.Fatalf("reactor config: feelers %v (flag 30s), anchors %d (file 2), group limit %d (flag 3)", pc.FeelerInterval, pc.MaxAnchors, pc.OutboundGroupLimit)
+	want := pexnode.Defences{
+		TestBeforeEvict:     true,               // file
+		FeelerInterval:      30 * time.Second,   // flag over file
+		MaxAnchors:          2,                  // file
+		OutboundGroupLimit:  3,                  // flag over file
+		ASMapFile:           "config/asmap.txt", // file
+		SignedRecords:       true,               // file
+		PreferVerifiedAddrs: true,               // file
 	}
-	if !c.P2P.TestBeforeEvict || !pc.PreferVerifiedAddrs || !c.P2P.SignedRecords {
-		t.Fatalf("file's booleans lost: test_before_evict %v, prefer_verified_addrs %v, signed_records %v", c.P2P.TestBeforeEvict, pc.PreferVerifiedAddrs, c.P2P.SignedRecords)
+	if d := c.Defences(); d != want {
+		t.Fatalf("defences %+v\nwant %+v", d, want)
 	}
 	m, err := c.LoadASMap(home)
 	if err != nil {

@@ -94,19 +94,16 @@ func newP2PNode(o nodeOptions) (*p2pNode, error) {
 			DialTimeout:          c.P2P.DialTimeout.D(),
 		},
 		Book: addrbook.Options{
-			FilePath:        o.bookPath,
-			Strict:          c.P2P.AddrBookStrict,
-			Logger:          slogFor("addrbook"),
-			Seed:            o.bookSeed,
-			SaveInterval:    c.P2P.AddrBookSaveInterval.D(),
-			TestBeforeEvict: c.P2P.TestBeforeEvict,
-			ASMap:           asmap,
+			FilePath:     o.bookPath,
+			Strict:       c.P2P.AddrBookStrict,
+			Logger:       slogFor("addrbook"),
+			Seed:         o.bookSeed,
+			SaveInterval: c.P2P.AddrBookSaveInterval.D(),
 		},
-		PrivateIDs:    private,
-		SignedRecords: c.P2P.SignedRecords,
-		Observers:     o.observers,
-		Resolver:      o.resolver,
-		Logger:        slogFor("p2p"),
+		PrivateIDs: private,
+		Observers:  o.observers,
+		Resolver:   o.resolver,
+		Logger:     slogFor("p2p"),
 	}
 	if c.P2P.PEX {
 		pc := c.PexConfig()
@@ -115,6 +112,7 @@ func newP2PNode(o nodeOptions) (*p2pNode, error) {
 		}
 		opts.PEX = &pc
 	}
+	c.Defences().Apply(&opts, asmap)
 	n, err := pexnode.New(opts)
 	var cerr *pexnode.ConfigError
 	if errors.As(err, &cerr) {
