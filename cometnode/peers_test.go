@@ -1,9 +1,6 @@
 package cometnode_test
 
 import (
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -11,8 +8,6 @@ import (
 	"github.com/cometbft/cometbft/lp2p"
 	"github.com/cometbft/cometbft/p2p"
 
-	"github.com/pexp2p/pexp2p/addrbook"
-	"github.com/pexp2p/pexp2p/cometnode"
 	"github.com/pexp2p/pexp2p/internal/testwait"
 	"github.com/pexp2p/pexp2p/pex"
 	"github.com/pexp2p/pexp2p/pexnode"
@@ -147,32 +142,5 @@ func TestSeedModeNodeServesNoReactorProtocol(t *testing.T) {
 	}
 	if got, _ := ps.SupportsProtocols(seedID, transport.PexProtocolID); len(got) != 1 {
 		t.Fatal("the seed does not serve PEX")
-	}
-}
-
-// Settings.MaxAnchors reaches the reactor: a full node stopped while
-// peered with its validator leaves the validator in anchors.json beside
-// its book.
-func TestMaxAnchorsKeepsPeerBesideBookAtStop(t *testing.T) {
-	nodes := testChain(t, 1, 1, nil)
-	val, full := nodes[0], nodes[1]
-	val.join(t, nil)
-	full.cfg.P2P.Seeds = val.addr(t)
-	full.build(t, cometnode.WithSettings(fastDiscovery), cometnode.WithSettings(func(s *cometnode.Settings) { s.Defences.MaxAnchors = 2 }))
-	full.start(t)
-	// Both sides, so that the validator has finished adding the full node
-	// to its reactors before it goes: upstream's mempool reactor waits
-	// forever for the consensus state of a peer removed half-way.
-	testwait.For(t, chainWait, "the full node and the validator peered", func() bool {
-		return full.peeredWith(val) && val.peeredWith(full)
-	})
-	bookFile := full.disc.Settings().AddrBookFile
-	full.stop(t)
-	data, err := os.ReadFile(filepath.Join(filepath.Dir(bookFile), addrbook.AnchorsFileName))
-	if err != nil {
-		t.Fatalf("no anchors file beside %s: %v", bookFile, err)
-	}
-	if !strings.Contains(string(data), val.disc.Node().Key.PeerID().String()+"@") {
-		t.Fatalf("anchors file %s does not hold the validator", data)
 	}
 }
