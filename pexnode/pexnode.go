@@ -10,6 +10,7 @@ import (
 	madns "github.com/multiformats/go-multiaddr-dns"
 
 	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/internal/errmsg"
 	"github.com/pexp2p/pexp2p/pex"
 	"github.com/pexp2p/pexp2p/transport"
 )
@@ -79,7 +80,7 @@ type Node struct {
 // New builds a node; nothing listens or touches the disk until Start.
 func New(o Options) (*Node, error) {
 	if o.Key == nil {
-		return nil, &transport.NodeKeyError{Reason: "no node key"}
+		return nil, &transport.NodeKeyError{Reasoned: errmsg.Reasoned{Reason: "no node key"}}
 	}
 	logger := o.Logger
 	if logger == nil {

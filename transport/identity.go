@@ -32,17 +32,16 @@ var ErrNodeKey = errors.New("node key")
 
 // NodeKeyError names the key file and what is wrong with it.
 type NodeKeyError struct {
-	Path   string
-	Reason string
-	Err    error
+	Path string
+	errmsg.Reasoned
 }
 
-func (e *NodeKeyError) Error() string {
-	return errmsg.Join(fmt.Sprintf("node key %q", e.Path), e.Reason, e.Err)
-}
-
+func (e *NodeKeyError) Error() string        { return e.Message(fmt.Sprintf("node key %q", e.Path)) }
 func (e *NodeKeyError) Is(target error) bool { return target == ErrNodeKey }
-func (e *NodeKeyError) Unwrap() error        { return e.Err }
+
+func nodeKeyErr(path, reason string, err error) *NodeKeyError {
+	return &NodeKeyError{Path: path, Reasoned: errmsg.Reasoned{Reason: reason, Err: err}}
+}
 
 // NodeKey is the node's one ed25519 key: it is both the CometBFT node key
 // and the libp2p host identity.
@@ -53,7 +52,7 @@ type NodeKey struct {
 // NewNodeKey wraps a 64-byte ed25519 private key (seed ‖ public key).
 func NewNodeKey(priv ed25519.PrivateKey) (*NodeKey, error) {
 	if err := checkPrivKey(priv); err != nil {
-		return nil, &NodeKeyError{Reason: "invalid private key", Err: err}
+		return nil, nodeKeyErr("", "invalid private key", err)
 	}
 	return &NodeKey{priv: append(ed25519.PrivateKey(nil), priv...)}, nil
 }
@@ -66,7 +65,7 @@ func GenNodeKey(r io.Reader) (*NodeKey, error) {
 	}
 	_, priv, err := ed25519.GenerateKey(r)
 	if err != nil {
-		return nil, &NodeKeyError{Reason: "generating key", Err: err}
+		return nil, nodeKeyErr("", "generating key", err)
 	}
 	return &NodeKey{priv: priv}, nil
 }
@@ -97,22 +96,22 @@ type nodeKeyJSON struct {
 func LoadNodeKey(path string) (*NodeKey, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &NodeKeyError{Path: path, Reason: "reading", Err: err}
+		return nil, nodeKeyErr(path, "reading", err)
 	}
 	var doc nodeKeyJSON
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
-		return nil, &NodeKeyError{Path: path, Reason: "not a node_key.json document", Err: err}
+		return nil, nodeKeyErr(path, "not a node_key.json document", err)
 	}
 	if doc.PrivKey.Type != privKeyEd25519Type {
-		return nil, &NodeKeyError{Path: path, Reason: fmt.Sprintf("key type %q is not supported, want %q", doc.PrivKey.Type, privKeyEd25519Type)}
+		return nil, nodeKeyErr(path, fmt.Sprintf("key type %q is not supported, want %q", doc.PrivKey.Type, privKeyEd25519Type), nil)
 	}
 	raw, err := base64.StdEncoding.DecodeString(doc.PrivKey.Value)
 	if err != nil {
-		return nil, &NodeKeyError{Path: path, Reason: "key value is not base64", Err: err}
+		return nil, nodeKeyErr(path, "key value is not base64", err)
 	}
 	if err := checkPrivKey(raw); err != nil {
-		return nil, &NodeKeyError{Path: path, Reason: "invalid private key", Err: err}
+		return nil, nodeKeyErr(path, "invalid private key", err)
 	}
 	return &NodeKey{priv: ed25519.PrivateKey(raw)}, nil
 }
@@ -133,35 +132,35 @@ func (k *NodeKey) MarshalJSON() ([]byte, error) {
 func (k *NodeKey) SaveAs(path string) error {
 	data, err := k.MarshalJSON()
 	if err != nil {
-		return &NodeKeyError{Path: path, Reason: "encoding", Err: err}
+		return nodeKeyErr(path, "encoding", err)
 	}
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, ".node_key-*.tmp")
 	if err != nil {
-		return &NodeKeyError{Path: path, Reason: "creating temporary file", Err: err}
+		return nodeKeyErr(path, "creating temporary file", err)
 	}
 	tmpName := tmp.Name()
 	defer os.Remove(tmpName)
 	if err := tmp.Chmod(0o600); err != nil {
 		tmp.Close()
-		return &NodeKeyError{Path: path, Reason: "setting mode 0600", Err: err}
+		return nodeKeyErr(path, "setting mode 0600", err)
 	}
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
-		return &NodeKeyError{Path: path, Reason: "writing", Err: err}
+		return nodeKeyErr(path, "writing", err)
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return &NodeKeyError{Path: path, Reason: "syncing", Err: err}
+		return nodeKeyErr(path, "syncing", err)
 	}
 	if err := tmp.Close(); err != nil {
-		return &NodeKeyError{Path: path, Reason: "closing", Err: err}
+		return nodeKeyErr(path, "closing", err)
 	}
 	if err := os.Link(tmpName, path); err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return &NodeKeyError{Path: path, Reason: "refusing to overwrite an existing key file", Err: err}
+			return nodeKeyErr(path, "refusing to overwrite an existing key file", err)
 		}
-		return &NodeKeyError{Path: path, Reason: "installing key file", Err: err}
+		return nodeKeyErr(path, "installing key file", err)
 	}
 	if d, err := os.Open(dir); err == nil {
 		_ = d.Sync()
@@ -177,7 +176,7 @@ func LoadOrGenNodeKey(path string, r io.Reader) (key *NodeKey, created bool, err
 		key, err = LoadNodeKey(path)
 		return key, false, err
 	} else if !errors.Is(statErr, os.ErrNotExist) {
-		return nil, false, &NodeKeyError{Path: path, Reason: "checking for key file", Err: statErr}
+		return nil, false, nodeKeyErr(path, "checking for key file", statErr)
 	}
 	key, err = GenNodeKey(r)
 	if err != nil {
@@ -232,7 +231,7 @@ func CometIDFromPubKey(pub ed25519.PublicKey) string {
 func PeerIDFromPubKey(pub ed25519.PublicKey) (peer.ID, error) {
 	pk, err := crypto.UnmarshalEd25519PublicKey(pub)
 	if err != nil {
-		return "", &PeerIDError{ID: hex.EncodeToString(pub), Reason: "not an ed25519 public key", Err: err}
+		return "", peerIDErr(hex.EncodeToString(pub), "not an ed25519 public key", err)
 	}
 	return peer.IDFromPublicKey(pk)
 }
@@ -242,17 +241,16 @@ var ErrPeerID = errors.New("peer ID")
 
 // PeerIDError names the ID that could not be converted and why.
 type PeerIDError struct {
-	ID     string
-	Reason string
-	Err    error
+	ID string
+	errmsg.Reasoned
 }
 
-func (e *PeerIDError) Error() string {
-	return errmsg.Join(fmt.Sprintf("peer ID %q", e.ID), e.Reason, e.Err)
-}
-
+func (e *PeerIDError) Error() string        { return e.Message(fmt.Sprintf("peer ID %q", e.ID)) }
 func (e *PeerIDError) Is(target error) bool { return target == ErrPeerID }
-func (e *PeerIDError) Unwrap() error        { return e.Err }
+
+func peerIDErr(id, reason string, err error) *PeerIDError {
+	return &PeerIDError{ID: id, Reasoned: errmsg.Reasoned{Reason: reason, Err: err}}
+}
 
 // CometIDFromPeerID derives the CometBFT node ID from a peer ID. It works
 // for every ed25519 peer ID because the key is inlined in the ID; other
@@ -260,14 +258,14 @@ func (e *PeerIDError) Unwrap() error        { return e.Err }
 func CometIDFromPeerID(id peer.ID) (string, error) {
 	pk, err := id.ExtractPublicKey()
 	if err != nil {
-		return "", &PeerIDError{ID: id.String(), Reason: "public key not recoverable from the ID", Err: err}
+		return "", peerIDErr(id.String(), "public key not recoverable from the ID", err)
 	}
 	if pk.Type() != crypto.Ed25519 {
-		return "", &PeerIDError{ID: id.String(), Reason: fmt.Sprintf("key type %s, want Ed25519", pk.Type())}
+		return "", peerIDErr(id.String(), fmt.Sprintf("key type %s, want Ed25519", pk.Type()), nil)
 	}
 	raw, err := pk.Raw()
 	if err != nil {
-		return "", &PeerIDError{ID: id.String(), Reason: "reading public key", Err: err}
+		return "", peerIDErr(id.String(), "reading public key", err)
 	}
 	return CometIDFromPubKey(raw), nil
 }
@@ -276,7 +274,7 @@ func CometIDFromPeerID(id peer.ID) (string, error) {
 func CometIDFromPeerIDText(s string) (string, error) {
 	id, err := peer.Decode(s)
 	if err != nil {
-		return "", &PeerIDError{ID: s, Reason: "not a peer ID", Err: err}
+		return "", peerIDErr(s, "not a peer ID", err)
 	}
 	return CometIDFromPeerID(id)
 }
@@ -287,13 +285,13 @@ func CometIDFromPeerIDText(s string) (string, error) {
 func PeerIDFromCometID(cometID string, pub ed25519.PublicKey) (peer.ID, error) {
 	norm, err := addrbook.ClassicIDs.Normalize(cometID)
 	if err != nil {
-		return "", &PeerIDError{ID: cometID, Reason: "not a CometBFT node ID", Err: err}
+		return "", peerIDErr(cometID, "not a CometBFT node ID", err)
 	}
 	if len(pub) != ed25519.PublicKeySize {
-		return "", &PeerIDError{ID: cometID, Reason: fmt.Sprintf("public key has %d bytes, want %d", len(pub), ed25519.PublicKeySize)}
+		return "", peerIDErr(cometID, fmt.Sprintf("public key has %d bytes, want %d", len(pub), ed25519.PublicKeySize), nil)
 	}
 	if got := CometIDFromPubKey(pub); got != norm {
-		return "", &PeerIDError{ID: cometID, Reason: fmt.Sprintf("public key belongs to node %s", got)}
+		return "", peerIDErr(cometID, fmt.Sprintf("public key belongs to node %s", got), nil)
 	}
 	return PeerIDFromPubKey(pub)
 }

@@ -55,21 +55,15 @@ var (
 
 // MultiaddrError reports which multiaddr was refused and why.
 type MultiaddrError struct {
-	Addr   string
-	Kind   error
-	Detail string
-	Err    error
+	Addr string
+	errmsg.Kinded
 }
 
-func (e *MultiaddrError) Error() string {
-	return errmsg.Join(fmt.Sprintf("multiaddr %q: %s", e.Addr, e.Kind), e.Detail, e.Err)
-}
-
+func (e *MultiaddrError) Error() string        { return e.Message(fmt.Sprintf("multiaddr %q", e.Addr)) }
 func (e *MultiaddrError) Is(target error) bool { return target == ErrMultiaddr || target == e.Kind }
-func (e *MultiaddrError) Unwrap() error        { return e.Err }
 
 func maErr(addr string, kind error, detail string, err error) *MultiaddrError {
-	return &MultiaddrError{Addr: addr, Kind: kind, Detail: detail, Err: err}
+	return &MultiaddrError{Addr: addr, Kinded: errmsg.Kinded{Kind: kind, Detail: detail, Err: err}}
 }
 
 // NetAddressToMultiaddrs gives the two dialable forms of a book address:
@@ -336,17 +330,16 @@ var ErrConfigPeer = errors.New("invalid peer in configuration")
 
 // ConfigPeerError names the configured entry that was refused.
 type ConfigPeerError struct {
-	Input  string
-	Reason string
-	Err    error
+	Input string
+	errmsg.Reasoned
 }
 
-func (e *ConfigPeerError) Error() string {
-	return errmsg.Join(fmt.Sprintf("invalid peer %q", e.Input), e.Reason, e.Err)
-}
-
+func (e *ConfigPeerError) Error() string        { return e.Message(fmt.Sprintf("invalid peer %q", e.Input)) }
 func (e *ConfigPeerError) Is(target error) bool { return target == ErrConfigPeer }
-func (e *ConfigPeerError) Unwrap() error        { return e.Err }
+
+func configPeerErr(input, reason string, err error) *ConfigPeerError {
+	return &ConfigPeerError{Input: input, Reasoned: errmsg.Reasoned{Reason: reason, Err: err}}
+}
 
 // ParseConfigPeer accepts a full multiaddr ending in /p2p/<peer ID> (IP,
 // /dns, /dns4, /dns6 or /dnsaddr based), or peerID@host:port where host is
@@ -356,7 +349,7 @@ func (e *ConfigPeerError) Unwrap() error        { return e.Err }
 func ParseConfigPeer(s string) (ConfigPeer, error) {
 	in := strings.TrimSpace(s)
 	if in == "" {
-		return ConfigPeer{}, &ConfigPeerError{Input: s, Reason: "empty"}
+		return ConfigPeer{}, configPeerErr(s, "empty", nil)
 	}
 	if strings.HasPrefix(in, "/") {
 		return parseConfigMultiaddr(s, in)
@@ -367,54 +360,54 @@ func ParseConfigPeer(s string) (ConfigPeer, error) {
 	}
 	idText, hostport, ok := strings.Cut(rest, "@")
 	if !ok {
-		return ConfigPeer{}, &ConfigPeerError{Input: s, Reason: "want a multiaddr ending in /p2p/<peer ID> or peerID@host:port"}
+		return ConfigPeer{}, configPeerErr(s, "want a multiaddr ending in /p2p/<peer ID> or peerID@host:port", nil)
 	}
 	norm, err := PeerIDs.Normalize(idText)
 	if err != nil {
-		return ConfigPeer{}, &ConfigPeerError{Input: s, Reason: "bad peer ID", Err: err}
+		return ConfigPeer{}, configPeerErr(s, "bad peer ID", err)
 	}
 	id, _ := peer.Decode(norm)
 	host, portText, err := net.SplitHostPort(hostport)
 	if err != nil {
-		return ConfigPeer{}, &ConfigPeerError{Input: s, Reason: "bad host:port", Err: err}
+		return ConfigPeer{}, configPeerErr(s, "bad host:port", err)
 	}
 	port, err := strconv.ParseUint(portText, 10, 16)
 	if err != nil || port == 0 {
-		return ConfigPeer{}, &ConfigPeerError{Input: s, Reason: "port must be 1..65535", Err: maErr(hostport, ErrPortZero, "", nil)}
+		return ConfigPeer{}, configPeerErr(s, "port must be 1..65535", maErr(hostport, ErrPortZero, "", nil))
 	}
 	// base is the host part: an IP, or a DNS name resolved at dial time.
 	var base ma.Multiaddr
 	if ip, err := netip.ParseAddr(host); err == nil {
 		if ip.Zone() != "" {
-			return ConfigPeer{}, &ConfigPeerError{Input: s, Reason: "IPv6 zones are not allowed", Err: maErr(host, ErrIPv6Zone, ip.Zone(), nil)}
+			return ConfigPeer{}, configPeerErr(s, "IPv6 zones are not allowed", maErr(host, ErrIPv6Zone, ip.Zone(), nil))
 		}
 		ip = ip.Unmap()
 		if ip.IsUnspecified() {
-			return ConfigPeer{}, &ConfigPeerError{Input: s, Reason: "unspecified IP", Err: maErr(host, ErrUnspecifiedIP, "", nil)}
+			return ConfigPeer{}, configPeerErr(s, "unspecified IP", maErr(host, ErrUnspecifiedIP, "", nil))
 		}
 		base, err = manet.FromIP(ip.AsSlice())
 		if err != nil {
-			return ConfigPeer{}, &ConfigPeerError{Input: s, Reason: "bad host", Err: err}
+			return ConfigPeer{}, configPeerErr(s, "bad host", err)
 		}
 	} else {
 		if host == "" || strings.ContainsAny(host, "/ ") {
-			return ConfigPeer{}, &ConfigPeerError{Input: s, Reason: "bad host name"}
+			return ConfigPeer{}, configPeerErr(s, "bad host name", nil)
 		}
 		c, err := ma.NewComponent("dns", host)
 		if err != nil {
-			return ConfigPeer{}, &ConfigPeerError{Input: s, Reason: "bad host", Err: err}
+			return ConfigPeer{}, configPeerErr(s, "bad host", err)
 		}
 		base = c.Multiaddr()
 	}
 	p2p, err := ma.NewComponent("p2p", id.String())
 	if err != nil {
-		return ConfigPeer{}, &ConfigPeerError{Input: s, Reason: "bad peer ID", Err: err}
+		return ConfigPeer{}, configPeerErr(s, "bad peer ID", err)
 	}
 	var addrs []ma.Multiaddr
 	for _, tpt := range []Transport{TransportQUIC, TransportTCP} {
 		tail, err := portComponents(uint16(port), tpt)
 		if err != nil {
-			return ConfigPeer{}, &ConfigPeerError{Input: s, Reason: "bad port", Err: err}
+			return ConfigPeer{}, configPeerErr(s, "bad port", err)
 		}
 		addrs = append(addrs, ma.Join(base, tail, p2p))
 	}
@@ -424,15 +417,15 @@ func ParseConfigPeer(s string) (ConfigPeer, error) {
 func parseConfigMultiaddr(orig, in string) (ConfigPeer, error) {
 	m, err := ma.NewMultiaddr(in)
 	if err != nil {
-		return ConfigPeer{}, &ConfigPeerError{Input: orig, Reason: "not a multiaddr", Err: maErr(in, ErrMalformedMultiaddr, "", err)}
+		return ConfigPeer{}, configPeerErr(orig, "not a multiaddr", maErr(in, ErrMalformedMultiaddr, "", err))
 	}
 	transportPart, id := peer.SplitAddr(m)
 	if id == "" {
-		return ConfigPeer{}, &ConfigPeerError{Input: orig, Reason: "missing /p2p/<peer ID>: libp2p cannot dial without it", Err: maErr(in, ErrNoPeerID, "", nil)}
+		return ConfigPeer{}, configPeerErr(orig, "missing /p2p/<peer ID>: libp2p cannot dial without it", maErr(in, ErrNoPeerID, "", nil))
 	}
 	if len(transportPart) > 0 && transportPart[0].Code() == ma.P_DNSADDR {
 		if len(transportPart) != 1 {
-			return ConfigPeer{}, &ConfigPeerError{Input: orig, Reason: "/dnsaddr takes only a domain and /p2p", Err: maErr(in, ErrUnsupportedAddr, "", nil)}
+			return ConfigPeer{}, configPeerErr(orig, "/dnsaddr takes only a domain and /p2p", maErr(in, ErrUnsupportedAddr, "", nil))
 		}
 		return ConfigPeer{ID: id, Addrs: []ma.Multiaddr{m}, Input: orig}, nil
 	}
@@ -445,13 +438,13 @@ func parseConfigMultiaddr(orig, in string) (ConfigPeer, error) {
 				if errors.As(err, &me) {
 					me.Addr = in
 				}
-				return ConfigPeer{}, &ConfigPeerError{Input: orig, Reason: "unsupported address", Err: err}
+				return ConfigPeer{}, configPeerErr(orig, "unsupported address", err)
 			}
 			return ConfigPeer{ID: id, Addrs: []ma.Multiaddr{m}, Input: orig}, nil
 		}
 	}
 	if _, _, _, _, err := SplitMultiaddr(m); err != nil {
-		return ConfigPeer{}, &ConfigPeerError{Input: orig, Reason: "unsupported address", Err: err}
+		return ConfigPeer{}, configPeerErr(orig, "unsupported address", err)
 	}
 	return ConfigPeer{ID: id, Addrs: []ma.Multiaddr{m}, Input: orig}, nil
 }

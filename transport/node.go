@@ -142,7 +142,7 @@ var _ pex.Network = (*Node)(nil)
 func NewNode(key *NodeKey, cfg Config) (*Node, error) {
 	RouteLibp2pLogs()
 	if key == nil {
-		return nil, &NodeKeyError{Reason: "no node key"}
+		return nil, nodeKeyErr("", "no node key", nil)
 	}
 	cfg.setDefaults()
 	if err := cfg.validateRecords(); err != nil {
@@ -176,7 +176,7 @@ func NewNode(key *NodeKey, cfg Config) (*Node, error) {
 	for _, s := range cfg.UnconditionalPeerIDs {
 		norm, err := PeerIDs.Normalize(s)
 		if err != nil {
-			return nil, &ConfigPeerError{Input: s, Reason: "bad unconditional peer ID", Err: err}
+			return nil, configPeerErr(s, "bad unconditional peer ID", err)
 		}
 		id, _ := peer.Decode(norm)
 		n.unconditional[id] = true

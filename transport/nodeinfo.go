@@ -42,18 +42,16 @@ var (
 
 // NodeInfoError reports why a peer's NodeInfo was refused.
 type NodeInfoError struct {
-	Peer   string
-	Kind   error
-	Detail string
-	Err    error
+	Peer string
+	errmsg.Kinded
 }
 
-func (e *NodeInfoError) Error() string {
-	return errmsg.Join(fmt.Sprintf("node info of %s: %s", e.Peer, e.Kind), e.Detail, e.Err)
-}
-
+func (e *NodeInfoError) Error() string        { return e.Message("node info of " + e.Peer) }
 func (e *NodeInfoError) Is(target error) bool { return target == ErrNodeInfo || target == e.Kind }
-func (e *NodeInfoError) Unwrap() error        { return e.Err }
+
+func nodeInfoErr(peer string, kind error, detail string, err error) *NodeInfoError {
+	return &NodeInfoError{Peer: peer, Kinded: errmsg.Kinded{Kind: kind, Detail: detail, Err: err}}
+}
 
 // writeNodeInfo sends one length-prefixed DefaultNodeInfo.
 func writeNodeInfo(w io.Writer, ni *tmp2p.DefaultNodeInfo) error {
@@ -73,7 +71,7 @@ func writeNodeInfo(w io.Writer, ni *tmp2p.DefaultNodeInfo) error {
 // oversized length before allocating.
 func readNodeInfo(r io.Reader, peerText string) (*tmp2p.DefaultNodeInfo, error) {
 	bad := func(detail string, err error) error {
-		return &NodeInfoError{Peer: peerText, Kind: ErrBadNodeInfo, Detail: detail, Err: err}
+		return nodeInfoErr(peerText, ErrBadNodeInfo, detail, err)
 	}
 	var n uint64
 	var shift uint
@@ -83,7 +81,7 @@ func readNodeInfo(r io.Reader, peerText string) (*tmp2p.DefaultNodeInfo, error) 
 			return nil, bad("length prefix too long", nil)
 		}
 		if _, err := io.ReadFull(r, one[:]); err != nil {
-			return nil, &NodeInfoError{Peer: peerText, Kind: ErrNodeInfoIO, Detail: "reading length", Err: err}
+			return nil, nodeInfoErr(peerText, ErrNodeInfoIO, "reading length", err)
 		}
 		n |= uint64(one[0]&0x7f) << shift
 		if one[0] < 0x80 {
@@ -96,7 +94,7 @@ func readNodeInfo(r io.Reader, peerText string) (*tmp2p.DefaultNodeInfo, error) 
 	}
 	buf := make([]byte, n)
 	if _, err := io.ReadFull(r, buf); err != nil {
-		return nil, &NodeInfoError{Peer: peerText, Kind: ErrNodeInfoIO, Detail: "reading body", Err: err}
+		return nil, nodeInfoErr(peerText, ErrNodeInfoIO, "reading body", err)
 	}
 	var ni tmp2p.DefaultNodeInfo
 	if err := proto.Unmarshal(buf, &ni); err != nil {
@@ -111,10 +109,10 @@ func readNodeInfo(r io.Reader, peerText string) (*tmp2p.DefaultNodeInfo, error) 
 func checkNodeInfo(ni *tmp2p.DefaultNodeInfo, from peer.ID, network string) (addrbook.NetAddress, error) {
 	pt := from.String()
 	if ni.DefaultNodeID != pt {
-		return addrbook.NetAddress{}, &NodeInfoError{Peer: pt, Kind: ErrNodeInfoID, Detail: fmt.Sprintf("says %q", ni.DefaultNodeID)}
+		return addrbook.NetAddress{}, nodeInfoErr(pt, ErrNodeInfoID, fmt.Sprintf("says %q", ni.DefaultNodeID), nil)
 	}
 	if ni.Network != network {
-		return addrbook.NetAddress{}, &NodeInfoError{Peer: pt, Kind: ErrWrongNetwork, Detail: fmt.Sprintf("%q, ours %q", ni.Network, network)}
+		return addrbook.NetAddress{}, nodeInfoErr(pt, ErrWrongNetwork, fmt.Sprintf("%q, ours %q", ni.Network, network), nil)
 	}
 	la := ni.ListenAddr
 	if i := strings.Index(la, "://"); i >= 0 {
@@ -125,11 +123,11 @@ func checkNodeInfo(ni *tmp2p.DefaultNodeInfo, from peer.ID, network string) (add
 	}
 	host, portText, err := net.SplitHostPort(la)
 	if err != nil {
-		return addrbook.NetAddress{}, &NodeInfoError{Peer: pt, Kind: ErrBadNodeInfo, Detail: fmt.Sprintf("listen address %q", ni.ListenAddr), Err: err}
+		return addrbook.NetAddress{}, nodeInfoErr(pt, ErrBadNodeInfo, fmt.Sprintf("listen address %q", ni.ListenAddr), err)
 	}
 	port, err := strconv.ParseUint(portText, 10, 16)
 	if err != nil {
-		return addrbook.NetAddress{}, &NodeInfoError{Peer: pt, Kind: ErrBadNodeInfo, Detail: fmt.Sprintf("listen port %q", portText)}
+		return addrbook.NetAddress{}, nodeInfoErr(pt, ErrBadNodeInfo, fmt.Sprintf("listen port %q", portText), nil)
 	}
 	ip, err := netip.ParseAddr(host)
 	if err != nil || ip.Zone() != "" || ip.IsUnspecified() || port == 0 {
@@ -139,7 +137,7 @@ func checkNodeInfo(ni *tmp2p.DefaultNodeInfo, from peer.ID, network string) (add
 	}
 	na, err := addrbook.NewNetAddress(PeerIDs, pt, ip, uint16(port))
 	if err != nil {
-		return addrbook.NetAddress{}, &NodeInfoError{Peer: pt, Kind: ErrBadNodeInfo, Err: err}
+		return addrbook.NetAddress{}, nodeInfoErr(pt, ErrBadNodeInfo, "", err)
 	}
 	return na, nil
 }
@@ -150,7 +148,7 @@ func exchangeNodeInfo(s network.Stream, ours *tmp2p.DefaultNodeInfo, timeout tim
 	_ = s.SetDeadline(time.Now().Add(timeout))
 	if err := writeNodeInfo(s, ours); err != nil {
 		_ = s.Reset()
-		return nil, &NodeInfoError{Peer: s.Conn().RemotePeer().String(), Kind: ErrNodeInfoIO, Detail: "sending ours", Err: err}
+		return nil, nodeInfoErr(s.Conn().RemotePeer().String(), ErrNodeInfoIO, "sending ours", err)
 	}
 	_ = s.CloseWrite()
 	theirs, err := readNodeInfo(s, s.Conn().RemotePeer().String())

@@ -149,7 +149,7 @@ func (n *Node) setupPeer(ps *peerState) error {
 			var s network.Stream
 			s, err = h.NewStream(network.WithNoDial(ctx, "nodeinfo"), ps.id, NodeInfoProtocolID)
 			if err != nil {
-				err = &NodeInfoError{Peer: ps.id.String(), Kind: ErrNodeInfoIO, Detail: "opening stream", Err: err}
+				err = nodeInfoErr(ps.id.String(), ErrNodeInfoIO, "opening stream", err)
 			} else {
 				theirs, err = exchangeNodeInfo(s, n.ourNodeInfo, n.cfg.HandshakeTimeout)
 			}
@@ -171,7 +171,7 @@ func (n *Node) setupPeer(ps *peerState) error {
 			return err
 		}
 	} else if n.cfg.StrictNodeInfo {
-		return &NodeInfoError{Peer: ps.id.String(), Kind: ErrNoNodeInfo, Detail: "strict mode"}
+		return nodeInfoErr(ps.id.String(), ErrNoNodeInfo, "strict mode", nil)
 	}
 	if listen.IsZero() {
 		listen = n.listenFromIdentify(ps.id, remoteIP)

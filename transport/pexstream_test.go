@@ -13,6 +13,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/internal/errmsg"
 	"github.com/pexp2p/pexp2p/internal/testwait"
 	"github.com/pexp2p/pexp2p/pex"
 )
@@ -214,12 +215,12 @@ func TestWireViolationReason(t *testing.T) {
 		err  error
 		want string
 	}{
-		{&WireError{Kind: ErrMessageTooLarge}, "wire_too_large"},
-		{&WireError{Kind: ErrMalformed}, "wire_malformed"},
-		{&WireError{Kind: ErrEmptyMessage}, "wire_empty"},
-		{&WireError{Kind: ErrUnknownMessage}, "wire_unknown_type"},
-		{&WireError{Kind: ErrSecondMessage}, "wire_second_message"},
-		{&WireError{Kind: ErrStreamIO}, ""}, // not a violation
+		{&WireError{errmsg.Kinded{Kind: ErrMessageTooLarge}}, "wire_too_large"},
+		{&WireError{errmsg.Kinded{Kind: ErrMalformed}}, "wire_malformed"},
+		{&WireError{errmsg.Kinded{Kind: ErrEmptyMessage}}, "wire_empty"},
+		{&WireError{errmsg.Kinded{Kind: ErrUnknownMessage}}, "wire_unknown_type"},
+		{&WireError{errmsg.Kinded{Kind: ErrSecondMessage}}, "wire_second_message"},
+		{&WireError{errmsg.Kinded{Kind: ErrStreamIO}}, ""}, // not a violation
 	} {
 		if got := WireViolationReason(c.err); got != c.want {
 			t.Errorf("%v: %q, want %q", c.err, got, c.want)

@@ -53,22 +53,14 @@ var (
 )
 
 // RecordsError reports a peer-records framing, decoding or verification
-// failure.
-type RecordsError struct {
-	Kind   error  // one of the kinds above
-	Detail string // what exactly was seen
-	Err    error  // an underlying cause, may be nil
-}
+// failure; its Kind is one of the kinds above.
+type RecordsError struct{ errmsg.Kinded }
 
-func (e *RecordsError) Error() string {
-	return errmsg.Join("peer records: "+e.Kind.Error(), e.Detail, e.Err)
-}
-
+func (e *RecordsError) Error() string        { return e.Message("peer records") }
 func (e *RecordsError) Is(target error) bool { return target == ErrPeerRecords || target == e.Kind }
-func (e *RecordsError) Unwrap() error        { return e.Err }
 
 func recordsErr(kind error, err error, format string, args ...any) *RecordsError {
-	return &RecordsError{Kind: kind, Detail: fmt.Sprintf(format, args...), Err: err}
+	return &RecordsError{errmsg.Kinded{Kind: kind, Detail: fmt.Sprintf(format, args...), Err: err}}
 }
 
 // IsForgedRecord reports whether err is a relayed record that does not

@@ -45,36 +45,36 @@ func ReactorSeeds(ctx context.Context, seeds []ConfigPeer, r MultiaddrResolver) 
 				case ma.P_IP4, ma.P_IP6:
 					na, _, err := NetAddressFromMultiaddr(a, p.ID)
 					if err != nil {
-						errs = append(errs, &ConfigPeerError{Input: p.Input, Reason: "resolved address unusable", Err: err})
+						errs = append(errs, configPeerErr(p.Input, "resolved address unusable", err))
 						continue
 					}
 					add(na.String())
 				case ma.P_DNS, ma.P_DNS4, ma.P_DNS6:
 					port, err := portOf(a)
 					if err != nil {
-						errs = append(errs, &ConfigPeerError{Input: p.Input, Reason: "no port", Err: err})
+						errs = append(errs, configPeerErr(p.Input, "no port", err))
 						continue
 					}
 					add(p.ID.String() + "@" + net.JoinHostPort(a[0].Value(), strconv.Itoa(int(port))))
 				case ma.P_DNSADDR:
 					if r == nil {
-						errs = append(errs, &ConfigPeerError{Input: p.Input, Reason: "no resolver for /dnsaddr"})
+						errs = append(errs, configPeerErr(p.Input, "no resolver for /dnsaddr", nil))
 						continue
 					}
 					res, err := r.Resolve(ctx, a)
 					if err != nil {
-						errs = append(errs, &ConfigPeerError{Input: p.Input, Reason: "resolving /dnsaddr", Err: err})
+						errs = append(errs, configPeerErr(p.Input, "resolving /dnsaddr", err))
 						continue
 					}
 					next = append(next, res...)
 				default:
-					errs = append(errs, &ConfigPeerError{Input: p.Input, Reason: "unsupported seed address " + a.String()})
+					errs = append(errs, configPeerErr(p.Input, "unsupported seed address "+a.String(), nil))
 				}
 			}
 			pending = next
 		}
 		if len(pending) > 0 {
-			errs = append(errs, &ConfigPeerError{Input: p.Input, Reason: fmt.Sprintf("/dnsaddr nested deeper than %d", maxDNSAddrDepth)})
+			errs = append(errs, configPeerErr(p.Input, fmt.Sprintf("/dnsaddr nested deeper than %d", maxDNSAddrDepth), nil))
 		}
 	}
 	return out, errs

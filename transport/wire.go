@@ -44,19 +44,12 @@ var (
 	ErrMissingStreamEOF = errors.New("writer did not close the stream after its message")
 )
 
-// WireError reports a framing or decoding failure.
-type WireError struct {
-	Kind   error  // one of the Err* kinds above
-	Detail string // what exactly was seen
-	Err    error  // an underlying cause, may be nil
-}
+// WireError reports a framing or decoding failure; its Kind is one of
+// the Err* kinds above.
+type WireError struct{ errmsg.Kinded }
 
-func (e *WireError) Error() string {
-	return errmsg.Join("pex wire: "+e.Kind.Error(), e.Detail, e.Err)
-}
-
+func (e *WireError) Error() string        { return e.Message("pex wire") }
 func (e *WireError) Is(target error) bool { return target == ErrWire || target == e.Kind }
-func (e *WireError) Unwrap() error        { return e.Err }
 
 // IsProtocolViolation reports whether err means the peer broke the wire
 // protocol on purpose or by bug (as opposed to a timeout or a network
@@ -71,7 +64,7 @@ func IsProtocolViolation(err error) bool {
 }
 
 func wireErr(kind error, err error, format string, args ...any) *WireError {
-	return &WireError{Kind: kind, Detail: fmt.Sprintf(format, args...), Err: err}
+	return &WireError{errmsg.Kinded{Kind: kind, Detail: fmt.Sprintf(format, args...), Err: err}}
 }
 
 // MarshalMessage wraps a *tmp2p.PexRequest or *tmp2p.PexAddrs in

@@ -11,6 +11,7 @@ import (
 	"github.com/cometbft/cometbft/libs/protoio"
 	tmp2p "github.com/cometbft/cometbft/proto/tendermint/p2p"
 	"github.com/cosmos/gogoproto/proto"
+	"github.com/pexp2p/pexp2p/internal/errmsg"
 )
 
 func mustHex(t testing.TB, s string) []byte {
@@ -190,7 +191,7 @@ func TestReadMessageIOErrorsAreNotViolations(t *testing.T) {
 	if !errors.Is(err, ErrMissingStreamEOF) || IsProtocolViolation(err) {
 		t.Fatalf("%v", err)
 	}
-	if !IsProtocolViolation(&WireError{Kind: ErrSecondMessage}) {
+	if !IsProtocolViolation(&WireError{errmsg.Kinded{Kind: ErrSecondMessage}}) {
 		t.Fatal("second message is a violation")
 	}
 }

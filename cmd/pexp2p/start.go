@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/internal/errmsg"
 	"github.com/pexp2p/pexp2p/pex"
 	"github.com/pexp2p/pexp2p/pexnode"
 	"github.com/pexp2p/pexp2p/transport"
@@ -20,7 +21,7 @@ import (
 func loadNodeKeyForRun(g *globals, c *Config) (*transport.NodeKey, error) {
 	path := nodeKeyPath(g, c)
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return nil, &transport.NodeKeyError{Path: path, Reason: "missing; run `pexp2p init` first (or copy a CometBFT node_key.json there)", Err: err}
+		return nil, &transport.NodeKeyError{Path: path, Reasoned: errmsg.Reasoned{Reason: "missing; run `pexp2p init` first (or copy a CometBFT node_key.json there)", Err: err}}
 	}
 	return transport.LoadNodeKey(path)
 }

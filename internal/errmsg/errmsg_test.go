@@ -22,3 +22,24 @@ func TestJoinAddsOnlyTheSetParts(t *testing.T) {
 		}
 	}
 }
+
+func TestKindedAndReasonedMessagesAndCause(t *testing.T) {
+	kind, cause := errors.New("too large"), errors.New("eof")
+	k := Kinded{Kind: kind, Detail: "9 bytes", Err: cause}
+	if got, want := k.Message("wire"), "wire: too large: 9 bytes: eof"; got != want {
+		t.Errorf("Kinded.Message = %q, want %q", got, want)
+	}
+	if got, want := (Kinded{Kind: kind}).Message("wire"), "wire: too large"; got != want {
+		t.Errorf("Kinded.Message without detail or cause = %q, want %q", got, want)
+	}
+	if k.Unwrap() != cause {
+		t.Errorf("Kinded.Unwrap = %v, want the cause", k.Unwrap())
+	}
+	r := Reasoned{Reason: "empty", Err: cause}
+	if got, want := r.Message(`key "x"`), `key "x": empty: eof`; got != want {
+		t.Errorf("Reasoned.Message = %q, want %q", got, want)
+	}
+	if r.Unwrap() != cause || (Reasoned{}).Unwrap() != nil {
+		t.Errorf("Reasoned.Unwrap = %v, want the cause", r.Unwrap())
+	}
+}

@@ -107,16 +107,16 @@ var (
 
 // CandidateError names the address that cannot cross and why.
 type CandidateError struct {
-	Addr   string
-	Reason string
-	Err    error
+	Addr string
+	errmsg.Reasoned
 }
 
-func (e *CandidateError) Error() string {
-	return errmsg.Join(fmt.Sprintf("bridge: %s cannot cross", e.Addr), e.Reason, e.Err)
-}
+func (e *CandidateError) Error() string        { return e.Message("bridge: " + e.Addr + " cannot cross") }
 func (e *CandidateError) Is(target error) bool { return target == ErrCandidate }
-func (e *CandidateError) Unwrap() error        { return e.Err }
+
+func candidateErr(addr, reason string, err error) *CandidateError {
+	return &CandidateError{Addr: addr, Reasoned: errmsg.Reasoned{Reason: reason, Err: err}}
+}
 
 // Config tunes the bridge. Zero values take the defaults noted.
 type Config struct {
@@ -191,15 +191,15 @@ func ClassicCandidate(classicID string, pubKey []byte, addr addrbook.NetAddress)
 		return Candidate{}, err
 	}
 	if len(pubKey) == 0 {
-		return Candidate{}, &CandidateError{Addr: addr.String(), Reason: "public key unknown"}
+		return Candidate{}, candidateErr(addr.String(), "public key unknown", nil)
 	}
 	pid, err := transport.PeerIDFromCometID(classicID, pubKey)
 	if err != nil {
-		return Candidate{}, &CandidateError{Addr: addr.String(), Reason: "no peer ID for this key", Err: err}
+		return Candidate{}, candidateErr(addr.String(), "no peer ID for this key", err)
 	}
 	t, err := addrbook.NewNetAddress(transport.PeerIDs, pid.String(), addr.IP, addr.Port)
 	if err != nil {
-		return Candidate{}, &CandidateError{Addr: addr.String(), Reason: "bad libp2p address", Err: err}
+		return Candidate{}, candidateErr(addr.String(), "bad libp2p address", err)
 	}
 	return Candidate{Dir: ClassicToLibp2p, Target: t}, nil
 }
@@ -212,11 +212,11 @@ func Libp2pCandidate(addr addrbook.NetAddress) (Candidate, error) {
 	}
 	cid, err := transport.CometIDFromPeerIDText(addr.ID)
 	if err != nil {
-		return Candidate{}, &CandidateError{Addr: addr.String(), Reason: "no CometBFT ID for this peer ID", Err: err}
+		return Candidate{}, candidateErr(addr.String(), "no CometBFT ID for this peer ID", err)
 	}
 	t, err := addrbook.NewNetAddress(addrbook.ClassicIDs, cid, addr.IP, addr.Port)
 	if err != nil {
-		return Candidate{}, &CandidateError{Addr: addr.String(), Reason: "bad classic address", Err: err}
+		return Candidate{}, candidateErr(addr.String(), "bad classic address", err)
 	}
 	return Candidate{Dir: Libp2pToClassic, Target: t}, nil
 }
@@ -224,11 +224,11 @@ func Libp2pCandidate(addr addrbook.NetAddress) (Candidate, error) {
 func usable(addr addrbook.NetAddress) error {
 	switch {
 	case !addr.IP.IsValid():
-		return &CandidateError{Addr: addr.String(), Reason: "no IP"}
+		return candidateErr(addr.String(), "no IP", nil)
 	case addr.IP.IsUnspecified():
-		return &CandidateError{Addr: addr.String(), Reason: "wildcard IP is not dialable"}
+		return candidateErr(addr.String(), "wildcard IP is not dialable", nil)
 	case addr.Port == 0:
-		return &CandidateError{Addr: addr.String(), Reason: "port 0 is not dialable"}
+		return candidateErr(addr.String(), "port 0 is not dialable", nil)
 	}
 	return nil
 }
