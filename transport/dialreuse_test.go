@@ -23,9 +23,7 @@ func connsBetween(a, b *Node) (ab, ba int) {
 func TestDialAndSendToAConnectedPeerReuseTheConnection(t *testing.T) {
 	a, ha := testNode(t, 51, nil)
 	b, hb := testNode(t, 52, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := a.Dial(ctx, netAddrOf(t, b)); err != nil {
+	if err := dial(t, a, b); err != nil {
 		t.Fatal(err)
 	}
 	testwait.For(t, 5*time.Second, "b to set a up", func() bool {
@@ -36,7 +34,7 @@ func TestDialAndSendToAConnectedPeerReuseTheConnection(t *testing.T) {
 	if ab, ba := connsBetween(a, b); ab != 1 || ba != 1 {
 		t.Fatalf("after the dial: %d and %d connections, want 1 and 1", ab, ba)
 	}
-	if err := a.Dial(ctx, netAddrOf(t, b)); !errors.Is(err, pex.ErrAlreadyConnectedOrDialing) {
+	if err := dial(t, a, b); !errors.Is(err, pex.ErrAlreadyConnectedOrDialing) {
 		t.Fatalf("second dial: %v", err)
 	}
 	// b answers over the connection a opened, as a's requests go.

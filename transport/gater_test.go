@@ -157,9 +157,7 @@ func TestBannedPeerCannotReconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, hb := testNode(t, 72, func(c *Config) { c.Bans = book })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := a.Dial(ctx, netAddrOf(t, b)); err != nil {
+	if err := dial(t, a, b); err != nil {
 		t.Fatal(err)
 	}
 	testwait.For(t, 5*time.Second, "b to add a", func() bool { return hasPeer(b, a.ID()) })
@@ -168,10 +166,10 @@ func TestBannedPeerCannotReconnect(t *testing.T) {
 		_, removed, _ := hb.snapshot()
 		return removed[a.ID().String()] == 1 && b.Host().Network().Connectedness(a.ID()) != network.Connected
 	})
-	if err := a.Dial(ctx, netAddrOf(t, b)); err == nil {
+	if err := dial(t, a, b); err == nil {
 		t.Fatal("banned peer dialed in")
 	}
-	if err := b.Dial(ctx, netAddrOf(t, a)); err == nil {
+	if err := dial(t, b, a); err == nil {
 		t.Fatal("dialed a banned peer")
 	}
 	if hasPeer(b, a.ID()) {

@@ -131,16 +131,21 @@ func netAddrOf(t testing.TB, n *Node) addrbook.NetAddress {
 	return addrs[0]
 }
 
+// dial has a dial b by its book address, bounded in time.
+func dial(t testing.TB, a, b *Node) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return a.Dial(ctx, netAddrOf(t, b))
+}
+
 // On the libp2p face, a peer reaches the handler only after
 // identify and NodeInfo, with its real direction and advertised address;
 // messages cross in both directions; RemovePeer follows the disconnect.
 func TestTwoNodesLifecycleAndMessages(t *testing.T) {
 	a, ha := testNode(t, 11, nil)
 	b, hb := testNode(t, 12, nil)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := a.Dial(ctx, netAddrOf(t, b)); err != nil {
+	if err := dial(t, a, b); err != nil {
 		t.Fatalf("dial: %v", err)
 	}
 	// Dial returns after our side is set up; the other side follows.
@@ -171,7 +176,7 @@ func TestTwoNodesLifecycleAndMessages(t *testing.T) {
 	if out, in, _ := b.NumPeers(); out != 0 || in != 1 {
 		t.Fatalf("b NumPeers = %d %d", out, in)
 	}
-	if err := a.Dial(ctx, netAddrOf(t, b)); err != pex.ErrAlreadyConnectedOrDialing {
+	if err := dial(t, a, b); err != pex.ErrAlreadyConnectedOrDialing {
 		t.Fatalf("second dial: %v", err)
 	}
 	if !a.IsDialingOrConnected(netAddrOf(t, b)) {

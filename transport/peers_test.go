@@ -198,9 +198,7 @@ func TestInboundLimitOverLimitAndUnconditional(t *testing.T) {
 func TestWrongNetworkDropped(t *testing.T) {
 	a, ha := testNode(t, 81, nil)
 	b, _ := testNode(t, 82, func(c *Config) { c.Network = "other-chain" })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err := a.Dial(ctx, netAddrOf(t, b))
+	err := dial(t, a, b)
 	if err == nil {
 		t.Fatal("peer of another network accepted")
 	}
@@ -210,7 +208,7 @@ func TestWrongNetworkDropped(t *testing.T) {
 	if added, _, _ := ha.snapshot(); len(added) != 0 {
 		t.Fatalf("handler saw %v", added)
 	}
-	err2 := a.Dial(ctx, netAddrOf(t, b))
+	err2 := dial(t, a, b)
 	if err2 == nil || !isRefused(err2) {
 		t.Fatalf("second dial must be refused outright, got %v", err2)
 	}

@@ -152,9 +152,7 @@ func startTCPNode(t *testing.T, ip string, h Handler, before func(*Node)) *Node 
 func TestNoStreamLeaks(t *testing.T) {
 	a, _ := testNode(t, 15, nil)
 	b, hb := testNode(t, 16, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := a.Dial(ctx, netAddrOf(t, b)); err != nil {
+	if err := dial(t, a, b); err != nil {
 		t.Fatal(err)
 	}
 	testwait.For(t, 5*time.Second, "b sets a up", func() bool { return hasPeer(b, a.ID()) })

@@ -11,6 +11,7 @@ import (
 	"github.com/cometbft/cometbft/libs/protoio"
 	tmp2p "github.com/cometbft/cometbft/proto/tendermint/p2p"
 	"github.com/cosmos/gogoproto/proto"
+
 	"github.com/pexp2p/pexp2p/internal/errmsg"
 )
 
