@@ -2,7 +2,6 @@ package pexnode_test
 
 import (
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/internal/testhost"
 	"github.com/pexp2p/pexp2p/pex"
 	"github.com/pexp2p/pexp2p/pexnode"
 	"github.com/pexp2p/pexp2p/transport"
@@ -104,12 +104,7 @@ func connected(a, b *pexnode.Node) bool {
 
 // A port in use fails Start before the book file is written.
 func TestStartOnBusyPortLeavesBookFileAbsent(t *testing.T) {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	port := pc.LocalAddr().(*net.UDPAddr).Port
+	port := int(testhost.Taken(t, "udp").Port())
 	key, _ := transport.GenNodeKey(nil)
 	bookPath := filepath.Join(t.TempDir(), "addrbook.json")
 	n, err := pexnode.New(pexnode.Options{

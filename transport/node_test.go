@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"net"
 	"os"
 	"strconv"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/internal/testhost"
 	"github.com/pexp2p/pexp2p/internal/testwait"
 	"github.com/pexp2p/pexp2p/pex"
 )
@@ -225,12 +225,7 @@ func (f *fakeHandler) has(id peer.ID) bool {
 // and leaves no libp2p goroutine behind (peerstore GC, swarm dial
 // backoff and event emitter); a Stop after it is a no-op, not a panic.
 func TestStartFailureLeaksNothing(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	taken := "/ip4/127.0.0.1/tcp/" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	taken := "/ip4/127.0.0.1/tcp/" + strconv.Itoa(int(testhost.Taken(t, "tcp").Port()))
 	for _, tc := range []struct{ name, listen string }{
 		{"port taken by a plain TCP listener", taken},
 		{"address not on this host", "/ip4/192.0.2.1/tcp/0"}, // TEST-NET-1

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pexp2p/pexp2p/internal/testhost"
 	"github.com/pexp2p/pexp2p/internal/testwait"
 )
 
@@ -208,12 +208,7 @@ func TestBinaryBadInput(t *testing.T) {
 		"--p2p.laddr", "/ip4/127.0.50.1/udp/0/quic-v1"); code != 0 {
 		t.Fatal(errOut)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	inUse := ln.Addr().String()
+	inUse := testhost.Taken(t, "tcp").String()
 	cases := []struct {
 		name string
 		args []string

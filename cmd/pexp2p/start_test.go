@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pexp2p/pexp2p/addrbook"
+	"github.com/pexp2p/pexp2p/internal/testhost"
 	"github.com/pexp2p/pexp2p/internal/testwait"
 	"github.com/pexp2p/pexp2p/transport"
 )
@@ -171,15 +171,11 @@ func TestStartInProcess(t *testing.T) {
 // A port in use is a usage error (exit 2), for the RPC and the p2p port,
 // and nothing is written.
 func TestStartPortInUse(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	port := ln.Addr().(*net.TCPAddr).Port
+	taken := testhost.Taken(t, "tcp")
+	port := taken.Port()
 	home := initHome(t, "127.0.13.1")
 	before := snapshot(t, home)
-	code, _, errOut := runCmd(t, "--home", home, "start", "--rpc.laddr", ln.Addr().String())
+	code, _, errOut := runCmd(t, "--home", home, "start", "--rpc.laddr", taken.String())
 	if code != exitUsage || !strings.Contains(errOut, "rpc.laddr") {
 		t.Fatalf("rpc port in use: exit %d, %s", code, errOut)
 	}

@@ -1,10 +1,14 @@
 // Package testhost builds the bare libp2p hosts tests use as hand-driven
 // peers: a fresh ed25519 identity, TCP and QUIC, no relay, metrics or
-// ping, closed when the test ends. Only tests import it.
+// ping, closed when the test ends; and loopback ports held by someone
+// else, for tests of a listen address in use. Only tests import it.
 package testhost
 
 import (
 	"crypto/rand"
+	"io"
+	"net"
+	"net/netip"
 	"testing"
 
 	"github.com/libp2p/go-libp2p"
@@ -54,4 +58,35 @@ func New(t testing.TB, listen ...string) host.Host {
 	}
 	t.Cleanup(func() { _ = h.Close() })
 	return h
+}
+
+// Taken holds a loopback port of network, "tcp" or "udp" (QUIC's), until
+// the test ends, for tests of what a node does when its listen address
+// is in use.
+func Taken(t testing.TB, network string) netip.AddrPort {
+	t.Helper()
+	var (
+		held io.Closer
+		addr net.Addr
+		err  error
+	)
+	switch network {
+	case "tcp":
+		var ln net.Listener
+		if ln, err = net.Listen(network, "127.0.0.1:0"); err == nil {
+			held, addr = ln, ln.Addr()
+		}
+	case "udp":
+		var pc net.PacketConn
+		if pc, err = net.ListenPacket(network, "127.0.0.1:0"); err == nil {
+			held, addr = pc, pc.LocalAddr()
+		}
+	default:
+		t.Fatalf("testhost.Taken: network %q, want tcp or udp", network)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = held.Close() })
+	return netip.MustParseAddrPort(addr.String())
 }

@@ -2,6 +2,7 @@ package testhost
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 
@@ -26,5 +27,18 @@ func TestTwoHostsConnectOverTCPAndQUIC(t *testing.T) {
 		if b.Network().Connectedness(a.ID()) != network.Connected {
 			t.Fatalf("%s: not connected", listen)
 		}
+	}
+}
+
+func TestTakenPortsRefuseASecondListener(t *testing.T) {
+	tcpAddr := Taken(t, "tcp")
+	if ln, err := net.Listen("tcp", tcpAddr.String()); err == nil {
+		_ = ln.Close()
+		t.Fatalf("TCP %s could be listened on again", tcpAddr)
+	}
+	udpAddr := Taken(t, "udp")
+	if pc, err := net.ListenPacket("udp", udpAddr.String()); err == nil {
+		_ = pc.Close()
+		t.Fatalf("UDP %s could be listened on again", udpAddr)
 	}
 }

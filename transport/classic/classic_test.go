@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/pexp2p/pexp2p/addrbook"
 	"github.com/pexp2p/pexp2p/internal/pexrec"
+	"github.com/pexp2p/pexp2p/internal/testhost"
 	"github.com/pexp2p/pexp2p/internal/testwait"
 	"github.com/pexp2p/pexp2p/pex"
 )
@@ -272,12 +272,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 
 	// A port already taken fails Start with the address named, and the
 	// face can still be stopped.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	taken := ln.Addr().String()
+	taken := testhost.Taken(t, "tcp").String()
 	f, err = New(Config{NodeKey: key, ChainID: "c", ListenAddr: taken})
 	if err != nil {
 		t.Fatal(err)
